@@ -1,0 +1,24 @@
+"""The `arena` command line. One module per command group; this file only assembles them."""
+
+from __future__ import annotations
+
+import typer
+
+from arena import __version__
+
+from . import bench, demo
+
+app = typer.Typer(
+    name="arena",
+    help="Go Arena: rate Go-playing network checkpoints with MCTS matches and honest Elo.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bench.app, name="bench")
+app.command("demo")(demo.demo)
+
+
+@app.command()
+def version() -> None:
+    """Print the installed version."""
+    typer.echo(__version__)

@@ -1,0 +1,499 @@
+"""Compiled kernels that read and mutate one position in place.
+
+These are the hot paths of the whole arena (every playout of every search runs through them),
+so they work on the flat buffers described in `_layout.py` and never allocate. They trust their
+callers: `play` assumes the move was checked with `move_status`. `GameState` is the checked,
+value-like surface over them.
+
+Superko costs O(1) per candidate move: each chain carries the xor of its stones' Zobrist keys,
+so the hash of the position a move would create is known without playing it, and the history
+is a hash set rather than a list.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._layout import (
+    BLACK,
+    EMPTY,
+    H_CAPTURES_BLACK,
+    H_CAPTURES_WHITE,
+    H_EMPTY_COUNT,
+    H_HASH,
+    H_HISTORY_COUNT,
+    H_KO_COLOR,
+    H_KO_POINT,
+    H_KO_RULE,
+    H_KOMI2,
+    H_LAST_MOVES,
+    H_MOVE_LIMIT,
+    H_MOVE_NUMBER,
+    H_N,
+    H_NN,
+    H_PASSES,
+    H_SUICIDE,
+    H_TO_MOVE,
+    HEADER,
+    ILLEGAL_KO,
+    ILLEGAL_OCCUPIED,
+    ILLEGAL_SUICIDE,
+    ILLEGAL_SUPERKO,
+    KO_SIMPLE,
+    KO_SITUATIONAL,
+    LAST_MOVES,
+    LEGAL,
+    WHITE,
+)
+
+# Offsets of the per-point blocks, in units of NN past HEADER (see _layout.py).
+COLOR, HEAD, NEXT, LIBS, SIZE, CHASH, EMPTY_LIST, EMPTY_POS = 0, 1, 2, 3, 4, 5, 6, 7
+
+
+@njit(cache=True)
+def block(nn, which):
+    return HEADER + which * nn
+
+
+# ----------------------------------------------------------------------------- history set
+
+
+@njit(cache=True)
+def position_key(board, zobrist, to_move):
+    """The history key of the current stones with `to_move` to play next."""
+    key = board[H_HASH]
+    if board[H_KO_RULE] == KO_SITUATIONAL and to_move == WHITE:
+        key ^= zobrist[0, 0]
+    return key
+
+
+@njit(cache=True)
+def history_contains(history, key):
+    if key == 0:  # 0 marks an empty slot; fold the (astronomically rare) zero key onto 1
+        key = 1
+    mask = history.shape[0] - 1
+    i = key & mask
+    while history[i] != 0:
+        if history[i] == key:
+            return True
+        i = (i + 1) & mask
+    return False
+
+
+@njit(cache=True)
+def history_add(board, history, key):
+    if key == 0:
+        key = 1
+    mask = history.shape[0] - 1
+    i = key & mask
+    while history[i] != 0:
+        if history[i] == key:
+            return
+        i = (i + 1) & mask
+    history[i] = key
+    board[H_HISTORY_COUNT] += 1
+
+
+# ----------------------------------------------------------------------------- setup
+
+
+@njit(cache=True)
+def init_board(board, history, zobrist, n, ko_rule, suicide, komi2, move_limit):
+    """Write the empty position with Black to move into `board` and reset `history`."""
+    nn = n * n
+    board[:] = 0
+    history[:] = 0
+    board[H_N] = n
+    board[H_NN] = nn
+    board[H_TO_MOVE] = BLACK
+    board[H_KO_POINT] = -1
+    board[H_KO_COLOR] = EMPTY
+    board[H_HASH] = zobrist[0, 1]
+    board[H_KO_RULE] = ko_rule
+    board[H_SUICIDE] = suicide
+    board[H_KOMI2] = komi2
+    board[H_MOVE_LIMIT] = move_limit
+    for i in range(LAST_MOVES):
+        board[H_LAST_MOVES + i] = -1
+    empty_list = block(nn, EMPTY_LIST)
+    empty_pos = block(nn, EMPTY_POS)
+    for p in range(nn):
+        board[empty_list + p] = p
+        board[empty_pos + p] = p
+    board[H_EMPTY_COUNT] = nn
+    history_add(board, history, position_key(board, zobrist, BLACK))
+
+
+@njit(cache=True)
+def reset_history(board, history, zobrist):
+    """Forget earlier positions: the current one becomes the first (used after setup stones)."""
+    history[:] = 0
+    board[H_HISTORY_COUNT] = 0
+    history_add(board, history, position_key(board, zobrist, board[H_TO_MOVE]))
+
+
+@njit(cache=True)
+def setup_stone(board, neighbours, zobrist, p, c):
+    """Place a setup stone (SGF AB/AW, handicap) without captures.
+
+    Returns False if the stone leaves any chain without liberties, in which case the board is
+    inconsistent and the caller must discard it.
+    """
+    nn = board[H_NN]
+    if board[block(nn, COLOR) + p] != EMPTY:
+        return False
+    h = add_stone(board, neighbours, zobrist, p, c)
+    if board[block(nn, LIBS) + h] == 0:
+        return False
+    head = block(nn, HEAD)
+    libs = block(nn, LIBS)
+    color = block(nn, COLOR)
+    for k in range(4):
+        q = neighbours[p, k]
+        if q < 0:
+            break
+        if board[color + q] == 3 - c and board[libs + board[head + q]] == 0:
+            return False
+    return True
+
+
+# ----------------------------------------------------------------------------- legality
+
+
+@njit(cache=True)
+def move_status(board, history, neighbours, zobrist, p, c):
+    """LEGAL or the ILLEGAL_* reason for colour `c` playing at `p` (pass is always legal)."""
+    nn = board[H_NN]
+    if p == nn:
+        return LEGAL
+    color = block(nn, COLOR)
+    if board[color + p] != EMPTY:
+        return ILLEGAL_OCCUPIED
+    # The immediate recapture also repeats the previous position, so this fast path agrees
+    # with superko and gives the more precise reason.
+    if p == board[H_KO_POINT] and c == board[H_KO_COLOR]:
+        return ILLEGAL_KO
+    head = block(nn, HEAD)
+    libs = block(nn, LIBS)
+    chash = block(nn, CHASH)
+    new_hash = board[H_HASH] ^ zobrist[c, p]
+    has_liberty = False
+    captures = False
+    friendly_hash = 0
+    for k in range(4):
+        q = neighbours[p, k]
+        if q < 0:
+            break
+        cq = board[color + q]
+        if cq == EMPTY:
+            has_liberty = True
+            continue
+        hq = board[head + q]
+        seen = False
+        for j in range(k):
+            r = neighbours[p, j]
+            if board[color + r] != EMPTY and board[head + r] == hq:
+                seen = True
+                break
+        if seen:
+            continue
+        # How many of this chain's pseudo-liberties are the point p itself.
+        adjacent = 0
+        for j in range(4):
+            r = neighbours[p, j]
+            if r < 0:
+                break
+            if board[color + r] != EMPTY and board[head + r] == hq:
+                adjacent += 1
+        if cq == c:
+            if board[libs + hq] > adjacent:
+                has_liberty = True
+            friendly_hash ^= board[chash + hq]
+        elif board[libs + hq] == adjacent:
+            captures = True
+            new_hash ^= board[chash + hq]
+    if not has_liberty and not captures:
+        if board[H_SUICIDE] == 0:
+            return ILLEGAL_SUICIDE
+        new_hash ^= zobrist[c, p] ^ friendly_hash  # the new stone's whole chain leaves the board
+    rule = board[H_KO_RULE]
+    if rule == KO_SIMPLE:
+        return LEGAL
+    if rule == KO_SITUATIONAL and c == BLACK:  # White moves next
+        new_hash ^= zobrist[0, 0]
+    if history_contains(history, new_hash):
+        return ILLEGAL_SUPERKO
+    return LEGAL
+
+
+@njit(cache=True)
+def legal_mask(board, history, neighbours, zobrist, c, out):
+    """out[NN+1] (bool) = is each move legal for colour c; pass is always legal."""
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    for p in range(nn):
+        out[p] = board[color + p] == EMPTY and move_status(board, history, neighbours, zobrist, p, c) == LEGAL
+    out[nn] = True
+
+
+# ----------------------------------------------------------------------------- mutation
+
+
+@njit(cache=True)
+def remove_empty(board, p):
+    nn = board[H_NN]
+    empty_list = block(nn, EMPTY_LIST)
+    empty_pos = block(nn, EMPTY_POS)
+    last = board[H_EMPTY_COUNT] - 1
+    i = board[empty_pos + p]
+    moved = board[empty_list + last]
+    board[empty_list + i] = moved
+    board[empty_pos + moved] = i
+    board[H_EMPTY_COUNT] = last
+
+
+@njit(cache=True)
+def add_empty(board, p):
+    nn = board[H_NN]
+    i = board[H_EMPTY_COUNT]
+    board[block(nn, EMPTY_LIST) + i] = p
+    board[block(nn, EMPTY_POS) + p] = i
+    board[H_EMPTY_COUNT] = i + 1
+
+
+@njit(cache=True)
+def merge_chains(board, a, b):
+    """Merge chain b into chain a (the larger keeps its id); returns the surviving head."""
+    nn = board[H_NN]
+    head = block(nn, HEAD)
+    nxt = block(nn, NEXT)
+    libs = block(nn, LIBS)
+    size = block(nn, SIZE)
+    chash = block(nn, CHASH)
+    if board[size + a] < board[size + b]:
+        a, b = b, a
+    s = b
+    while True:
+        board[head + s] = a
+        s = board[nxt + s]
+        if s == b:
+            break
+    t = board[nxt + a]
+    board[nxt + a] = board[nxt + b]
+    board[nxt + b] = t
+    board[libs + a] += board[libs + b]
+    board[size + a] += board[size + b]
+    board[chash + a] ^= board[chash + b]
+    return a
+
+
+@njit(cache=True)
+def add_stone(board, neighbours, zobrist, p, c):
+    """Put a stone on an empty point and merge it with friendly neighbours; no captures.
+
+    Returns the head of the stone's chain.
+    """
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    head = block(nn, HEAD)
+    libs = block(nn, LIBS)
+    remove_empty(board, p)
+    key = zobrist[c, p]
+    board[color + p] = c
+    board[H_HASH] ^= key
+    board[head + p] = p
+    board[block(nn, NEXT) + p] = p
+    board[block(nn, SIZE) + p] = 1
+    board[block(nn, CHASH) + p] = key
+    liberties = 0
+    for k in range(4):
+        q = neighbours[p, k]
+        if q < 0:
+            break
+        if board[color + q] == EMPTY:
+            liberties += 1
+        else:
+            board[libs + board[head + q]] -= 1
+    board[libs + p] = liberties
+    h = p
+    for k in range(4):
+        q = neighbours[p, k]
+        if q < 0:
+            break
+        if board[color + q] == c and board[head + q] != h:
+            h = merge_chains(board, h, board[head + q])
+    return h
+
+
+@njit(cache=True)
+def remove_chain(board, neighbours, zobrist, h):
+    """Take the chain with head h off the board, returning liberties to its neighbours."""
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    head = block(nn, HEAD)
+    nxt = block(nn, NEXT)
+    libs = block(nn, LIBS)
+    c = board[color + h]
+    other = 3 - c
+    removed = 0
+    s = h
+    while True:
+        board[color + s] = EMPTY
+        board[H_HASH] ^= zobrist[c, s]
+        add_empty(board, s)
+        removed += 1
+        s = board[nxt + s]
+        if s == h:
+            break
+    while True:
+        for k in range(4):
+            q = neighbours[s, k]
+            if q < 0:
+                break
+            if board[color + q] == other:
+                board[libs + board[head + q]] += 1
+        s = board[nxt + s]
+        if s == h:
+            break
+    return removed
+
+
+@njit(cache=True)
+def play(board, history, neighbours, zobrist, p, c):
+    """Play colour c at p (NN = pass), mutating board and history.
+
+    The caller guarantees move_status(...) == LEGAL; the game's end (two passes, resignation,
+    move limit) is the caller's concern too.
+    """
+    nn = board[H_NN]
+    opp = 3 - c
+    board[H_KO_POINT] = -1
+    board[H_KO_COLOR] = EMPTY
+    for i in range(LAST_MOVES - 1, 0, -1):
+        board[H_LAST_MOVES + i] = board[H_LAST_MOVES + i - 1]
+    board[H_LAST_MOVES] = p
+    board[H_MOVE_NUMBER] += 1
+    board[H_TO_MOVE] = opp
+    if p == nn:
+        board[H_PASSES] += 1
+    else:
+        board[H_PASSES] = 0
+        color = block(nn, COLOR)
+        head = block(nn, HEAD)
+        libs = block(nn, LIBS)
+        h = add_stone(board, neighbours, zobrist, p, c)
+        captured = 0
+        captured_point = -1
+        for k in range(4):
+            q = neighbours[p, k]
+            if q < 0:
+                break
+            if board[color + q] == opp and board[libs + board[head + q]] == 0:
+                captured += remove_chain(board, neighbours, zobrist, board[head + q])
+                captured_point = q
+        h = board[head + p]
+        if board[libs + h] == 0:  # suicide, already known to be allowed
+            removed = remove_chain(board, neighbours, zobrist, h)
+            board[H_CAPTURES_BLACK if opp == BLACK else H_CAPTURES_WHITE] += removed
+        else:
+            board[H_CAPTURES_BLACK if c == BLACK else H_CAPTURES_WHITE] += captured
+            # A lone stone that took exactly one stone and has that point as its only
+            # liberty: the opponent may not take straight back.
+            if captured == 1 and board[block(nn, SIZE) + h] == 1 and board[libs + h] == 1:
+                board[H_KO_POINT] = captured_point
+                board[H_KO_COLOR] = opp
+    history_add(board, history, position_key(board, zobrist, opp))
+
+
+@njit(cache=True)
+def true_liberties(board, neighbours, h, stamp, mark):
+    """Exact liberty count of the chain with head h, using stamp[NN] == mark as 'seen'."""
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    nxt = block(nn, NEXT)
+    count = 0
+    s = h
+    while True:
+        for k in range(4):
+            q = neighbours[s, k]
+            if q < 0:
+                break
+            if board[color + q] == EMPTY and stamp[q] != mark:
+                stamp[q] = mark
+                count += 1
+        s = board[nxt + s]
+        if s == h:
+            break
+    return count
+
+
+@njit(cache=True)
+def area_owner(board, neighbours, out):
+    """Tromp-Taylor ownership: out[NN] = BLACK/WHITE for stones and empty regions that reach
+    only that colour, EMPTY for regions reaching both (seki, dame) or neither."""
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    stack = np.empty(nn, dtype=np.int64)
+    region = np.empty(nn, dtype=np.int64)
+    seen = np.zeros(nn, dtype=np.bool_)
+    for p in range(nn):
+        c = board[color + p]
+        if c != EMPTY:
+            out[p] = c
+            continue
+        if seen[p]:
+            continue
+        reach = 0
+        top = 0
+        size = 0
+        stack[top] = p
+        top += 1
+        seen[p] = True
+        while top > 0:
+            top -= 1
+            s = stack[top]
+            region[size] = s
+            size += 1
+            for k in range(4):
+                q = neighbours[s, k]
+                if q < 0:
+                    break
+                cq = board[color + q]
+                if cq == EMPTY:
+                    if not seen[q]:
+                        seen[q] = True
+                        stack[top] = q
+                        top += 1
+                else:
+                    reach |= cq
+        owner = reach if reach == BLACK or reach == WHITE else EMPTY
+        for i in range(size):
+            out[region[i]] = owner
+    return out
+
+
+@njit(cache=True)
+def area_score(board, neighbours):
+    """Black's area minus White's area, komi not included."""
+    nn = board[H_NN]
+    owner = np.empty(nn, dtype=np.int64)
+    area_owner(board, neighbours, owner)
+    score = 0
+    for p in range(nn):
+        if owner[p] == BLACK:
+            score += 1
+        elif owner[p] == WHITE:
+            score -= 1
+    return score
+
+
+@njit(cache=True)
+def komi_half_points(board):
+    return board[H_KOMI2]
+
+
+@njit(cache=True)
+def is_finished(board):
+    """Two consecutive passes or the move limit (resignation is decided outside the core)."""
+    return board[H_PASSES] >= 2 or board[H_MOVE_NUMBER] >= board[H_MOVE_LIMIT]
