@@ -137,15 +137,14 @@ def reset_history(board, history, zobrist):
 def setup_stone(board, neighbours, zobrist, p, c):
     """Place a setup stone (SGF AB/AW, handicap) without captures.
 
-    Returns False if the stone leaves any chain without liberties, in which case the board is
-    inconsistent and the caller must discard it.
+    Returns SETUP_OK, or SETUP_OCCUPIED, or SETUP_NO_LIBERTIES / SETUP_TAKES_LAST_LIBERTY when
+    the stone would leave its own chain / an opponent chain without liberties; after the last
+    two the board is inconsistent and the caller must discard it.
     """
     nn = board[H_NN]
     if board[block(nn, COLOR) + p] != EMPTY:
-        return False
+        return SETUP_OCCUPIED
     h = add_stone(board, neighbours, zobrist, p, c)
-    if board[block(nn, LIBS) + h] == 0:
-        return False
     head = block(nn, HEAD)
     libs = block(nn, LIBS)
     color = block(nn, COLOR)
@@ -154,8 +153,13 @@ def setup_stone(board, neighbours, zobrist, p, c):
         if q < 0:
             break
         if board[color + q] == 3 - c and board[libs + board[head + q]] == 0:
-            return False
-    return True
+            return SETUP_TAKES_LAST_LIBERTY
+    if board[libs + h] == 0:
+        return SETUP_NO_LIBERTIES
+    return SETUP_OK
+
+
+SETUP_OK, SETUP_OCCUPIED, SETUP_NO_LIBERTIES, SETUP_TAKES_LAST_LIBERTY = 0, 1, 2, 3
 
 
 # ----------------------------------------------------------------------------- legality
@@ -181,6 +185,7 @@ def move_status(board, history, neighbours, zobrist, p, c):
     has_liberty = False
     captures = False
     friendly_hash = 0
+    has_friend = False
     for k in range(4):
         q = neighbours[p, k]
         if q < 0:
@@ -210,11 +215,14 @@ def move_status(board, history, neighbours, zobrist, p, c):
             if board[libs + hq] > adjacent:
                 has_liberty = True
             friendly_hash ^= board[chash + hq]
+            has_friend = True
         elif board[libs + hq] == adjacent:
             captures = True
             new_hash ^= board[chash + hq]
     if not has_liberty and not captures:
-        if board[H_SUICIDE] == 0:
+        # Only multi-stone suicide can be allowed (KataGo's multiStoneSuicideLegal): a lone
+        # stone's suicide changes nothing on the board, and so would be a pass in disguise.
+        if board[H_SUICIDE] == 0 or not has_friend:
             return ILLEGAL_SUICIDE
         new_hash ^= zobrist[c, p] ^ friendly_hash  # the new stone's whole chain leaves the board
     rule = board[H_KO_RULE]

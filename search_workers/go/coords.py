@@ -15,9 +15,11 @@ Rows count from the top as SGF does; GTP numbers rows from the bottom and skips 
 from __future__ import annotations
 
 import operator
+import re
 
 GTP_COLUMNS = "ABCDEFGHJKLMNOPQRSTUVWXYZ"
 SGF_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_GTP_VERTEX = re.compile(r"[A-HJ-Z][1-9][0-9]?")
 
 
 class CoordinateError(ValueError):
@@ -74,7 +76,7 @@ def from_gtp(vertex: str, board_size: int) -> int:
     text = vertex.strip().upper()
     if text == "PASS":
         return board_size * board_size
-    if len(text) < 2 or text[0] not in GTP_COLUMNS or not text[1:].isdigit():
+    if _GTP_VERTEX.fullmatch(text) is None:  # ASCII digits only: str.isdigit() takes "²"
         raise CoordinateError(f"{vertex!r} is not a GTP vertex")
     col = GTP_COLUMNS.index(text[0])
     row = board_size - int(text[1:])

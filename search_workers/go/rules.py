@@ -8,6 +8,7 @@ exactly what an automatic evaluator must not depend on.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, replace
 from enum import Enum
 
@@ -49,14 +50,13 @@ class Rules:
 
     komi: float = DEFAULT_KOMI  # points added to White's area score; a multiple of 0.5
     ko: KoRule = KoRule.POSITIONAL  # repetition rule, see KoRule
-    suicide_allowed: bool = True  # may a move remove its own chain (multi-stone suicide)?
+    suicide_allowed: bool = True  # may a move remove its own chain? (never a lone stone)
     scoring: str = "area"  # Tromp-Taylor area scoring; the only kind refereed automatically
 
     def __post_init__(self) -> None:
-        try:
-            komi = float(self.komi)
-        except (TypeError, ValueError):
-            raise RulesError(f"komi must be a number, got {self.komi!r}") from None
+        if isinstance(self.komi, bool) or not isinstance(self.komi, numbers.Real):
+            raise RulesError(f"komi must be a number, got {self.komi!r}")
+        komi = float(self.komi)
         if not math.isfinite(komi) or komi * 2 != round(komi * 2) or abs(komi) > 1000:
             raise RulesError(f"komi must be a finite multiple of 0.5 within ±1000, got {self.komi!r}")
         object.__setattr__(self, "komi", komi)
@@ -96,7 +96,7 @@ class Rules:
             return self.name
         sui = "1" if self.suicide_allowed else "0"
         # KataGo's rules string shape, so KataGo can read our SGFs back.
-        return f"ko{self.ko.value.upper()}score{self.scoring.upper()}sui{sui}"
+        return f"ko{self.ko.value.upper()}score{self.scoring.upper()}taxNONEsui{sui}"
 
     def to_sgf(self) -> str:
         """The SGF RU property value."""
@@ -126,16 +126,22 @@ class Rules:
 
     @classmethod
     def _from_katago_string(cls, text: str, komi: float) -> Rules:
-        """Parse KataGo's compact form, e.g. `koPOSITIONALscoreAREAtaxNONEsui1`."""
+        """Parse KataGo's compact form, e.g. `koPOSITIONALscoreAREAtaxNONEsui1`.
+
+        Territory scoring (KataGo's Japanese-like rules) is replayed like `Japanese` above:
+        its ko and suicide options are honoured, its scoring is not. KataGo's SPIGHT ko rule
+        differs from simple ko only in how the game ends after passes, so it replays as SIMPLE.
+        """
         upper = text.upper()
         ko = None
-        for rule in KoRule:
-            if upper.startswith("KO" + rule.value.upper()):
+        for name, rule in (("SIMPLE", KoRule.SIMPLE), ("SPIGHT", KoRule.SIMPLE),
+                           ("POSITIONAL", KoRule.POSITIONAL), ("SITUATIONAL", KoRule.SITUATIONAL)):
+            if upper.startswith("KO" + name):
                 ko = rule
         if ko is None:
             raise RulesError(f"unknown ko rule in SGF RU[{text}]")
-        if "SCOREAREA" not in upper:
-            raise RulesError(f"only area scoring is supported, SGF RU[{text}]")
+        if "SCOREAREA" not in upper and "SCORETERRITORY" not in upper:
+            raise RulesError(f"unknown scoring rule in SGF RU[{text}]")
         suicide = "SUI1" in upper
         return cls(komi=komi, ko=ko, suicide_allowed=suicide)
 

@@ -71,6 +71,17 @@ class IllegalMoveError(ValueError):
         super().__init__(f"illegal move {color.name.lower()} {move}: {reason.value}")
 
 
+class SetupError(ValueError):
+    """Setup stones (SGF AB/AW, handicap) that do not form a valid position."""
+
+
+_SETUP_PROBLEMS = {
+    _board.SETUP_OCCUPIED: "is on an occupied point",
+    _board.SETUP_NO_LIBERTIES: "would leave its own chain without liberties",
+    _board.SETUP_TAKES_LAST_LIBERTY: "would leave an opponent chain without liberties",
+}
+
+
 Move = Union[int, str]  # a flat index (pass = N*N) or a GTP vertex such as "D4" or "pass"
 _Moves = Union[tuple, None]  # persistent list: (earlier, (Color, flat move)) cells
 
@@ -118,9 +129,13 @@ class GameState:
                    to_move: Color | None = None) -> GameState:
         """Add setup stones (SGF AB/AW, handicap) and optionally set the side to move.
 
-        Setup never captures: stones that would leave a chain without liberties are refused.
-        The resulting position starts the superko history afresh.
+        Setup never captures: a stone on an occupied point or one that would leave a chain
+        without liberties raises SetupError. The resulting position starts the superko
+        history afresh.
         """
+        if self.move_number > 0:
+            # A position edited mid-game has no well-defined ko or superko history.
+            raise SetupError(f"setup stones must come before the first move (move {self.move_number} was played)")
         state = self._copy()
         n = self.board_size
         neighbours, zobrist = _layout.geometry(n)
@@ -129,11 +144,11 @@ class GameState:
             for move in points:
                 p = self._parse_move(move)
                 if p == coords.pass_move(n):
-                    raise IllegalMoveError("pass", color, IllegalReason.OFF_BOARD)
-                if self.color_at(p) is not None or p in placed[0] or p in placed[1]:
-                    raise IllegalMoveError(coords.to_gtp(p, n), color, IllegalReason.OCCUPIED)
-                if not _board.setup_stone(state._board, neighbours, zobrist, p, int(color)):
-                    raise IllegalMoveError(coords.to_gtp(p, n), color, IllegalReason.SUICIDE)
+                    raise SetupError(f"setup stone {color.name.lower()} cannot be a pass")
+                code = _board.setup_stone(state._board, neighbours, zobrist, p, int(color))
+                if code != _board.SETUP_OK:
+                    raise SetupError(f"setup stone {color.name.lower()} {coords.to_gtp(p, n)} "
+                                     f"{_SETUP_PROBLEMS[code]} (setup stones never capture)")
                 placed[color - 1].append(p)
         if to_move is not None:
             state._board[_layout.H_TO_MOVE] = int(Color(to_move))
