@@ -20,7 +20,7 @@ from sgfmill import sgf_grammar
 
 from . import coords
 from ._layout import default_move_limit
-from .rules import Rules, RulesError, check_board_size
+from .rules import Rules, check_board_size
 from .state import Color, GameState, IllegalMoveError, SetupError
 
 _RESULT = re.compile(r"([BW])\+(R|Resign|T|Time|F|Forfeit|[0-9]+(?:\.[0-9]*)?|\.[0-9]+)?", re.IGNORECASE)

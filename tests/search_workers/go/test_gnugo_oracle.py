@@ -21,7 +21,6 @@ boards and the whole game so far as SGF. Games are pure functions of their seeds
 from __future__ import annotations
 
 import functools
-import os
 import sys
 import time
 from collections import Counter
@@ -34,10 +33,10 @@ from search_workers.go import coords
 from search_workers.go.playout import random_move
 from search_workers.go.rules import KoRule, Rules
 from search_workers.go.state import Color, GameState, IllegalReason, to_ascii
+from tests.support.engines import require_gnugo
 from tests.support.gtp import GtpClient, GtpEngineError, GtpFailure, GtpResponse
 
-GNUGO = "/usr/games/gnugo"
-GNUGO_ARGV = [GNUGO, "--mode", "gtp", "--simple-ko", "--forbid-suicide"]
+GNUGO_ARGS = ["--mode", "gtp", "--simple-ko", "--forbid-suicide"]
 KOMI = 7.5
 RULES = Rules(komi=KOMI, ko=KoRule.SIMPLE, suicide_allowed=False)  # GNU Go's rule set
 
@@ -49,9 +48,7 @@ GTP_NAME = {Color.BLACK: "black", Color.WHITE: "white"}
 @pytest.fixture
 def gnugo():
     """A fresh GNU Go per test; every test that needs it is skipped where it is not installed."""
-    if not os.path.exists(GNUGO):
-        pytest.skip(f"GNU Go is not installed at {GNUGO} (apt-get install gnugo; CI installs it)")
-    with GtpClient(GNUGO_ARGV, timeout=20.0) as client:
+    with GtpClient([require_gnugo(), *GNUGO_ARGS], timeout=20.0) as client:
         yield client
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -38,17 +37,17 @@ from search_workers.go import (
     KoRule,
     Rules,
     SgfError,
+    coords,
     random_game,
     read_sgf,
     read_sgf_file,
     write_sgf,
 )
-from search_workers.go import coords
 from search_workers.go.sgf import normalize_result
+from tests.support.engines import require_gnugo
 
 DATA = Path(__file__).parent / "data"
 TRICKY = "close ] and \\ backslash, \\] both, [open\nsecond line: Grüße, 围棋, 🀄 \\"
-GNUGO = shutil.which("gnugo") or (Path("/usr/games/gnugo").exists() and "/usr/games/gnugo")
 
 
 def flat(point: str, n: int) -> int:
@@ -152,13 +151,13 @@ def test_written_sgf_is_read_by_sgfmill():
 
 
 @pytest.mark.oracle
-@pytest.mark.skipif(not GNUGO, reason="GNU Go is not installed")
 @pytest.mark.parametrize(("board_size", "seed"), [(9, 21), (19, 22)])
 def test_written_sgf_is_read_by_gnugo(tmp_path, board_size, seed):
+    gnugo = require_gnugo()
     state = random_game(board_size, Rules.preset("chinese"), seed=seed)  # GNU Go forbids suicide
     path = tmp_path / "game.sgf"
     path.write_text(write_sgf(GameRecord.from_state(state, comments={1: TRICKY})), encoding="utf-8")
-    out = subprocess.run([GNUGO, "--mode", "gtp"], input=f"loadsgf {path}\nlist_stones black\nlist_stones white\n",
+    out = subprocess.run([gnugo, "--mode", "gtp"], input=f"loadsgf {path}\nlist_stones black\nlist_stones white\n",
                          capture_output=True, text=True, timeout=60).stdout
     replies = [block[2:].split() for block in out.strip().split("\n\n")]
     assert replies[0] == [state.to_move.name.lower()]
