@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from search_workers.go import RulesError, benchmark_rules
+from search_workers.go import RulesError, benchmark_rules, check_board_size
 
 app = typer.Typer(help="Speed benchmarks; the last line of each is a JSON object.", no_args_is_help=True)
 
@@ -36,3 +36,27 @@ def rules(
     typer.echo(f"{result.games} random games, {result.moves} moves in {result.seconds:.2f} s "
                f"({result.board_size}x{result.board_size}, {result.rules}); median of {rounds} rounds:", err=True)
     emit(result.as_json())
+
+
+@app.command("search")
+def search(
+    board_size: Annotated[int, typer.Option("--board-size", help="Board size, 2-25.")] = 9,
+    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 200,
+    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
+    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 12,
+    rounds: Annotated[int, typer.Option(help="Timed runs; the median is reported.", min=1, max=100)] = 3,
+) -> None:
+    """Tree + rules cost per playout with the uniform evaluator (no network)."""
+    from search_workers.evaluators import UniformEvaluator
+    from search_workers.search.benchmark import benchmark_search
+
+    try:
+        check_board_size(board_size)
+    except RulesError as err:
+        raise typer.BadParameter(str(err), param_hint="--board-size") from None
+    result = benchmark_search(UniformEvaluator(board_size), board_size=board_size, visits=visits, games=games,
+                              moves=moves, repeats=rounds)
+    typer.echo(f"{result.playouts} playouts in {result.seconds:.2f} s over {games} games x {moves} moves, "
+               f"mean batch {result.mean_batch:.1f}; median of {rounds} runs:", err=True)
+    emit(result.as_json())
+

@@ -83,16 +83,31 @@ def history_contains(history, key):
 
 @njit(cache=True)
 def history_add(board, history, key):
+    """Insert key; returns the slot it filled, or -1 if it was already there.
+
+    Removing keys in the reverse order of their insertion (zeroing the returned slots and
+    decrementing H_HISTORY_COUNT) restores the table exactly: search uses this to try moves
+    on top of a game's history without copying it.
+    """
     if key == 0:
         key = 1
     mask = history.shape[0] - 1
     i = key & mask
     while history[i] != 0:
         if history[i] == key:
-            return
+            return -1
         i = (i + 1) & mask
     history[i] = key
     board[H_HISTORY_COUNT] += 1
+    return i
+
+
+@njit(cache=True)
+def history_undo(board, history, slot):
+    """Undo one history_add that returned `slot` (>= 0); see history_add for the LIFO rule."""
+    if slot >= 0:
+        history[slot] = 0
+        board[H_HISTORY_COUNT] -= 1
 
 
 # ----------------------------------------------------------------------------- setup
@@ -239,9 +254,91 @@ def move_status(board, history, neighbours, zobrist, p, c):
 def legal_mask(board, history, neighbours, zobrist, c, out):
     """out[NN+1] (bool) = is each move legal for colour c; pass is always legal."""
     nn = board[H_NN]
+    chain_libs = np.empty(nn, dtype=np.int64)
+    stamp = np.zeros(nn, dtype=np.int64)
+    chain_liberties(board, neighbours, chain_libs, stamp)
+    legal_mask_from_liberties(board, history, neighbours, zobrist, c, chain_libs, out)
+
+
+@njit(cache=True)
+def chain_liberties(board, neighbours, chain_libs, stamp):
+    """chain_libs[h] = exact liberties of the chain whose head is h (other entries undefined).
+
+    stamp is int64[NN] scratch, all zero on entry and left non-zero.
+    """
+    nn = board[H_NN]
     color = block(nn, COLOR)
+    head = block(nn, HEAD)
+    mark = 0
     for p in range(nn):
-        out[p] = board[color + p] == EMPTY and move_status(board, history, neighbours, zobrist, p, c) == LEGAL
+        if board[color + p] != EMPTY and board[head + p] == p:
+            mark += 1
+            chain_libs[p] = true_liberties(board, neighbours, p, stamp, mark)
+
+
+@njit(cache=True)
+def legal_mask_from_liberties(board, history, neighbours, zobrist, c, chain_libs, out):
+    """legal_mask given exact chain liberties: a few lookups per point instead of move_status.
+
+    A chain with one liberty next to p is captured by p; a friendly chain with more than one
+    keeps p's stone alive. Superko needs a probe only once a stone has ever left the board:
+    until then every position strictly contains the one before it, so none can repeat —
+    except by the move's own suicide, which is always probed.
+    """
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    head = block(nn, HEAD)
+    chash = block(nn, CHASH)
+    rule = board[H_KO_RULE]
+    stones_removed = board[H_CAPTURES_BLACK] + board[H_CAPTURES_WHITE] > 0
+    suicide_allowed = board[H_SUICIDE] != 0
+    ko_point = board[H_KO_POINT] if board[H_KO_COLOR] == c else -1
+    side_key = zobrist[0, 0] if rule == KO_SITUATIONAL and c == BLACK else 0
+    base_hash = board[H_HASH]
+    for p in range(nn):
+        if board[color + p] != EMPTY or p == ko_point:
+            out[p] = False
+            continue
+        new_hash = base_hash ^ zobrist[c, p]
+        has_liberty = False
+        captures = False
+        friend_hash = 0
+        has_friend = False
+        for k in range(4):
+            q = neighbours[p, k]
+            if q < 0:
+                break
+            cq = board[color + q]
+            if cq == EMPTY:
+                has_liberty = True
+                continue
+            h = board[head + q]
+            seen = False
+            for j in range(k):
+                r = neighbours[p, j]
+                if board[color + r] != EMPTY and board[head + r] == h:
+                    seen = True
+                    break
+            if seen:
+                continue
+            if cq == c:
+                has_friend = True
+                friend_hash ^= board[chash + h]
+                if chain_libs[h] > 1:
+                    has_liberty = True
+            elif chain_libs[h] == 1:
+                captures = True
+                new_hash ^= board[chash + h]
+        suicide = not has_liberty and not captures
+        if suicide:
+            if not suicide_allowed or not has_friend:
+                out[p] = False
+                continue
+            new_hash ^= zobrist[c, p] ^ friend_hash
+        if rule == KO_SIMPLE or not (stones_removed or suicide):
+            out[p] = True
+        else:
+            out[p] = not history_contains(history, new_hash ^ side_key)
     out[nn] = True
 
 
@@ -372,7 +469,7 @@ def play(board, history, neighbours, zobrist, p, c):
     """Play colour c at p (NN = pass), mutating board and history.
 
     The caller guarantees move_status(...) == LEGAL; the game's end (two passes, resignation,
-    move limit) is the caller's concern too.
+    move limit) is the caller's concern too. Returns the history slot filled (see history_add).
     """
     nn = board[H_NN]
     opp = 3 - c
@@ -411,7 +508,7 @@ def play(board, history, neighbours, zobrist, p, c):
             if captured == 1 and board[block(nn, SIZE) + h] == 1 and board[libs + h] == 1:
                 board[H_KO_POINT] = captured_point
                 board[H_KO_COLOR] = opp
-    history_add(board, history, position_key(board, zobrist, opp))
+    return history_add(board, history, position_key(board, zobrist, opp))
 
 
 @njit(cache=True)

@@ -1,0 +1,104 @@
+"""In-process inference with PyTorch: the embedded default and the reference for Triton.
+
+CUDA with half precision when a GPU is present, the CPU in float32 otherwise. An optional
+cache answers repeated positions (transpositions, the same opening in many games) without a
+forward pass; it is keyed by a 128-bit hash of the exact network input, so a hit is always
+the very same input, never a position that merely looks alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from search_workers.search.evaluator import EvaluationError
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    """`device` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def pick_dtype(device: torch.device, precision: str) -> torch.dtype:
+    """float32, or on CUDA "auto" -> bfloat16 where supported, else float16."""
+    table = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+    if precision in table:
+        if device.type == "cpu" and precision != "float32":
+            raise ValueError(f"precision {precision} is for GPUs; the CPU evaluates in float32")
+        return table[precision]
+    if precision != "auto":
+        raise ValueError(f"precision must be auto, float32, float16 or bfloat16, got {precision!r}")
+    if device.type != "cuda":
+        return torch.float32
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def masked_softmax(logits: torch.Tensor, legal: torch.Tensor) -> torch.Tensor:
+    """Softmax over legal moves only (float32); illegal moves get exactly 0."""
+    logits = logits.float().masked_fill(~legal, float("-inf"))
+    return torch.softmax(logits, dim=1)
+
+
+class TorchEvaluator:
+    """Evaluator over a torch module obeying the contract `module(features) -> (logits, value)`."""
+
+    def __init__(self, module: torch.nn.Module, *, board_size: int, device: str | None = None,
+                 precision: str = "auto", cache_size: int = 0, name: str = "torch"):
+        self.board_size = board_size
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(self.device, precision)
+        self.name = name
+        self.module = module.to(self.device).eval()
+        if self.dtype != torch.float32:
+            self.module = self.module.to(self.dtype)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
+        self.cache_hits = 0
+        self.forward_positions = 0  # positions that went through the network
+
+    def evaluate(self, features: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if features.ndim != 4 or features.shape[2:] != (self.board_size, self.board_size):
+            raise ValueError(f"{self.name}: features of shape {features.shape} for a "
+                             f"{self.board_size}x{self.board_size} evaluator")
+        if not self.cache_size:
+            return self._forward(features, legal)
+        keys = [hashlib.blake2b(f.tobytes() + m.tobytes(), digest_size=16).digest()
+                for f, m in zip(features, legal)]
+        policy = np.empty(legal.shape, dtype=np.float32)
+        value = np.empty(legal.shape[0], dtype=np.float32)
+        missing = []
+        for i, key in enumerate(keys):
+            hit = self._cache.get(key)
+            if hit is None:
+                missing.append(i)
+            else:
+                self._cache.move_to_end(key)
+                policy[i], value[i] = hit
+                self.cache_hits += 1
+        if missing:
+            p, v = self._forward(features[missing], legal[missing])
+            policy[missing], value[missing] = p, v
+            for row, i in enumerate(missing):
+                self._cache[keys[i]] = (p[row], float(v[row]))
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return policy, value
+
+    def _forward(self, features: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            x = torch.from_numpy(np.ascontiguousarray(features)).to(self.device, self.dtype, non_blocking=True)
+            mask = torch.from_numpy(np.ascontiguousarray(legal)).to(self.device, non_blocking=True)
+            logits, value = self.module(x)
+            if not torch.isfinite(logits).all() or not torch.isfinite(value).all():
+                raise EvaluationError(f"{self.name}: the network returned NaN or infinity")
+            policy = masked_softmax(logits, mask)
+            self.forward_positions += features.shape[0]
+            return policy.cpu().numpy(), value.float().clamp(-1.0, 1.0).cpu().numpy()
+
+    def close(self) -> None:
+        self._cache.clear()

@@ -1,0 +1,55 @@
+"""The one interface between search and networks (ARCHITECTURE.md, "contracts").
+
+    evaluate(features [B, C, N, N] float32, legal [B, N*N+1] bool)
+        -> (policy [B, N*N+1] float32, value [B] float32)
+
+`policy` is a probability distribution over the legal moves of each position (0 on illegal
+moves, rows summing to 1, pass last); `value` is the expected outcome for the side to move,
+in [-1, 1]. Implementations live in `search_workers.evaluators` (uniform, in-process torch,
+Triton over gRPC); search only ever sees this protocol, so it never imports torch or grpc.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class EvaluationError(RuntimeError):
+    """An evaluator produced something search must not use (NaN, wrong shape, out of range)."""
+
+
+@runtime_checkable
+class Evaluator(Protocol):
+    board_size: int  # the N of the [B, C, N, N] inputs it accepts
+
+    def evaluate(self, features: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """policy [B, N*N+1], value [B] for features [B, C, N, N] and legal [B, N*N+1]."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, threads or devices; evaluate must not be called afterwards."""
+        ...
+
+
+def check_evaluation(policy: np.ndarray, value: np.ndarray, legal: np.ndarray, *, source: str) -> None:
+    """Raise EvaluationError unless (policy, value) obey the contract for these legal moves.
+
+    Cheap next to any forward pass (a few vector ops over [B, N*N+1]); search calls it on every
+    batch so that a broken network is reported, never searched on.
+    """
+    batch, moves = legal.shape
+    if policy.shape != (batch, moves) or value.shape != (batch,):
+        raise EvaluationError(f"{source} returned policy {policy.shape} and value {value.shape}; "
+                              f"expected ({batch}, {moves}) and ({batch},)")
+    if not np.isfinite(value).all():
+        rows = np.flatnonzero(~np.isfinite(value))[:5].tolist()
+        raise EvaluationError(f"{source} returned a non-finite value for positions {rows}")
+    if not np.isfinite(policy).all():
+        rows = np.flatnonzero(~np.isfinite(policy).all(axis=1))[:5].tolist()
+        raise EvaluationError(f"{source} returned a non-finite policy for positions {rows}")
+    if (np.abs(value) > 1.0 + 1e-4).any():
+        raise EvaluationError(f"{source} returned a value outside [-1, 1]: {float(np.abs(value).max()):.4g}")
+    if (policy[~legal] > 1e-6).any():
+        raise EvaluationError(f"{source} put probability on an illegal move")

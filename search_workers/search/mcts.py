@@ -1,0 +1,237 @@
+"""Batched PUCT search: many games searched together, one `evaluate` call per step.
+
+Like KataGo's self-play, batching comes from searching many games at once rather than many
+leaves of one game (no virtual loss): every step takes one leaf from each game still short
+of its visits and sends all of them to the evaluator in one call.
+
+    mcts = BatchedMcts(evaluator, SearchConfig(visits=64), board_size=9, num_games=64)
+    results = mcts.search(states)          # states[i]: GameState, or None for an idle slot
+    results[i].move                        # the move to play in game i
+
+Trees are kept between calls: when states[i] continues the game last searched in slot i, the
+subtree of the moves played since is reused (SearchConfig.reuse_tree).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from search_workers.go import GameState, _layout
+from search_workers.go._board import history_add
+from search_workers.go.features import NUM_FEATURE_PLANES
+
+from . import _tree
+from .config import SearchConfig
+from .evaluator import Evaluator, check_evaluation
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """The outcome of searching one position."""
+
+    move: int  # flat move chosen (pass = N*N)
+    visits: int  # playouts at the root, reused ones included
+    root_value: float  # mean value at the root for the player to move, in [-1, 1]
+    move_value: float  # value of the chosen move for the player to move (NaN if unvisited)
+    policy_entropy: float  # entropy (nats) of the network policy at the root
+    moves: np.ndarray  # int32 [K] the root's legal moves
+    move_visits: np.ndarray  # int32 [K] visits of each
+    resign: bool  # the player should resign instead of playing `move`
+
+
+@dataclass
+class _Slot:
+    """What BatchedMcts remembers of the game in one slot between searches."""
+
+    moves: list | None = None  # the moves of the position last searched (None: empty slot)
+    setup: tuple = ((), ())
+    low_value_streak: int = 0  # consecutive searches with the root value below the resign threshold
+    may_resign: bool = True
+
+
+class BatchedMcts:
+    """PUCT search over `num_games` games of one board size with one evaluator."""
+
+    def __init__(self, evaluator: Evaluator, config: SearchConfig, *, board_size: int, num_games: int,
+                 move_limit: int | None = None):
+        if evaluator.board_size != board_size:
+            raise ValueError(f"evaluator plays {evaluator.board_size}x{evaluator.board_size}, "
+                             f"search was asked for {board_size}x{board_size}")
+        if not 1 <= num_games <= 100_000:
+            raise ValueError(f"num_games must be in [1, 100000], got {num_games}")
+        self.evaluator = evaluator
+        self.config = config
+        self.board_size = board_size
+        self.num_games = num_games
+        n, g = board_size, num_games
+        nn = n * n
+        self.move_limit = _layout.default_move_limit(n) if move_limit is None else move_limit
+        # A search adds at most `visits` nodes to a reused subtree of at most `visits` nodes.
+        node_capacity = 2 * config.visits + 2
+        edge_capacity = node_capacity * (nn + 1)
+        self.node_first_edge = np.full((g, node_capacity), -1, dtype=np.int32)
+        self.node_num_edges = np.zeros((g, node_capacity), dtype=np.int32)
+        self.node_visits = np.zeros((g, node_capacity), dtype=np.int32)
+        self.node_value_sum = np.zeros((g, node_capacity), dtype=np.float64)
+        self.edge_move = np.zeros((g, edge_capacity), dtype=np.int32)
+        self.edge_prior = np.zeros((g, edge_capacity), dtype=np.float32)
+        self.edge_child = np.full((g, edge_capacity), -1, dtype=np.int32)
+        self.tree_sizes = np.zeros((g, 2), dtype=np.int32)
+        board_length = _layout.board_length(n)
+        self.history_capacity = _layout.history_capacity(self.move_limit)
+        self.root_boards = np.zeros((g, board_length), dtype=np.int64)
+        self.root_histories = np.zeros((g, self.history_capacity), dtype=np.int64)
+        self.scratch_boards = np.zeros((g, board_length), dtype=np.int64)
+        depth = self.move_limit + 2
+        self.paths = np.zeros((g, depth), dtype=np.int32)
+        self.path_lengths = np.zeros(g, dtype=np.int32)
+        self.undo_slots = np.zeros((g, depth), dtype=np.int64)
+        self.features = np.zeros((g, NUM_FEATURE_PLANES, n, n), dtype=np.float32)
+        self.legal = np.zeros((g, nn + 1), dtype=np.bool_)
+        self.needs_eval = np.zeros(g, dtype=np.bool_)
+        self.leaf_values = np.zeros(g, dtype=np.float64)
+        self.rows = np.full(g, -1, dtype=np.int64)
+        self._slots = [_Slot() for _ in range(g)]
+        self._rng = np.random.default_rng(config.seed)
+        self.evaluations = 0  # positions sent to the evaluator, for benchmarks and metrics
+        self.evaluate_calls = 0
+        self.playouts = 0  # leaves reached (evaluated or terminal), for benchmarks
+        for i in range(g):
+            self._reset_slot(i)
+
+    # ------------------------------------------------------------------ public
+
+    def search(self, states: Sequence[GameState | None]) -> list[SearchResult | None]:
+        """Search every non-None state for `config.visits` playouts; one result per slot."""
+        if len(states) != self.num_games:
+            raise ValueError(f"expected {self.num_games} states (None for idle slots), got {len(states)}")
+        active = np.zeros(self.num_games, dtype=np.bool_)
+        for i, state in enumerate(states):
+            if state is None:
+                continue
+            if state.board_size != self.board_size:
+                raise ValueError(f"slot {i}: a {state.board_size}x{state.board_size} game in a "
+                                 f"{self.board_size}x{self.board_size} search")
+            if state.is_over:
+                raise ValueError(f"slot {i}: the game is over ({state.result}); there is nothing to search")
+            self._load_root(i, state)
+            active[i] = True
+        self._run_playouts(active)
+        return [self._result(i, states[i]) if active[i] else None for i in range(self.num_games)]
+
+    def forget(self, slot: int) -> None:
+        """Drop the tree and resignation state of one slot (its game ended or was abandoned)."""
+        self._reset_slot(slot)
+
+    # ------------------------------------------------------------------ steps
+
+    def _run_playouts(self, active: np.ndarray) -> None:
+        neighbours, zobrist = _layout.geometry(self.board_size)
+        target = self.config.visits
+        nn = self.board_size * self.board_size
+        while True:
+            pending = active & (self.node_visits[:, 0] < target)
+            if not pending.any():
+                return
+            count = _tree.select_leaves(
+                pending, self.root_boards, self.root_histories, self.scratch_boards, neighbours, zobrist,
+                self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum, self.edge_prior,
+                self.edge_child, self.edge_move, self.tree_sizes, self.config.c_puct, self.config.fpu_reduction,
+                self.paths, self.path_lengths, self.undo_slots, self.features, self.legal, self.needs_eval,
+                self.leaf_values)
+            self.playouts += int(pending.sum())
+            if count:
+                which = np.flatnonzero(self.needs_eval)
+                self.rows[:] = -1
+                self.rows[which] = np.arange(which.size)
+                if which.size == self.num_games:  # the common case: no copy of the batch
+                    features, legal = self.features, self.legal
+                else:
+                    features, legal = self.features[which], self.legal[which]
+                policy, value = self.evaluator.evaluate(features, legal)
+                check_evaluation(policy, value, legal, source=type(self.evaluator).__name__)
+                self.evaluations += int(which.size)
+                self.evaluate_calls += 1
+            else:
+                policy = np.zeros((0, nn + 1), dtype=np.float32)
+                value = np.zeros(0, dtype=np.float32)
+            _tree.expand_and_backup(
+                pending, self.needs_eval, self.rows, policy, value, self.leaf_values, self.legal, self.paths,
+                self.path_lengths, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
+                self.edge_prior, self.edge_child, self.edge_move, self.tree_sizes, nn)
+
+    # ------------------------------------------------------------------ slots and trees
+
+    def _reset_slot(self, i: int) -> None:
+        _tree.reset_tree(i, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
+                         self.tree_sizes)
+        may_resign = bool(self._rng.random() >= self.config.resign_disabled_fraction)
+        self._slots[i] = _Slot(may_resign=may_resign)
+
+    def _load_root(self, i: int, state: GameState) -> None:
+        """Copy state into slot i, re-rooting the kept tree if state continues its game."""
+        slot = self._slots[i]
+        moves = state.moves
+        continues = (slot.moves is not None and slot.setup == state.setup_stones
+                     and len(moves) >= len(slot.moves) and moves[:len(slot.moves)] == slot.moves)
+        if not continues:
+            self._reset_slot(i)
+            slot = self._slots[i]
+        elif not self.config.reuse_tree:
+            _tree.reset_tree(i, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
+                             self.tree_sizes)
+        else:
+            for _, move in moves[len(slot.moves):]:
+                if not _tree.reroot(i, move, self.node_first_edge, self.node_num_edges, self.node_visits,
+                                    self.node_value_sum, self.edge_prior, self.edge_child, self.edge_move,
+                                    self.tree_sizes):
+                    break
+        slot.moves = moves
+        slot.setup = state.setup_stones
+        board, history = state._board, state._history
+        if board.shape[0] != self.root_boards.shape[1]:
+            raise ValueError(f"slot {i}: position buffer of another board size")
+        self.root_boards[i] = board
+        if history.shape[0] == self.history_capacity:
+            self.root_histories[i] = history
+        else:  # another move limit: re-insert the keys into this search's table size
+            self.root_histories[i] = 0
+            self.scratch_boards[i] = board
+            keys = history[history != 0]
+            if keys.size * 2 > self.history_capacity:
+                raise ValueError(f"slot {i}: {keys.size} positions in the game's history exceed this search's "
+                                 f"move limit {self.move_limit}")
+            for key in keys:
+                history_add(self.scratch_boards[i], self.root_histories[i], int(key))
+
+    def _result(self, i: int, state: GameState) -> SearchResult:
+        nn = self.board_size ** 2
+        moves = np.empty(nn + 1, dtype=np.int32)
+        visits = np.empty(nn + 1, dtype=np.int32)
+        priors = np.empty(nn + 1, dtype=np.float32)
+        q = np.empty(nn + 1, dtype=np.float64)
+        k = _tree.root_children(i, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
+                                self.edge_prior, self.edge_child, self.edge_move, moves, visits, priors, q)
+        moves, visits, priors, q = moves[:k], visits[:k], priors[:k], q[:k]
+        root_visits = int(self.node_visits[i, 0])
+        root_value = float(self.node_value_sum[i, 0] / max(root_visits, 1))
+        if state.move_number < self.config.temperature_moves and visits.sum() > 0:
+            weights = visits.astype(np.float64) ** (1.0 / self.config.temperature)
+            choice = int(self._rng.choice(k, p=weights / weights.sum()))
+        else:
+            # Most visits; ties go to the higher prior (np.lexsort sorts by the last key first).
+            choice = int(np.lexsort((-priors, -visits))[0])
+        nonzero = priors[priors > 0].astype(np.float64)
+        entropy = float(-(nonzero * np.log(nonzero)).sum())
+        slot = self._slots[i]
+        if root_value < self.config.resign_threshold:
+            slot.low_value_streak += 1
+        else:
+            slot.low_value_streak = 0
+        resign = slot.may_resign and slot.low_value_streak >= self.config.resign_consecutive
+        return SearchResult(move=int(moves[choice]), visits=root_visits, root_value=root_value,
+                            move_value=float(q[choice]), policy_entropy=entropy, moves=moves.copy(),
+                            move_visits=visits.copy(), resign=resign)

@@ -1,0 +1,198 @@
+"""Batched PUCT search against fake evaluators whose best move is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from search_workers.evaluators import UniformEvaluator
+from search_workers.go import Color, GameState, Rules, coords
+from search_workers.search import BatchedMcts, EvaluationError, SearchConfig
+
+OWN, OPPONENT = 1, 2  # feature planes (features.py)
+
+
+class PreferPointEvaluator:
+    """Uniform policy; the value says whoever owns `point` wins. The prior gives no hint."""
+
+    def __init__(self, board_size: int, point: int):
+        self.board_size = board_size
+        self.row, self.col = divmod(point, board_size)
+        self.calls = 0
+
+    def evaluate(self, features, legal):
+        self.calls += 1
+        policy = legal / legal.sum(axis=1, keepdims=True)
+        value = features[:, OWN, self.row, self.col] - features[:, OPPONENT, self.row, self.col]
+        return policy.astype(np.float32), value.astype(np.float32)
+
+    def close(self):
+        pass
+
+
+class NanEvaluator(UniformEvaluator):
+    def evaluate(self, features, legal):
+        policy, value = super().evaluate(features, legal)
+        value[:] = np.nan
+        return policy, value
+
+
+def search_one(evaluator, state: GameState, **config) -> tuple:
+    mcts = BatchedMcts(evaluator, SearchConfig(**config), board_size=state.board_size, num_games=1)
+    return mcts, mcts.search([state])[0]
+
+
+def test_finds_the_move_only_the_value_knows() -> None:
+    target = coords.from_gtp("E5", 9)
+    _, result = search_one(PreferPointEvaluator(9, target), GameState.new(9), visits=200)
+    assert result.move == target
+    assert result.visits == 200
+    assert result.move_visits.max() == result.move_visits[result.moves == target][0]
+
+
+def test_every_game_of_a_batch_is_searched_in_one_call_per_step() -> None:
+    evaluator = PreferPointEvaluator(9, coords.from_gtp("C3", 9))
+    mcts = BatchedMcts(evaluator, SearchConfig(visits=400), board_size=9, num_games=16)
+    results = mcts.search([GameState.new(9)] * 16)
+    assert all(r.move == coords.from_gtp("C3", 9) for r in results)
+    # 400 visits per game, 16 games: 400 steps with a batch of 16 each (no terminal leaves here).
+    assert evaluator.calls == 400 and mcts.evaluations == 16 * 400
+
+
+def test_idle_slots_are_not_searched() -> None:
+    mcts = BatchedMcts(UniformEvaluator(5), SearchConfig(visits=20), board_size=5, num_games=3)
+    results = mcts.search([None, GameState.new(5), None])
+    assert results[0] is None and results[2] is None and results[1].visits == 20
+    assert mcts.evaluations == 20
+
+
+WHITE_PASSED_BLACK_AHEAD = """
+    . X O . .
+    X X O . .
+    . X O . .
+    X X O O O
+    . X O . .
+"""
+
+
+@pytest.mark.parametrize("komi,expect_pass", [(0.5, True), (9.5, False)])
+def test_terminal_outcomes_are_exact(komi: float, expect_pass: bool) -> None:
+    # White has just passed. Black's area is 10 of 25 points, White's 15: with komi 0.5 White
+    # wins by 5.5 ... so passing (which ends the game) is wrong for Black unless it is ahead.
+    # Flip the picture so that Black owns the larger side when it should pass.
+    picture = WHITE_PASSED_BLACK_AHEAD
+    if expect_pass:
+        picture = picture.replace("X", "b").replace("O", "X").replace("b", "O")
+    rules = Rules(komi=komi, ko="simple", suicide_allowed=False)
+    state = GameState.from_ascii(picture, rules=rules, to_move=Color.WHITE).pass_turn()
+    assert state.to_move is Color.BLACK and state.consecutive_passes == 1
+    ends_now = state.pass_turn()
+    black_wins_now = ends_now.winner is Color.BLACK
+    assert black_wins_now == expect_pass
+    _, result = search_one(UniformEvaluator(5), state, visits=400)
+    passed = result.move == 25
+    assert passed == expect_pass
+    if expect_pass:
+        assert result.move_value == pytest.approx(1.0)
+
+
+def test_identical_seeds_give_identical_games() -> None:
+    def play(seed: int) -> list[int]:
+        evaluator = PreferPointEvaluator(7, coords.from_gtp("D4", 7))
+        mcts = BatchedMcts(evaluator, SearchConfig(visits=24, temperature_moves=6, seed=seed), board_size=7,
+                           num_games=4)
+        states = [GameState.new(7) for _ in range(4)]
+        moves = []
+        for _ in range(8):
+            results = mcts.search(states)
+            moves += [r.move for r in results]
+            states = [s.play(r.move) for s, r in zip(states, results)]
+        return moves
+
+    assert play(11) == play(11)
+    assert play(11) != play(12)
+
+
+def test_tree_is_reused_after_the_moves_played() -> None:
+    evaluator = UniformEvaluator(7)
+    mcts = BatchedMcts(evaluator, SearchConfig(visits=100), board_size=7, num_games=1)
+    state = GameState.new(7)
+    first = mcts.search([state])[0]
+    # The same position again: the tree already holds 100 visits, nothing new is evaluated.
+    before = mcts.evaluations
+    assert mcts.search([state])[0].visits == 100 and mcts.evaluations == before
+    reply = next(int(m) for m in first.moves if m != first.move)
+    after = state.play(first.move).play(reply)
+    mcts.search([after])
+    assert mcts.evaluations - before < 100  # the subtree below (move, reply) was kept
+    # A position that does not continue the game starts afresh.
+    before = mcts.evaluations
+    mcts.search([GameState.new(7).play("A1")])
+    assert mcts.evaluations - before == 100
+
+
+def test_without_tree_reuse_every_search_starts_afresh() -> None:
+    mcts = BatchedMcts(UniformEvaluator(7), SearchConfig(visits=30, reuse_tree=False), board_size=7, num_games=1)
+    state = GameState.new(7)
+    mcts.search([state])
+    before = mcts.evaluations
+    mcts.search([state])
+    assert mcts.evaluations - before == 30
+
+
+def test_search_respects_superko_along_the_tree() -> None:
+    # Every move the search returns must be legal in the real game, including ko recaptures
+    # that only the path history forbids: play whole games on a small board and let play() check.
+    mcts = BatchedMcts(UniformEvaluator(5), SearchConfig(visits=40, temperature_moves=400, seed=3),
+                       board_size=5, num_games=8)
+    states = [GameState.new(5, Rules.preset("tromp-taylor")) for _ in range(8)]
+    for _ in range(60):
+        live = [s if not s.is_over else None for s in states]
+        if all(s is None for s in live):
+            break
+        results = mcts.search(live)
+        states = [s if r is None else s.play(r.move) for s, r in zip(states, results)]
+
+
+def test_a_nan_from_the_network_is_reported_not_searched() -> None:
+    mcts = BatchedMcts(NanEvaluator(5), SearchConfig(visits=10), board_size=5, num_games=2)
+    with pytest.raises(EvaluationError, match="non-finite value"):
+        mcts.search([GameState.new(5), GameState.new(5)])
+
+
+def test_resignation_after_consecutive_hopeless_searches() -> None:
+    class BlackIsLost(UniformEvaluator):
+        def evaluate(self, features, legal):
+            policy, _ = super().evaluate(features, legal)
+            black_to_move = features[:, 15, 0, 0] == 1.0  # feature plane 15 (features.py)
+            return policy, np.where(black_to_move, -1.0, 1.0).astype(np.float32)
+
+    config = SearchConfig(visits=8, resign_threshold=-0.9, resign_consecutive=2, resign_disabled_fraction=0.0)
+    mcts = BatchedMcts(BlackIsLost(5), config, board_size=5, num_games=1)
+    state = GameState.new(5)
+    first = mcts.search([state])[0]
+    assert first.root_value == pytest.approx(-1.0) and not first.resign  # one hopeless search is not enough
+    state = state.play(first.move).play("pass")
+    assert mcts.search([state])[0].resign
+
+
+def test_resignation_can_be_disabled_for_a_share_of_games() -> None:
+    config = SearchConfig(visits=2, resign_disabled_fraction=1.0)
+    mcts = BatchedMcts(UniformEvaluator(5), config, board_size=5, num_games=4)
+    assert not any(slot.may_resign for slot in mcts._slots)
+
+
+@pytest.mark.parametrize("bad", [dict(visits=0), dict(c_puct=-1), dict(temperature=0), dict(resign_threshold=2),
+                                 dict(resign_disabled_fraction=1.5), dict(visits=True)])
+def test_bad_search_settings_are_refused(bad: dict) -> None:
+    with pytest.raises(ValueError, match=next(iter(bad))):
+        SearchConfig(**bad)
+
+
+def test_wrong_board_size_and_finished_games_are_refused() -> None:
+    with pytest.raises(ValueError, match="evaluator plays 9x9"):
+        BatchedMcts(UniformEvaluator(9), SearchConfig(), board_size=7, num_games=1)
+    mcts = BatchedMcts(UniformEvaluator(5), SearchConfig(visits=2), board_size=5, num_games=1)
+    over = GameState.new(5).pass_turn().pass_turn()
+    with pytest.raises(ValueError, match="game is over"):
+        mcts.search([over])
