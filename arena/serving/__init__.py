@@ -1,0 +1,1 @@
+"""Serving processes the arena starts itself (the local Triton server)."""
