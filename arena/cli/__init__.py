@@ -6,7 +6,7 @@ import typer
 
 from arena import __version__
 
-from . import bench, demo
+from . import bench, demo, models
 
 app = typer.Typer(
     name="arena",
@@ -15,6 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench.app, name="bench")
+app.add_typer(models.app, name="models")
 app.command("demo")(demo.demo)
 
 

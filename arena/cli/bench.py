@@ -60,3 +60,58 @@ def search(
                f"mean batch {result.mean_batch:.1f}; median of {rounds} runs:", err=True)
     emit(result.as_json())
 
+
+
+def load_evaluator(checkpoint: str | None, board_size: int, device: str | None = None):
+    """A TorchEvaluator over `checkpoint`, or over the newest demo checkpoint."""
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.demo import newest_demo_manifest
+    from search_workers.evaluators import TorchEvaluator
+
+    try:
+        path = checkpoint or newest_demo_manifest()
+        loaded = load_checkpoint(path, device=device or "cpu")
+    except (CheckpointError, FileNotFoundError) as err:
+        raise typer.BadParameter(str(err), param_hint="--checkpoint") from None
+    if board_size not in loaded.board_sizes:
+        raise typer.BadParameter(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {board_size}",
+                                 param_hint="--board-size")
+    return loaded, TorchEvaluator(loaded.module, board_size=board_size, device=device, name=loaded.manifest.name)
+
+
+@app.command("pipeline")
+def pipeline(
+    board_size: Annotated[int, typer.Option("--board-size", help="Board size the checkpoint plays.")] = 9,
+    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 64,
+    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
+    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 8,
+    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")] = None,
+    device: Annotated[str | None, typer.Option(help="torch device; default: cuda if present, else cpu.")] = None,
+) -> None:
+    """Search evaluations/s with the in-process torch evaluator vs its bare forward speed."""
+    from arena.benchmarks.pipeline import benchmark_pipeline
+
+    loaded, evaluator = load_evaluator(checkpoint, board_size, device)
+    result = benchmark_pipeline(evaluator, board_size=board_size, visits=visits, games=games, moves=moves)
+    typer.echo(f"{loaded.manifest.name} on {evaluator.device} ({evaluator.dtype}): {result['evaluations']} "
+               f"evaluations in {result['seconds']} s, mean batch {result['mean_batch']}", err=True)
+    emit(result)
+
+
+@app.command("triton")
+def triton(
+    board_size: Annotated[int, typer.Option("--board-size", help="Board size the checkpoint plays.")] = 9,
+    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 64,
+    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
+    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 8,
+    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads on both sides; default: torch's.")] = None,
+) -> None:
+    """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
+    from arena.benchmarks.triton import benchmark_triton
+
+    loaded, _ = load_evaluator(checkpoint, board_size, "cpu")
+    result = benchmark_triton(loaded.module, board_size=board_size, visits=visits, games=games, moves=moves,
+                              threads=threads)
+    typer.echo(f"{loaded.manifest.name}: server ready in {result['server_startup_s']} s", err=True)
+    emit(result)
