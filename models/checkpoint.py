@@ -93,6 +93,7 @@ def _atomic_write(target: Path, write) -> str:
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
         digest = sha256_file(temp)
+        os.chmod(temp, 0o644)  # mkstemp makes 0600; Triton or workers often run as another user
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
