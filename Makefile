@@ -14,9 +14,12 @@ demo: install
 test: install-test apt-packages
 	$(BIN)/python -m pytest
 
-bench: install
+bench: install-test
 	$(BIN)/arena bench rules --board-size 9
 	$(BIN)/arena bench rules --board-size 19
+	$(BIN)/arena bench search --board-size 9 --visits 200 --games 64
+	$(BIN)/arena bench pipeline --board-size 9 --visits 64 --games 64
+	$(BIN)/arena bench triton --board-size 9 --visits 64 --games 64
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
