@@ -12,9 +12,16 @@ child's mean.
     edge_move        int32   [G, EC]  flat move (pass = N*N)
     edge_prior       float32 [G, EC]  network policy of the move
     edge_child       int32   [G, EC]  child node, -1 until first visited
+    edge_visits      int32   [G, EC]  playouts through the edge (= its child's visits)
+    edge_value_sum   float32 [G, EC]  sum of values for the player choosing the edge
     tree_sizes       int32   [G, 2]   nodes and edges in use
 
-A playout copies the root board into a scratch row and plays down the tree; superko entries
+Edges carry their own statistics (a copy of their child's, seen from the parent) so that
+choosing among a node's children streams through contiguous arrays: reading each child's
+node record instead is one cache miss per legal move, and after a forward pass the cache is
+cold. That alone tripled the cost of a playout with a real network.
+
+A playout copies the root board into one scratch board and plays down the tree; superko entries
 it adds to the game's history are undone afterwards in reverse order, so the history table
 is never copied (see `_board.history_add`).
 """
@@ -59,9 +66,9 @@ def terminal_value(board, neighbours):
     return 0.0
 
 
-@njit(cache=True)
-def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child,
-                c_puct, fpu_reduction):
+@njit(cache=True, fastmath=True)  # PUCT scores only rank edges: reassociation cannot matter
+def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_visits,
+                edge_value_sum, c_puct, fpu_reduction):
     """The edge maximising Q + c_puct * P * sqrt(N_parent) / (1 + N_child) (AlphaGo Zero's PUCT).
 
     Unvisited children all share one value, "first play urgency" as in Leela Zero: the
@@ -80,12 +87,11 @@ def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_valu
     best_unvisited_prior = -1.0
     visited_prior = 0.0
     for e in range(first, first + node_num_edges[g, node]):
-        child = edge_child[g, e]
-        n = node_visits[g, child] if child >= 0 else 0
+        n = edge_visits[g, e]
         prior = edge_prior[g, e]
         if n > 0:
             visited_prior += prior
-            score = -node_value_sum[g, child] / n + c_puct * prior * sqrt_parent / (1 + n)
+            score = edge_value_sum[g, e] / n + c_puct * prior * sqrt_parent / (1 + n)
             if score > best_visited_score:
                 best_visited_score = score
                 best_visited = e
@@ -101,23 +107,25 @@ def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_valu
 
 
 @njit(cache=True)
-def select_leaves(active, root_boards, root_histories, scratch_boards, neighbours, zobrist,
+def select_leaves(active, root_boards, root_histories, scratch_board, neighbours, zobrist,
                   node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child, edge_move,
-                  tree_sizes, c_puct, fpu_reduction, paths, path_lengths, undo_slots, features, legal,
-                  needs_eval, leaf_values):
+                  edge_visits, edge_value_sum, tree_sizes, c_puct, fpu_reduction, paths, path_edges, path_lengths,
+                  undo_slots, features, legal, rows, needs_eval, leaf_values):
     """One playout's descent for every active game: afterwards each has a leaf in paths.
 
     A leaf that needs the network has its features [C, N, N] and legal moves [N*N+1] written
-    into row g of `features` / `legal` and needs_eval[g] set; a finished game's leaf gets its
+    into the next free row r of `features` / `legal` (rows[g] = r, needs_eval[g] set), so the
+    batch for the evaluator is the first rows, without a copy; a finished game's leaf gets its
     exact outcome in leaf_values[g] instead. Returns the number of leaves needing evaluation.
     """
     count = 0
     for g in range(active.shape[0]):
         needs_eval[g] = False
+        rows[g] = -1
         path_lengths[g] = 0
         if not active[g]:
             continue
-        board = scratch_boards[g]
+        board = scratch_board  # one for all games: they are descended one after another
         board[:] = root_boards[g]
         history = root_histories[g]
         node = 0
@@ -128,12 +136,14 @@ def select_leaves(active, root_boards, root_histories, scratch_boards, neighbour
                 leaf_values[g] = terminal_value(board, neighbours)
                 break
             if node_first_edge[g, node] < 0:
-                write_features_and_legal(board, history, neighbours, zobrist, features[g], legal[g])
+                write_features_and_legal(board, history, neighbours, zobrist, features[count], legal[count])
                 needs_eval[g] = True
+                rows[g] = count
                 count += 1
                 break
             e = select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior,
-                            edge_child, c_puct, fpu_reduction)
+                            edge_visits, edge_value_sum, c_puct, fpu_reduction)
+            path_edges[g, depth] = e
             undo_slots[g, depth] = play(board, history, neighbours, zobrist, edge_move[g, e], board[H_TO_MOVE])
             child = edge_child[g, e]
             if child < 0:
@@ -154,12 +164,12 @@ def select_leaves(active, root_boards, root_histories, scratch_boards, neighbour
 
 
 @njit(cache=True)
-def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, legal, paths, path_lengths,
-                      node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child, edge_move,
-                      tree_sizes, nn):
+def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, legal, paths, path_edges,
+                      path_lengths, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior,
+                      edge_child, edge_move, edge_visits, edge_value_sum, tree_sizes, nn):
     """Expand each evaluated leaf with its legal moves and back every playout's value up.
 
-    rows[g] is game g's row in policy [R, N*N+1] / values [R] (-1 if it needed no evaluation).
+    rows[g] is game g's row in policy [R, N*N+1] / values [R] / legal (-1 if it needed none).
     """
     for g in range(active.shape[0]):
         length = path_lengths[g]
@@ -171,10 +181,12 @@ def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, leg
             first = tree_sizes[g, EDGES]
             k = 0
             for p in range(nn + 1):
-                if legal[g, p]:
+                if legal[r, p]:
                     edge_move[g, first + k] = p
                     edge_prior[g, first + k] = policy[r, p]
                     edge_child[g, first + k] = -1
+                    edge_visits[g, first + k] = 0
+                    edge_value_sum[g, first + k] = 0.0
                     k += 1
             node_first_edge[g, leaf] = first
             node_num_edges[g, leaf] = k
@@ -186,12 +198,16 @@ def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, leg
             node = paths[g, i]
             node_visits[g, node] += 1
             node_value_sum[g, node] += value
+            if i > 0:  # the edge into this node, seen by the player who chose it
+                e = path_edges[g, i - 1]
+                edge_visits[g, e] += 1
+                edge_value_sum[g, e] -= value
             value = -value
 
 
 @njit(cache=True)
 def reroot(g, move, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child, edge_move,
-           tree_sizes):
+           edge_visits, edge_value_sum, tree_sizes):
     """Make the root's child reached by `move` the new root, keeping its subtree compacted.
 
     Returns False (and leaves a fresh root) when that child was never expanded.
@@ -217,6 +233,8 @@ def reroot(g, move, node_first_edge, node_num_edges, node_visits, node_value_sum
     e_move = np.empty(used_edges, dtype=np.int32)
     e_prior = np.empty(used_edges, dtype=np.float32)
     e_child = np.empty(used_edges, dtype=np.int32)
+    e_visits = np.empty(used_edges, dtype=np.int32)
+    e_value = np.empty(used_edges, dtype=np.float32)
     head = 0
     tail = 1
     queue[0] = child
@@ -239,6 +257,8 @@ def reroot(g, move, node_first_edge, node_num_edges, node_visits, node_value_sum
         for k in range(num):
             e_move[edges + k] = edge_move[g, old_first + k]
             e_prior[edges + k] = edge_prior[g, old_first + k]
+            e_visits[edges + k] = edge_visits[g, old_first + k]
+            e_value[edges + k] = edge_value_sum[g, old_first + k]
             c = edge_child[g, old_first + k]
             if c >= 0:
                 new_index[c] = tail
@@ -257,13 +277,15 @@ def reroot(g, move, node_first_edge, node_num_edges, node_visits, node_value_sum
         edge_move[g, i] = e_move[i]
         edge_prior[g, i] = e_prior[i]
         edge_child[g, i] = e_child[i]
+        edge_visits[g, i] = e_visits[i]
+        edge_value_sum[g, i] = e_value[i]
     tree_sizes[g, NODES] = tail
     tree_sizes[g, EDGES] = edges
     return True
 
 
 @njit(cache=True)
-def root_children(g, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child, edge_move,
+def root_children(g, node_first_edge, node_num_edges, edge_prior, edge_move, edge_visits, edge_value_sum,
                   moves_out, visits_out, priors_out, q_out):
     """Copy the root's edges (move, visits, prior, Q for the player to move); returns the count."""
     first = node_first_edge[g, 0]
@@ -274,8 +296,7 @@ def root_children(g, node_first_edge, node_num_edges, node_visits, node_value_su
         e = first + k
         moves_out[k] = edge_move[g, e]
         priors_out[k] = edge_prior[g, e]
-        c = edge_child[g, e]
-        n = node_visits[g, c] if c >= 0 else 0
+        n = edge_visits[g, e]
         visits_out[k] = n
-        q_out[k] = -node_value_sum[g, c] / n if n > 0 else np.nan
+        q_out[k] = edge_value_sum[g, e] / n if n > 0 else np.nan
     return num

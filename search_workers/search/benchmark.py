@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search_workers.go import GameState
+from search_workers.go import GameState, random_move
 
 from .config import SearchConfig
 from .evaluator import Evaluator
@@ -31,11 +31,24 @@ class SearchBenchmark:
                 "playouts": self.playouts, "mean_batch": round(self.mean_batch, 2), "seconds": round(self.seconds, 3)}
 
 
+def random_openings(board_size: int, games: int, plies: int, seed: int) -> list[GameState]:
+    """`games` positions after `plies` uniformly random moves each, so benchmark games differ
+    (from one empty board a deterministic search would play the same game in every slot)."""
+    rng = np.random.default_rng(seed)
+    states = []
+    for _ in range(games):
+        state = GameState.new(board_size)
+        for _ in range(plies):
+            state = state.play(random_move(state, rng))
+        states.append(state)
+    return states
+
+
 def play_searched_moves(evaluator: Evaluator, config: SearchConfig, *, board_size: int, games: int,
-                        moves: int) -> BatchedMcts:
-    """Search and play `moves` moves in each of `games` games from the empty board."""
+                        moves: int, opening_plies: int = 4) -> BatchedMcts:
+    """Search and play `moves` moves in each of `games` games, each from its own random opening."""
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
-    states: list[GameState | None] = [GameState.new(board_size) for _ in range(games)]
+    states: list[GameState | None] = list(random_openings(board_size, games, opening_plies, config.seed))
     for _ in range(moves):
         live = [s if s is not None and not s.is_over else None for s in states]
         if all(s is None for s in live):

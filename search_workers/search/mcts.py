@@ -79,14 +79,17 @@ class BatchedMcts:
         self.edge_move = np.zeros((g, edge_capacity), dtype=np.int32)
         self.edge_prior = np.zeros((g, edge_capacity), dtype=np.float32)
         self.edge_child = np.full((g, edge_capacity), -1, dtype=np.int32)
+        self.edge_visits = np.zeros((g, edge_capacity), dtype=np.int32)
+        self.edge_value_sum = np.zeros((g, edge_capacity), dtype=np.float32)  # cache footprint
         self.tree_sizes = np.zeros((g, 2), dtype=np.int32)
         board_length = _layout.board_length(n)
         self.history_capacity = _layout.history_capacity(self.move_limit)
         self.root_boards = np.zeros((g, board_length), dtype=np.int64)
         self.root_histories = np.zeros((g, self.history_capacity), dtype=np.int64)
-        self.scratch_boards = np.zeros((g, board_length), dtype=np.int64)
+        self.scratch_board = np.zeros(board_length, dtype=np.int64)
         depth = self.move_limit + 2
         self.paths = np.zeros((g, depth), dtype=np.int32)
+        self.path_edges = np.zeros((g, depth), dtype=np.int32)
         self.path_lengths = np.zeros(g, dtype=np.int32)
         self.undo_slots = np.zeros((g, depth), dtype=np.int64)
         self.features = np.zeros((g, NUM_FEATURE_PLANES, n, n), dtype=np.float32)
@@ -132,36 +135,35 @@ class BatchedMcts:
         neighbours, zobrist = _layout.geometry(self.board_size)
         target = self.config.visits
         nn = self.board_size * self.board_size
+        pending = np.empty_like(active)
+        root_visits = self.node_visits[:, 0]  # a view: updated by every backup
         while True:
-            pending = active & (self.node_visits[:, 0] < target)
+            np.less(root_visits, target, out=pending)
+            pending &= active
             if not pending.any():
                 return
             count = _tree.select_leaves(
-                pending, self.root_boards, self.root_histories, self.scratch_boards, neighbours, zobrist,
+                pending, self.root_boards, self.root_histories, self.scratch_board, neighbours, zobrist,
                 self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum, self.edge_prior,
-                self.edge_child, self.edge_move, self.tree_sizes, self.config.c_puct, self.config.fpu_reduction,
-                self.paths, self.path_lengths, self.undo_slots, self.features, self.legal, self.needs_eval,
-                self.leaf_values)
+                self.edge_child, self.edge_move, self.edge_visits, self.edge_value_sum, self.tree_sizes,
+                self.config.c_puct, self.config.fpu_reduction, self.paths, self.path_edges, self.path_lengths,
+                self.undo_slots, self.features, self.legal, self.rows, self.needs_eval, self.leaf_values)
             self.playouts += int(pending.sum())
             if count:
-                which = np.flatnonzero(self.needs_eval)
-                self.rows[:] = -1
-                self.rows[which] = np.arange(which.size)
-                if which.size == self.num_games:  # the common case: no copy of the batch
-                    features, legal = self.features, self.legal
-                else:
-                    features, legal = self.features[which], self.legal[which]
+                # The leaves' rows are the first `count`: views, not copies.
+                features, legal = self.features[:count], self.legal[:count]
                 policy, value = self.evaluator.evaluate(features, legal)
                 check_evaluation(policy, value, legal, source=type(self.evaluator).__name__)
-                self.evaluations += int(which.size)
+                self.evaluations += count
                 self.evaluate_calls += 1
             else:
                 policy = np.zeros((0, nn + 1), dtype=np.float32)
                 value = np.zeros(0, dtype=np.float32)
             _tree.expand_and_backup(
                 pending, self.needs_eval, self.rows, policy, value, self.leaf_values, self.legal, self.paths,
-                self.path_lengths, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
-                self.edge_prior, self.edge_child, self.edge_move, self.tree_sizes, nn)
+                self.path_edges, self.path_lengths, self.node_first_edge, self.node_num_edges, self.node_visits,
+                self.node_value_sum, self.edge_prior, self.edge_child, self.edge_move, self.edge_visits,
+                self.edge_value_sum, self.tree_sizes, nn)
 
     # ------------------------------------------------------------------ slots and trees
 
@@ -187,7 +189,7 @@ class BatchedMcts:
             for _, move in moves[len(slot.moves):]:
                 if not _tree.reroot(i, move, self.node_first_edge, self.node_num_edges, self.node_visits,
                                     self.node_value_sum, self.edge_prior, self.edge_child, self.edge_move,
-                                    self.tree_sizes):
+                                    self.edge_visits, self.edge_value_sum, self.tree_sizes):
                     break
         slot.moves = moves
         slot.setup = state.setup_stones
@@ -199,13 +201,13 @@ class BatchedMcts:
             self.root_histories[i] = history
         else:  # another move limit: re-insert the keys into this search's table size
             self.root_histories[i] = 0
-            self.scratch_boards[i] = board
+            self.scratch_board[:] = board
             keys = history[history != 0]
             if keys.size * 2 > self.history_capacity:
                 raise ValueError(f"slot {i}: {keys.size} positions in the game's history exceed this search's "
                                  f"move limit {self.move_limit}")
             for key in keys:
-                history_add(self.scratch_boards[i], self.root_histories[i], int(key))
+                history_add(self.scratch_board, self.root_histories[i], int(key))
 
     def _result(self, i: int, state: GameState) -> SearchResult:
         nn = self.board_size ** 2
@@ -213,8 +215,8 @@ class BatchedMcts:
         visits = np.empty(nn + 1, dtype=np.int32)
         priors = np.empty(nn + 1, dtype=np.float32)
         q = np.empty(nn + 1, dtype=np.float64)
-        k = _tree.root_children(i, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
-                                self.edge_prior, self.edge_child, self.edge_move, moves, visits, priors, q)
+        k = _tree.root_children(i, self.node_first_edge, self.node_num_edges, self.edge_prior, self.edge_move,
+                                self.edge_visits, self.edge_value_sum, moves, visits, priors, q)
         moves, visits, priors, q = moves[:k], visits[:k], priors[:k], q[:k]
         root_visits = int(self.node_visits[i, 0])
         root_value = float(self.node_value_sum[i, 0] / max(root_visits, 1))
