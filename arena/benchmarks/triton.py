@@ -2,13 +2,18 @@
 
 Exports the checkpoint's CPU flavour to a temporary repository, starts the pip-installed
 tritonserver on loopback, and plays the same searched moves through `TritonEvaluator` and
-through `TorchEvaluator` in one run. Both sides get the same number of torch threads so the
-ratio measures the serving path (gRPC, batching, the Python backend), not thread counts.
+through `TorchEvaluator` in one run. Both sides give their network the same number of torch threads, by default half
+the cores: the serving path needs CPU of its own (gRPC, the Python backend's IPC, and the
+client descending its trees while the server computes), and on a small machine a network
+given every core would measure contention for cores, not the cost of serving.
+Through Triton the search keeps two groups of games in flight (BatchedMcts pipeline_groups),
+as a worker does in production: one group's request is served while the other descends.
 The server-side mean batch comes from Triton's own statistics.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -24,8 +29,9 @@ from search_workers.search.benchmark import play_searched_moves
 
 
 def benchmark_triton(module: torch.nn.Module, *, board_size: int = 9, visits: int = 64, games: int = 64,
-                     moves: int = 8, threads: int | None = None) -> dict:
-    threads = threads or torch.get_num_threads()
+                     moves: int = 8, threads: int | None = None, pipeline_groups: int = 2) -> dict:
+    threads = threads or max(1, (os.cpu_count() or 2) // 2)
+    groups = max(1, min(pipeline_groups, games))
     config = SearchConfig(visits=visits)
     spec = TritonModelSpec(name="arena_bench", board_size=board_size, max_batch_size=max(games, 16),
                            preferred_batch_sizes=(max(games, 16),), max_queue_delay_microseconds=500,
@@ -36,10 +42,12 @@ def benchmark_triton(module: torch.nn.Module, *, board_size: int = 9, visits: in
         model = spec.model_name("cpu")
         with TritonServer(repository, [model]) as server:
             with TritonEvaluator(server.grpc_url, model_name=model, board_size=board_size) as remote:
-                play_searched_moves(remote, config, board_size=board_size, games=games, moves=1)  # warm up
+                play_searched_moves(remote, config, board_size=board_size, games=games, moves=1,
+                                    pipeline_groups=groups)  # warm up
                 before = remote.server_statistics()
                 started = time.perf_counter()
-                mcts = play_searched_moves(remote, config, board_size=board_size, games=games, moves=moves)
+                mcts = play_searched_moves(remote, config, board_size=board_size, games=games, moves=moves,
+                                           pipeline_groups=groups)
                 remote_s = time.perf_counter() - started
                 after = remote.server_statistics()
             startup_s = server.startup_s
@@ -62,4 +70,4 @@ def benchmark_triton(module: torch.nn.Module, *, board_size: int = 9, visits: in
             "ratio": round(remote_rate / local_rate, 4),
             "server_mean_batch": round(inferences / max(executions, 1), 2),
             "client_mean_batch": round(mcts.evaluations / max(mcts.evaluate_calls, 1), 2),
-            "threads": threads, "server_startup_s": round(startup_s or 0.0, 2)}
+            "threads": threads, "pipeline_groups": groups, "server_startup_s": round(startup_s or 0.0, 2)}

@@ -105,7 +105,8 @@ def triton(
     games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
     moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 8,
     checkpoint: Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")] = None,
-    threads: Annotated[int | None, typer.Option(help="torch threads on both sides; default: torch's.")] = None,
+    threads: Annotated[int | None, typer.Option(help="torch threads for each side's network; "
+                                                         "default: half the cores.")] = None,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton

@@ -23,6 +23,7 @@ class MctsPlayer:
     name: str
     evaluator: Evaluator
     config: SearchConfig
+    pipeline_groups: int = 1  # 2 for remote evaluators (Triton): see BatchedMcts
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,8 @@ def play_block(black: Sequence[MctsPlayer], white: Sequence[MctsPlayer], *, boar
     outcomes = [GameOutcome(black=black[i].name, white=white[i].name, final=states[i]) for i in range(games)]
     players = {id(p): p for p in [*black, *white]}
     searches = {pid: BatchedMcts(p.evaluator, p.config, board_size=board_size, num_games=games,
-                                 move_limit=states[0].move_limit) for pid, p in players.items()}
+                                 move_limit=states[0].move_limit, pipeline_groups=min(p.pipeline_groups, games))
+                for pid, p in players.items()}
     while True:
         live = [i for i in range(games) if not states[i].is_over]
         if not live:
@@ -105,6 +107,8 @@ def play_block(black: Sequence[MctsPlayer], white: Sequence[MctsPlayer], *, boar
                 if states[i].is_over:
                     for other in searches.values():
                         other.forget(i)
+    for search in searches.values():
+        search.close()
     for i in range(games):
         outcomes[i].final = states[i]
     return outcomes

@@ -181,6 +181,19 @@ SETUP_OK, SETUP_OCCUPIED, SETUP_NO_LIBERTIES, SETUP_TAKES_LAST_LIBERTY = 0, 1, 2
 
 
 @njit(cache=True)
+def chain_seen_before(board, neighbours, p, k, h):
+    """Is chain h also next to p through one of p's first k neighbours? (count each chain once)"""
+    nn = board[H_NN]
+    color = block(nn, COLOR)
+    head = block(nn, HEAD)
+    for j in range(k):
+        r = neighbours[p, j]
+        if board[color + r] != EMPTY and board[head + r] == h:
+            return True
+    return False
+
+
+@njit(cache=True)
 def move_status(board, history, neighbours, zobrist, p, c):
     """LEGAL or the ILLEGAL_* reason for colour `c` playing at `p` (pass is always legal)."""
     nn = board[H_NN]
@@ -210,13 +223,7 @@ def move_status(board, history, neighbours, zobrist, p, c):
             has_liberty = True
             continue
         hq = board[head + q]
-        seen = False
-        for j in range(k):
-            r = neighbours[p, j]
-            if board[color + r] != EMPTY and board[head + r] == hq:
-                seen = True
-                break
-        if seen:
+        if chain_seen_before(board, neighbours, p, k, hq):
             continue
         # How many of this chain's pseudo-liberties are the point p itself.
         adjacent = 0
@@ -313,13 +320,7 @@ def legal_mask_from_liberties(board, history, neighbours, zobrist, c, chain_libs
                 has_liberty = True
                 continue
             h = board[head + q]
-            seen = False
-            for j in range(k):
-                r = neighbours[p, j]
-                if board[color + r] != EMPTY and board[head + r] == h:
-                    seen = True
-                    break
-            if seen:
+            if chain_seen_before(board, neighbours, p, k, h):
                 continue
             if cq == c:
                 has_friend = True

@@ -106,7 +106,7 @@ def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_valu
     return best_visited
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)  # nogil: another group's evaluation proceeds meanwhile
 def select_leaves(active, root_boards, root_histories, scratch_board, neighbours, zobrist,
                   node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child, edge_move,
                   edge_visits, edge_value_sum, tree_sizes, c_puct, fpu_reduction, paths, path_edges, path_lengths,
@@ -120,11 +120,11 @@ def select_leaves(active, root_boards, root_histories, scratch_board, neighbours
     """
     count = 0
     for g in range(active.shape[0]):
+        if not active[g]:  # another group's leaves may be in flight: leave its rows alone
+            continue
         needs_eval[g] = False
         rows[g] = -1
         path_lengths[g] = 0
-        if not active[g]:
-            continue
         board = scratch_board  # one for all games: they are descended one after another
         board[:] = root_boards[g]
         history = root_histories[g]
@@ -163,7 +163,7 @@ def select_leaves(active, root_boards, root_histories, scratch_board, neighbours
     return count
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, legal, paths, path_edges,
                       path_lengths, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior,
                       edge_child, edge_move, edge_visits, edge_value_sum, tree_sizes, nn):

@@ -45,9 +45,9 @@ def random_openings(board_size: int, games: int, plies: int, seed: int) -> list[
 
 
 def play_searched_moves(evaluator: Evaluator, config: SearchConfig, *, board_size: int, games: int,
-                        moves: int, opening_plies: int = 4) -> BatchedMcts:
+                        moves: int, opening_plies: int = 4, pipeline_groups: int = 1) -> BatchedMcts:
     """Search and play `moves` moves in each of `games` games, each from its own random opening."""
-    mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
+    mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games, pipeline_groups=pipeline_groups)
     states: list[GameState | None] = list(random_openings(board_size, games, opening_plies, config.seed))
     for _ in range(moves):
         live = [s if s is not None and not s.is_over else None for s in states]
@@ -55,6 +55,7 @@ def play_searched_moves(evaluator: Evaluator, config: SearchConfig, *, board_siz
             break
         results = mcts.search(live)
         states = [s if r is None else s.play(r.move) for s, r in zip(live, results)]
+    mcts.close()
     return mcts
 
 

@@ -10,10 +10,17 @@ of its visits and sends all of them to the evaluator in one call.
 
 Trees are kept between calls: when states[i] continues the game last searched in slot i, the
 subtree of the moves played since is reused (SearchConfig.reuse_tree).
+
+With `pipeline_groups=2` the games are split into two groups whose steps alternate: while one
+group's leaves are being evaluated (in a worker thread, e.g. a request to Triton), the other
+group descends its trees. That keeps a remote evaluator busy; an in-process evaluator on a
+small machine gains little and gets half-size batches, so 1 is the default. Grouping changes
+only how leaves are batched, never which leaves a game's search visits.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -56,12 +63,14 @@ class BatchedMcts:
     """PUCT search over `num_games` games of one board size with one evaluator."""
 
     def __init__(self, evaluator: Evaluator, config: SearchConfig, *, board_size: int, num_games: int,
-                 move_limit: int | None = None):
+                 move_limit: int | None = None, pipeline_groups: int = 1):
         if evaluator.board_size != board_size:
             raise ValueError(f"evaluator plays {evaluator.board_size}x{evaluator.board_size}, "
                              f"search was asked for {board_size}x{board_size}")
         if not 1 <= num_games <= 100_000:
             raise ValueError(f"num_games must be in [1, 100000], got {num_games}")
+        if not 1 <= pipeline_groups <= min(num_games, 8):
+            raise ValueError(f"pipeline_groups must be in [1, min(num_games, 8)], got {pipeline_groups}")
         self.evaluator = evaluator
         self.config = config
         self.board_size = board_size
@@ -92,8 +101,14 @@ class BatchedMcts:
         self.path_edges = np.zeros((g, depth), dtype=np.int32)
         self.path_lengths = np.zeros(g, dtype=np.int32)
         self.undo_slots = np.zeros((g, depth), dtype=np.int64)
-        self.features = np.zeros((g, NUM_FEATURE_PLANES, n, n), dtype=np.float32)
-        self.legal = np.zeros((g, nn + 1), dtype=np.bool_)
+        self.pipeline_groups = pipeline_groups
+        # Group k holds the games with index % pipeline_groups == k, and its own input buffers.
+        self._group_masks = [np.arange(g) % pipeline_groups == k for k in range(pipeline_groups)]
+        self._features = [np.zeros((g, NUM_FEATURE_PLANES, n, n), dtype=np.float32) for _ in range(pipeline_groups)]
+        self._legal = [np.zeros((g, nn + 1), dtype=np.bool_) for _ in range(pipeline_groups)]
+        self.features, self.legal = self._features[0], self._legal[0]  # group 0's: the last leaves, for benchmarks
+        self._executor = ThreadPoolExecutor(pipeline_groups, thread_name_prefix="evaluate") \
+            if pipeline_groups > 1 else None
         self.needs_eval = np.zeros(g, dtype=np.bool_)
         self.leaf_values = np.zeros(g, dtype=np.float64)
         self.rows = np.full(g, -1, dtype=np.int64)
@@ -131,39 +146,62 @@ class BatchedMcts:
 
     # ------------------------------------------------------------------ steps
 
+    def close(self) -> None:
+        """Stop the evaluation threads (the evaluator itself belongs to the caller)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
     def _run_playouts(self, active: np.ndarray) -> None:
+        groups = [active & mask for mask in self._group_masks]
+        in_flight = [self._launch(k, groups[k]) for k in range(self.pipeline_groups)]
+        while any(step is not None for step in in_flight):
+            for k, step in enumerate(in_flight):
+                if step is not None:
+                    self._finish(step)
+                    in_flight[k] = self._launch(k, groups[k])
+
+    def _launch(self, k: int, group: np.ndarray):
+        """Descend once in every game of group k still short of its visits; submit the leaves."""
+        pending = group & (self.node_visits[:, 0] < self.config.visits)
+        if not pending.any():
+            return None
         neighbours, zobrist = _layout.geometry(self.board_size)
-        target = self.config.visits
-        nn = self.board_size * self.board_size
-        pending = np.empty_like(active)
-        root_visits = self.node_visits[:, 0]  # a view: updated by every backup
-        while True:
-            np.less(root_visits, target, out=pending)
-            pending &= active
-            if not pending.any():
-                return
-            count = _tree.select_leaves(
-                pending, self.root_boards, self.root_histories, self.scratch_board, neighbours, zobrist,
-                self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum, self.edge_prior,
-                self.edge_child, self.edge_move, self.edge_visits, self.edge_value_sum, self.tree_sizes,
-                self.config.c_puct, self.config.fpu_reduction, self.paths, self.path_edges, self.path_lengths,
-                self.undo_slots, self.features, self.legal, self.rows, self.needs_eval, self.leaf_values)
-            self.playouts += int(pending.sum())
-            if count:
-                # The leaves' rows are the first `count`: views, not copies.
-                features, legal = self.features[:count], self.legal[:count]
-                policy, value = self.evaluator.evaluate(features, legal)
-                check_evaluation(policy, value, legal, source=type(self.evaluator).__name__)
-                self.evaluations += count
-                self.evaluate_calls += 1
+        features, legal = self._features[k], self._legal[k]
+        count = _tree.select_leaves(
+            pending, self.root_boards, self.root_histories, self.scratch_board, neighbours, zobrist,
+            self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum, self.edge_prior,
+            self.edge_child, self.edge_move, self.edge_visits, self.edge_value_sum, self.tree_sizes,
+            self.config.c_puct, self.config.fpu_reduction, self.paths, self.path_edges, self.path_lengths,
+            self.undo_slots, features, legal, self.rows, self.needs_eval, self.leaf_values)
+        self.playouts += int(pending.sum())
+        future: Future | None = None
+        if count:
+            # The leaves' rows are the first `count`: views, not copies.
+            if self._executor is None:
+                future = Future()
+                future.set_result(self.evaluator.evaluate(features[:count], legal[:count]))
             else:
-                policy = np.zeros((0, nn + 1), dtype=np.float32)
-                value = np.zeros(0, dtype=np.float32)
-            _tree.expand_and_backup(
-                pending, self.needs_eval, self.rows, policy, value, self.leaf_values, self.legal, self.paths,
-                self.path_edges, self.path_lengths, self.node_first_edge, self.node_num_edges, self.node_visits,
-                self.node_value_sum, self.edge_prior, self.edge_child, self.edge_move, self.edge_visits,
-                self.edge_value_sum, self.tree_sizes, nn)
+                future = self._executor.submit(self.evaluator.evaluate, features[:count], legal[:count])
+        return pending, count, future, legal
+
+    def _finish(self, step) -> None:
+        """Wait for a launched step's evaluation, then expand its leaves and back up."""
+        pending, count, future, legal = step
+        nn = self.board_size * self.board_size
+        if count:
+            policy, value = future.result()
+            check_evaluation(policy, value, legal[:count], source=type(self.evaluator).__name__)
+            self.evaluations += count
+            self.evaluate_calls += 1
+        else:
+            policy = np.zeros((0, nn + 1), dtype=np.float32)
+            value = np.zeros(0, dtype=np.float32)
+        _tree.expand_and_backup(
+            pending, self.needs_eval, self.rows, policy, value, self.leaf_values, legal, self.paths,
+            self.path_edges, self.path_lengths, self.node_first_edge, self.node_num_edges, self.node_visits,
+            self.node_value_sum, self.edge_prior, self.edge_child, self.edge_move, self.edge_visits,
+            self.edge_value_sum, self.tree_sizes, nn)
 
     # ------------------------------------------------------------------ slots and trees
 

@@ -196,3 +196,50 @@ def test_wrong_board_size_and_finished_games_are_refused() -> None:
     over = GameState.new(5).pass_turn().pass_turn()
     with pytest.raises(ValueError, match="game is over"):
         mcts.search([over])
+
+
+@pytest.mark.parametrize("groups", [2, 3])
+def test_pipelined_groups_search_exactly_like_one_batch(groups: int) -> None:
+    # Grouping changes how leaves are batched, never which leaves a game visits.
+    def play(pipeline_groups: int) -> list[tuple[int, tuple]]:
+        evaluator = PreferPointEvaluator(7, coords.from_gtp("D4", 7))
+        mcts = BatchedMcts(evaluator, SearchConfig(visits=40, temperature_moves=4, seed=5), board_size=7,
+                           num_games=7, pipeline_groups=pipeline_groups)
+        states = [GameState.new(7).play(p) for p in range(7)]
+        trace = []
+        for _ in range(6):
+            results = mcts.search(states)
+            trace += [(r.move, tuple(r.move_visits)) for r in results]
+            states = [s.play(r.move) for s, r in zip(states, results)]
+        mcts.close()
+        return trace
+
+    assert play(groups) == play(1)
+
+
+def test_pipelined_groups_overlap_a_slow_evaluator() -> None:
+    import threading
+    import time
+
+    class Slow(UniformEvaluator):
+        """Sleeps like a remote call; records how many calls were in flight at once."""
+
+        def __init__(self, board_size):
+            super().__init__(board_size)
+            self.active = self.most = 0
+            self.lock = threading.Lock()
+
+        def evaluate(self, features, legal):
+            with self.lock:
+                self.active += 1
+                self.most = max(self.most, self.active)
+            time.sleep(0.002)
+            with self.lock:
+                self.active -= 1
+            return super().evaluate(features, legal)
+
+    evaluator = Slow(5)
+    mcts = BatchedMcts(evaluator, SearchConfig(visits=20), board_size=5, num_games=8, pipeline_groups=2)
+    mcts.search([GameState.new(5)] * 8)
+    mcts.close()
+    assert evaluator.most == 2
