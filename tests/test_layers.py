@@ -25,6 +25,11 @@ LAYERS = [
     ("arena", 6),
 ]
 
+# Packages that must stay pure functions whatever their layer: statistics over results only.
+PURE_PACKAGES = {
+    "arena.ratings": ("search_workers", "models", "arena.", "torch", "sqlalchemy", "psycopg", "celery", "fastapi"),
+}
+
 # Heavy or service libraries each layer must not touch (the rules and search stay pure).
 FORBIDDEN_THIRD_PARTY = {
     1: {"torch", "grpc", "tritonclient", "celery", "sqlalchemy", "fastapi", "psycopg", "redis"},
@@ -90,3 +95,9 @@ def test_imports_respect_layer_order(module: str) -> None:
             assert target <= own, f"{where}: layer {own} module {module} imports {name} from layer {target}"
         top = name.split(".")[0]
         assert top not in FORBIDDEN_THIRD_PARTY.get(own, set()), f"{where}: {module} must not import {top}"
+        for package, banned in PURE_PACKAGES.items():
+            if module == package or module.startswith(package + "."):
+                inside = name == package or name.startswith(package + ".")
+                assert inside or not any(name == b.rstrip(".") or name.startswith(b if b.endswith(".") else b + ".")
+                                         or name == b for b in banned), \
+                    f"{where}: {package} is pure statistics and must not import {name}"

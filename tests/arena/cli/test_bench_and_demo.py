@@ -37,7 +37,7 @@ def test_bench_rules_rejects_a_bad_board_size_by_name() -> None:
 
 
 def test_demo_plays_a_game_and_prints_valid_sgf() -> None:
-    proc = run_arena("demo", "--bench-seconds", "0.2")
+    proc = run_arena("demo", "--bench-seconds", "0.2", "--match-games", "2", "--visits", "8")
     assert proc.returncode == 0, proc.stderr
     sgf_text = re.search(r"\(;.*?\)\s*$", proc.stdout, re.S | re.M)
     assert sgf_text, proc.stdout
@@ -45,4 +45,6 @@ def test_demo_plays_a_game_and_prints_valid_sgf() -> None:
     final = record.replay()
     assert final.is_over and record.result == final.result
     bench_lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"bench"')]
-    assert [b["board_size"] for b in bench_lines] == [9, 19]
+    assert [(b["bench"], b["board_size"]) for b in bench_lines] == [("rules", 9), ("rules", 19), ("search", 9)]
+    match = re.search(r"(demo-\S+) won (\d+) of (\d+)", proc.stdout)
+    assert match and int(match.group(3)) == 2, proc.stdout
