@@ -6,12 +6,15 @@ BIN := $(VENV)/bin
 APT_PACKAGES := gnugo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-test apt-packages bench clean
+.PHONY: demo test install install-test apt-packages services bench clean
 
 demo: install
 	$(BIN)/arena demo
 
-test: install-test apt-packages
+test: install-test apt-packages services
+	# Storage tests on the embedded PostgreSQL (the default without ARENA_DATABASE_URL), then
+	# the whole suite, whose storage tests use the server at 127.0.0.1:5432 when it answers.
+	ARENA_TEST_EMBEDDED=1 $(BIN)/python -m pytest -q tests/arena/db
 	$(BIN)/python -m pytest
 
 bench: install-test
@@ -43,6 +46,14 @@ apt-packages:
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# Start this machine's PostgreSQL if it is installed but stopped; without one the storage tests
+# run on the embedded server only.
+services:
+	@if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ] && \
+		! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
+		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
 	fi
 
 clean:

@@ -6,7 +6,7 @@ import typer
 
 from arena import __version__
 
-from . import bench, demo, models
+from . import bench, db, demo, models
 
 app = typer.Typer(
     name="arena",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 app.add_typer(bench.app, name="bench")
 app.add_typer(models.app, name="models")
+app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 
 

@@ -1,0 +1,213 @@
+"""The arena's tables (SQLAlchemy 2 declarative, typed). Alembic migrations create them.
+
+Constraints live in the database, not only in Python, so that no writer (another service, a
+hand-run script) can store what the arena would refuse: unique checkpoints by content hash,
+a scheduled game's identity fixed before play, one result per scheduled game, well-formed
+result strings, non-negative counts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# Deterministic constraint names: migrations can refer to (and later drop) them by name.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# B+3.5 / W+R (resign) / B+T (time) / B+F (forfeit) / 0 (draw, jigo) / Void (no result).
+RESULT_PATTERN = r"^([BW]\+([0-9]+(\.[0-9]+)?|R|T|F)|0|Void)$"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar = {dict[str, Any]: JSONB, list[Any]: JSONB}
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Checkpoint(Base):
+    """A network checkpoint, identified by the sha256 of its weights; lineage within a training run."""
+
+    __tablename__ = "checkpoints"
+    __table_args__ = (
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("training_step IS NULL OR training_step >= 0", name="step_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    run_name: Mapped[str | None] = mapped_column(String(200))
+    training_step: Mapped[int | None] = mapped_column(BigInteger)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = _created()
+
+    parent: Mapped[Checkpoint | None] = relationship(remote_side=[id])
+
+
+class EngineRecord(Base):
+    """An external engine (GNU Go, KataGo...): name from server configuration, version it reports."""
+
+    __tablename__ = "engines"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_engines_name_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = _created()
+
+
+class Player(Base):
+    """A checkpoint or an engine plus its search settings: 16 and 256 visits are two players."""
+
+    __tablename__ = "players"
+    __table_args__ = (
+        # Exactly one of checkpoint / engine.
+        CheckConstraint("(checkpoint_id IS NULL) <> (engine_id IS NULL)", name="checkpoint_xor_engine"),
+        UniqueConstraint(
+            "checkpoint_id", "engine_id", "search_settings",
+            name="uq_players_identity", postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The name ratings are reported under (e.g. "run7-120k@256v"); unique so results map back.
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    checkpoint_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="RESTRICT"))
+    engine_id: Mapped[int | None] = mapped_column(ForeignKey("engines.id", ondelete="RESTRICT"))
+    search_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = _created()
+
+    checkpoint: Mapped[Checkpoint | None] = relationship()
+    engine: Mapped[EngineRecord | None] = relationship()
+
+
+class Tournament(Base):
+    """A set of games played under one format and configuration; status and progress for monitoring."""
+
+    __tablename__ = "tournaments"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'finished', 'cancelled')", name="status_known"),
+        CheckConstraint("games_scheduled >= 0 AND games_finished >= 0", name="progress_non_negative"),
+        CheckConstraint("games_finished <= games_scheduled", name="progress_bounded"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    format: Mapped[str] = mapped_column(String(50))
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    games_scheduled: Mapped[int] = mapped_column(Integer, default=0)
+    games_finished: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+class ScheduledGame(Base):
+    """A game whose identity (tournament, pairing, index, colours, opening, seed) is fixed before play."""
+
+    __tablename__ = "scheduled_games"
+    __table_args__ = (
+        UniqueConstraint("tournament_id", "pairing", "game_index", name="uq_scheduled_games_identity"),
+        CheckConstraint("game_index >= 0", name="index_non_negative"),
+        CheckConstraint("black_player_id <> white_player_id", name="distinct_players"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"), index=True)
+    pairing: Mapped[str] = mapped_column(String(200))
+    game_index: Mapped[int] = mapped_column(Integer)
+    black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
+    white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
+    opening: Mapped[str | None] = mapped_column(Text)
+    seed: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _created()
+
+    black: Mapped[Player] = relationship(foreign_keys=[black_player_id])
+    white: Mapped[Player] = relationship(foreign_keys=[white_player_id])
+    finished: Mapped[FinishedGame | None] = relationship(back_populates="scheduled")
+
+
+class FinishedGame(Base):
+    """A played game: one per scheduled game (its primary key is the scheduled game's id)."""
+
+    __tablename__ = "finished_games"
+    __table_args__ = (
+        CheckConstraint(f"result ~ '{RESULT_PATTERN}'", name="result_format"),
+        CheckConstraint("move_count >= 0", name="move_count_non_negative"),
+        CheckConstraint("duration_s >= 0", name="duration_non_negative"),
+    )
+
+    scheduled_game_id: Mapped[int] = mapped_column(
+        ForeignKey("scheduled_games.id", ondelete="RESTRICT"), primary_key=True
+    )
+    result: Mapped[str] = mapped_column(String(20))
+    # Black's margin in points (negative: white won on the board); None for R/T/F/Void.
+    score: Mapped[float | None] = mapped_column(Float)
+    move_count: Mapped[int] = mapped_column(Integer)
+    duration_s: Mapped[float] = mapped_column(Float)
+    sgf: Mapped[str] = mapped_column(Text)
+    # One entry per move: {"visits", "root_value", "policy_entropy", "time_s"}.
+    move_stats: Mapped[list[Any]] = mapped_column(default=list)
+    worker: Mapped[str] = mapped_column(String(200))
+    software_version: Mapped[str] = mapped_column(String(100))
+    model_versions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    finished_at: Mapped[datetime] = _created()
+
+    scheduled: Mapped[ScheduledGame] = relationship(back_populates="finished")
+
+
+class RatingSnapshot(Base):
+    """Ratings computed by one method with its parameters over an exactly identified set of games."""
+
+    __tablename__ = "rating_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    method: Mapped[str] = mapped_column(String(50))
+    parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # sha256 over the sorted scheduled-game ids and results the fit used: reproducibility.
+    game_set_hash: Mapped[str] = mapped_column(String(64))
+    game_count: Mapped[int] = mapped_column(Integer, CheckConstraint("game_count >= 0", name="game_count_non_negative"))
+    created_at: Mapped[datetime] = _created()
+
+    entries: Mapped[list[RatingEntry]] = relationship(back_populates="snapshot", cascade="all, delete-orphan")
+
+
+class RatingEntry(Base):
+    """One player's rating and standard error in a snapshot."""
+
+    __tablename__ = "rating_entries"
+
+    snapshot_id: Mapped[int] = mapped_column(ForeignKey("rating_snapshots.id", ondelete="CASCADE"), primary_key=True)
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), primary_key=True)
+    rating: Mapped[float] = mapped_column(Float)
+    stderr: Mapped[float | None] = mapped_column(Float)
+
+    snapshot: Mapped[RatingSnapshot] = relationship(back_populates="entries")

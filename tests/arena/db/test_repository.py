@@ -1,0 +1,183 @@
+"""Repository operations on a real PostgreSQL: idempotent, atomic game writes and the constraints."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from arena.db import repository as repo
+from arena.db.engine import session_scope
+from arena.db.models import FinishedGame, ScheduledGame, Tournament
+from arena.ratings import compute_ratings
+
+_counter = itertools.count()
+
+
+def sha(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@pytest.fixture
+def setup(engine):
+    """A tournament between two checkpoint players with one scheduled game; returns ids."""
+    n = next(_counter)
+    with session_scope(engine) as s:
+        parent = repo.register_checkpoint(s, sha256=sha(f"p{n}"), name=f"p{n}", run_name="run", training_step=0)
+        child = repo.register_checkpoint(s, sha256=sha(f"c{n}"), name=f"c{n}", manifest={"blocks": 6},
+                                         run_name="run", training_step=1000, parent_sha256=parent.sha256)
+        a = repo.get_or_create_player(s, name=f"p{n}@16", checkpoint_id=parent.id, search_settings={"visits": 16})
+        b = repo.get_or_create_player(s, name=f"c{n}@16", checkpoint_id=child.id, search_settings={"visits": 16})
+        t = repo.create_tournament(s, name=f"t{n}", format="round_robin", configuration={"board_size": 9})
+        (game,) = repo.schedule_games(s, tournament_id=t.id, games=[
+            repo.GameSpec(pairing=f"{a.name}-{b.name}", game_index=0, black_player_id=a.id,
+                          white_player_id=b.id, seed=42)])
+        return {"tournament": t.id, "game": game.id, "a": a.id, "b": b.id, "names": (a.name, b.name)}
+
+
+GAME = {"result": "B+3.5", "score": 3.5, "move_count": 2, "duration_s": 1.25, "sgf": "(;GM[1]SZ[9]RE[B+3.5];B[ee];W[cc])",
+            "move_stats": [{"visits": 16, "root_value": 0.1, "policy_entropy": 1.2, "time_s": 0.5}] * 2,
+            "worker": "w1", "software_version": "0.1.0", "model_versions": {"black": "abc"}}
+
+
+def finished(engine, game_id):
+    with session_scope(engine) as s:
+        return s.get(FinishedGame, game_id)
+
+
+def progress(engine, tournament_id):
+    with session_scope(engine) as s:
+        return s.get(Tournament, tournament_id).games_finished
+
+
+def test_checkpoint_registration_is_idempotent_and_keeps_lineage(engine):
+    with session_scope(engine) as s:
+        first = repo.register_checkpoint(s, sha256=sha("x"), name="x", run_name="r", training_step=5)
+        child = repo.register_checkpoint(s, sha256=sha("y"), name="y", parent_sha256=sha("x"))
+        again = repo.register_checkpoint(s, sha256=sha("x").upper(), name="other name")
+        assert again.id == first.id and again.name == "x"
+        assert child.parent_id == first.id
+        with pytest.raises(repo.StorageError, match="not registered"):
+            repo.register_checkpoint(s, sha256=sha("z"), name="z", parent_sha256=sha("missing"))
+
+
+def test_same_checkpoint_at_two_visit_counts_is_two_players(engine):
+    with session_scope(engine) as s:
+        ck = repo.register_checkpoint(s, sha256=sha("v"), name="v")
+        p16 = repo.get_or_create_player(s, name="v@16", checkpoint_id=ck.id, search_settings={"visits": 16})
+        p256 = repo.get_or_create_player(s, name="v@256", checkpoint_id=ck.id, search_settings={"visits": 256})
+        assert p16.id != p256.id
+        assert repo.get_or_create_player(s, name="v@16", checkpoint_id=ck.id, search_settings={"visits": 16}).id == p16.id
+        with pytest.raises(repo.StorageError, match="conflicts"):
+            repo.get_or_create_player(s, name="v@16", checkpoint_id=ck.id, search_settings={"visits": 32})
+
+
+def test_finished_game_write_is_idempotent(engine, setup):
+    with session_scope(engine) as s:
+        assert repo.record_finished_game(s, scheduled_game_id=setup["game"], **GAME) is True
+    with session_scope(engine) as s:
+        assert repo.record_finished_game(s, scheduled_game_id=setup["game"], **GAME) is False
+    assert finished(engine, setup["game"]).result == "B+3.5"
+    assert progress(engine, setup["tournament"]) == 1  # counted once
+
+
+def test_conflicting_rewrite_is_refused_and_original_intact(engine, setup):
+    with session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=setup["game"], **GAME)
+    changed = {**GAME, "result": "W+R", "score": None, "sgf": "(;GM[1]SZ[9]RE[W+R];B[ee];W[cc])"}
+    with pytest.raises(repo.ConflictingResultError, match="already finished"), session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=setup["game"], **changed)
+    stored = finished(engine, setup["game"])
+    assert (stored.result, stored.score, stored.sgf) == ("B+3.5", 3.5, GAME["sgf"])
+    assert progress(engine, setup["tournament"]) == 1
+
+
+def test_failure_mid_transaction_leaves_nothing_half_written(engine, setup, monkeypatch):
+    # The game row is inserted, then updating the tournament's progress fails.
+    def boom(session, tournament_id):
+        raise RuntimeError("crash after the insert")
+
+    monkeypatch.setattr(repo, "_bump_progress", boom)
+    with pytest.raises(RuntimeError, match="crash"), session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=setup["game"], **GAME)
+    assert finished(engine, setup["game"]) is None
+    assert progress(engine, setup["tournament"]) == 0
+    monkeypatch.undo()
+    # And a failure in the caller's block after a successful write rolls the write back too.
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=setup["game"], **GAME)
+        raise RuntimeError("caller fails before commit")
+    assert finished(engine, setup["game"]) is None and progress(engine, setup["tournament"]) == 0
+
+
+@pytest.mark.parametrize("bad, match", [
+    ({"result": "B+"}, "not one of"),
+    ({"result": "X+3"}, "not one of"),
+    ({"result": "W+3.5"}, "contradicts result"),            # score says black won by 3.5
+    ({"result": "B+R", "sgf": "(;RE[B+R])"}, "has no score"),
+    ({"sgf": "(;RE[W+R])"}, "SGF says"),
+    ({"move_count": 3}, "per-move statistics"),
+    ({"duration_s": -1.0}, "non-negative"),
+])
+def test_inconsistent_results_are_rejected_and_nothing_stored(engine, setup, bad, match):
+    with pytest.raises(repo.StorageError, match=match), session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=setup["game"], **{**GAME, **bad})
+    assert finished(engine, setup["game"]) is None
+
+
+def test_database_enforces_result_format_itself(engine, setup):
+    with pytest.raises(IntegrityError, match="result_format"), session_scope(engine) as s:
+        s.add(FinishedGame(scheduled_game_id=setup["game"], **{**GAME, "result": "B+lots"}))
+
+
+def test_scheduled_game_identity_is_unique(engine, setup):
+    spec = repo.GameSpec(pairing="dup", game_index=7, black_player_id=setup["a"], white_player_id=setup["b"], seed=1)
+    with session_scope(engine) as s:
+        repo.schedule_games(s, tournament_id=setup["tournament"], games=[spec])
+    with pytest.raises(IntegrityError, match="uq_scheduled_games_identity"), session_scope(engine) as s:
+        repo.schedule_games(s, tournament_id=setup["tournament"], games=[spec])
+    with session_scope(engine) as s:
+        count = s.scalar(sa.select(sa.func.count()).select_from(ScheduledGame)
+                         .where(ScheduledGame.tournament_id == setup["tournament"]))
+        assert count == 2 and s.get(Tournament, setup["tournament"]).games_scheduled == 2
+
+
+def test_unknown_player_and_unknown_game_are_refused(engine, setup):
+    spec = repo.GameSpec(pairing="ghost", game_index=0, black_player_id=setup["a"], white_player_id=10**9, seed=1)
+    with pytest.raises(repo.StorageError, match="unknown player"), session_scope(engine) as s:
+        repo.schedule_games(s, tournament_id=setup["tournament"], games=[spec])
+    with pytest.raises(repo.StorageError, match="does not exist"), session_scope(engine) as s:
+        repo.record_finished_game(s, scheduled_game_id=10**9, **GAME)
+
+
+def test_games_for_rating_feed_compute_ratings(engine):
+    with session_scope(engine) as s:
+        players = []
+        for i, visits in enumerate((16, 64, 256)):
+            ck = repo.register_checkpoint(s, sha256=sha(f"rate{i}"), name=f"rate{i}")
+            players.append(repo.get_or_create_player(s, name=f"rate{i}@{visits}", checkpoint_id=ck.id,
+                                                     search_settings={"visits": visits}))
+        t = repo.create_tournament(s, name="rating-pool", format="round_robin")
+        specs, results = [], []
+        for (i, x), (j, y) in itertools.permutations(enumerate(players), 2):
+            for k in range(6):
+                specs.append(repo.GameSpec(pairing=f"{x.name}-{y.name}", game_index=k, black_player_id=x.id,
+                                           white_player_id=y.id, seed=k))
+                # The stronger (higher index) wins 5 of 6; one draw; one Void game is left out.
+                stronger_black = i > j
+                outcome = "0" if k == 5 else ("B+R" if (k < 4) == stronger_black else "W+R")
+                results.append("Void" if (i, j, k) == (0, 1, 0) else outcome)
+        games = repo.schedule_games(s, tournament_id=t.id, games=specs)
+        for game, result in zip(games, results):
+            repo.record_finished_game(s, scheduled_game_id=game.id, result=result, move_count=0,
+                                      duration_s=0.0, sgf=f"(;RE[{result}])")
+        rated = repo.games_for_rating(s, tournament_id=t.id)
+    assert len(rated) == len(specs) - 1
+    assert sum(g.winner is None for g in rated) == 6
+    ratings = compute_ratings(rated, anchor=players[0].name)
+    elo = ratings.elo
+    assert elo[players[2].name] > elo[players[1].name] > elo[players[0].name]
+    assert all(ratings.stderr[p.name] >= 0 for p in players)
