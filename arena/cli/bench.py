@@ -116,3 +116,22 @@ def triton(
                               threads=threads)
     typer.echo(f"{loaded.manifest.name}: server ready in {result['server_startup_s']} s", err=True)
     emit(result)
+
+
+@app.command("ratings")
+def ratings(
+    players: Annotated[int, typer.Option(help="Players in each simulated pool.", min=2, max=64)] = 8,
+    target_ci: Annotated[float, typer.Option("--target-ci", help="Stop when every 95% half-width is <= this (Elo).",
+                                             min=1.0, max=1000.0)] = 30.0,
+    trials: Annotated[int, typer.Option(help="Simulated pools; medians are reported.", min=1, max=10_000)] = 100,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated pools and games.")] = 0,
+) -> None:
+    """Games to a target interval width, adaptive pairing vs round-robin; coverage; fit speed."""
+    from arena.benchmarks.ratings import benchmark_ratings
+
+    result = benchmark_ratings(players=players, target_ci=target_ci, trials=trials, seed=seed)
+    typer.echo(f"{players} players, 95% half-width <= {target_ci:g} Elo, median of {trials} pools: round-robin "
+               f"{result['uniform_games']:g} games, adaptive {result['adaptive_games']:g} "
+               f"(saving {result['saving']:.0%}); coverage {result['ci_coverage']:.3f}; "
+               f"100 players / 100k games fit in {result['fit_s_100k_games']:.3f} s", err=True)
+    emit(result)
