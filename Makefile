@@ -23,6 +23,7 @@ bench: install-test
 	$(BIN)/arena bench search --board-size 9 --visits 200 --games 64
 	$(BIN)/arena bench pipeline --board-size 9 --visits 64 --games 64
 	$(BIN)/arena bench triton --board-size 9 --visits 64 --games 64
+	$(BIN)/arena bench ratings --players 8 --target-ci 30 --trials 100
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
