@@ -7,6 +7,7 @@ sends the game again) and to race (two workers finishing the same scheduled game
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -17,9 +18,18 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
-from arena.ratings import GameResult
+from arena.ratings import GameResult, Ratings
 
-from .models import RESULT_PATTERN, Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
+from .models import (
+    RESULT_PATTERN,
+    Checkpoint,
+    FinishedGame,
+    Player,
+    RatingEntry,
+    RatingSnapshot,
+    ScheduledGame,
+    Tournament,
+)
 
 
 class StorageError(ValueError):
@@ -191,11 +201,24 @@ def record_finished_game(
     return False
 
 
-def games_for_rating(session: Session, tournament_id: int | None = None) -> list[GameResult]:
+@dataclass(frozen=True)
+class RatedGameSet:
+    """The exact games a rating fit uses, and a hash that names them.
+
+    results are in scheduled-game order; sha256 covers each game's id, players and result, so
+    two snapshots with the same hash were fitted on the very same games.
+    """
+
+    results: tuple[GameResult, ...]
+    game_ids: tuple[int, ...]
+    sha256: str
+
+
+def rated_game_set(session: Session, tournament_id: int | None = None) -> RatedGameSet:
     """Finished games as `arena.ratings.GameResult` (player names); Void games are left out."""
     black, white = aliased(Player), aliased(Player)
     query = (
-        select(black.name, white.name, FinishedGame.result)
+        select(FinishedGame.scheduled_game_id, black.name, white.name, FinishedGame.result)
         .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
         .join(black, black.id == ScheduledGame.black_player_id)
         .join(white, white.id == ScheduledGame.white_player_id)
@@ -204,8 +227,36 @@ def games_for_rating(session: Session, tournament_id: int | None = None) -> list
     )
     if tournament_id is not None:
         query = query.where(ScheduledGame.tournament_id == tournament_id)
-    games = []
-    for black_name, white_name, result in session.execute(query):
+    games, ids = [], []
+    digest = hashlib.sha256()
+    for game_id, black_name, white_name, result in session.execute(query):
         winner = black_name if result.startswith("B+") else white_name if result.startswith("W+") else None
         games.append(GameResult(black=black_name, white=white_name, winner=winner))
-    return games
+        ids.append(game_id)
+        digest.update(f"{game_id}\t{black_name}\t{white_name}\t{result}\n".encode())
+    return RatedGameSet(results=tuple(games), game_ids=tuple(ids), sha256=digest.hexdigest())
+
+
+def games_for_rating(session: Session, tournament_id: int | None = None) -> list[GameResult]:
+    """Finished games as `arena.ratings.GameResult` (player names); Void games are left out."""
+    return list(rated_game_set(session, tournament_id).results)
+
+
+def save_rating_snapshot(session: Session, *, game_set: RatedGameSet, ratings: Ratings, method: str,
+                         parameters: dict[str, Any]) -> RatingSnapshot:
+    """Store `ratings` (fitted on `game_set`) with the method, its parameters and the game-set hash."""
+    if ratings.games != len(game_set.results):
+        raise StorageError(f"the ratings were fitted on {ratings.games} games, the game set has "
+                           f"{len(game_set.results)}")
+    names = sorted(ratings.elo)
+    ids = dict(session.execute(select(Player.name, Player.id).where(Player.name.in_(names))).all())
+    unknown = [name for name in names if name not in ids]
+    if unknown:
+        raise StorageError(f"ratings name players the store does not know: {unknown}")
+    snapshot = RatingSnapshot(method=method, parameters=parameters, game_set_hash=game_set.sha256,
+                              game_count=len(game_set.game_ids))
+    snapshot.entries = [RatingEntry(player_id=ids[name], rating=float(ratings.elo[name]),
+                                    stderr=float(ratings.stderr[name])) for name in names]
+    session.add(snapshot)
+    session.flush()
+    return snapshot

@@ -181,3 +181,32 @@ def test_games_for_rating_feed_compute_ratings(engine):
     elo = ratings.elo
     assert elo[players[2].name] > elo[players[1].name] > elo[players[0].name]
     assert all(ratings.stderr[p.name] >= 0 for p in players)
+
+
+def test_rating_snapshot_names_its_exact_game_set(engine):
+    with session_scope(engine) as s:
+        a_ck = repo.register_checkpoint(s, sha256=sha("snap-a"), name="snap-a")
+        b_ck = repo.register_checkpoint(s, sha256=sha("snap-b"), name="snap-b")
+        a = repo.get_or_create_player(s, name="snap-a@64", checkpoint_id=a_ck.id, search_settings={"visits": 64})
+        b = repo.get_or_create_player(s, name="snap-b@64", checkpoint_id=b_ck.id, search_settings={"visits": 64})
+        t = repo.create_tournament(s, name="snapshots", format="round_robin")
+        specs = [repo.GameSpec(pairing="a-b", game_index=k, black_player_id=(a if k % 2 else b).id,
+                               white_player_id=(b if k % 2 else a).id, seed=k) for k in range(5)]
+        games = repo.schedule_games(s, tournament_id=t.id, games=specs)
+        for game in games[:4]:
+            repo.record_finished_game(s, scheduled_game_id=game.id, result="B+R", move_count=0, duration_s=0.0,
+                                      sgf="(;RE[B+R])")
+        first = repo.rated_game_set(s, tournament_id=t.id)
+        assert repo.rated_game_set(s, tournament_id=t.id) == first  # same games, same hash
+        ratings = compute_ratings(list(first.results))
+        snapshot = repo.save_rating_snapshot(s, game_set=first, ratings=ratings, method="bradley_terry",
+                                             parameters={"prior_games": 2.0})
+        stored = {entry.player_id: (entry.rating, entry.stderr) for entry in snapshot.entries}
+        assert stored[a.id] == pytest.approx((ratings.elo[a.name], ratings.stderr[a.name]))
+        assert snapshot.game_set_hash == first.sha256 and snapshot.game_count == 4
+        repo.record_finished_game(s, scheduled_game_id=games[4].id, result="W+R", move_count=0, duration_s=0.0,
+                                  sgf="(;RE[W+R])")
+        second = repo.rated_game_set(s, tournament_id=t.id)
+        assert second.sha256 != first.sha256 and len(second.game_ids) == 5
+        with pytest.raises(repo.StorageError, match="fitted on 4 games"):
+            repo.save_rating_snapshot(s, game_set=second, ratings=ratings, method="bradley_terry", parameters={})
