@@ -1,11 +1,16 @@
 """How close search comes to the network's own speed: `arena bench pipeline`.
 
 The network forward pass is the physical limit of the arena. This plays searched moves with
-an evaluator and, after each move, times bare `evaluate` calls of the same evaluator on real
-positions at that move's mean batch size, for as many evaluations as the move made.
-Efficiency is the ratio of the two rates over the whole run. Interleaving move by move
-matters on a shared machine, where the speed of the same forward pass drifts by half within
-seconds: a bare measurement taken before or after the search would compare two machines.
+an evaluator the way a worker should: each game advances on its own (`BatchedMcts.begin` /
+`step`), so a game whose search is done plays its move and starts its next search while the
+others are still searching, and a slot whose game ends starts the next game, so batches stay
+full (only finished-game leaves skip the network). After every chunk of steps it times bare
+`evaluate` calls of the same evaluator on real positions at that chunk's mean batch size, for
+as many evaluations as the chunk made. Efficiency is the ratio of the two rates over the run.
+
+Interleaving matters on a shared machine, where the speed of the same forward pass drifts by
+half within seconds: a bare measurement taken before or after the search would compare two
+machines.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ import time
 from search_workers.search import BatchedMcts, SearchConfig
 from search_workers.search.benchmark import random_openings
 
+CHUNK_STEPS = 32  # search steps between two bare timings
+
 
 def benchmark_pipeline(evaluator, *, board_size: int = 9, visits: int = 64, games: int = 64,
                        moves: int = 8, seed: int = 0) -> dict:
@@ -22,25 +29,36 @@ def benchmark_pipeline(evaluator, *, board_size: int = 9, visits: int = 64, game
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
     states = random_openings(board_size, games, 4, seed)
     mcts.search(states)  # compile or load kernels, warm the allocator; not timed
+    mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
+    # Like a worker playing a block, a slot never idles: when its game ends, the next game
+    # starts there. The run stops once games * moves searched moves are done.
+    quota, done, next_seed = games * moves, 0, seed + 1
+    for i, state in enumerate(states):
+        mcts.begin(i, state)
     search_s = bare_s = 0.0
     search_evals = bare_evals = calls = 0
-    for _ in range(moves):
-        live = [s if not s.is_over else None for s in states]
-        if all(s is None for s in live):
-            break
+    while done < quota:
         evals_before, calls_before = mcts.evaluations, mcts.evaluate_calls
         started = time.perf_counter()
-        results = mcts.search(live)
+        for _ in range(CHUNK_STEPS):
+            for i, result in mcts.step():
+                done += 1
+                states[i] = states[i].play(result.move)
+                if states[i].is_over:
+                    states[i] = random_openings(board_size, 1, 4, next_seed)[0]
+                    next_seed += 1
+                mcts.begin(i, states[i])
+            if done >= quota:
+                break
         search_s += time.perf_counter() - started
         made = mcts.evaluations - evals_before
         made_calls = mcts.evaluate_calls - calls_before
         search_evals += made
         calls += made_calls
-        states = [s if r is None else s.play(r.move) for s, r in zip(states, results)]
         if not made:
             continue
         batch = max(1, round(made / made_calls))
-        features, legal = mcts.features[:batch].copy(), mcts.legal[:batch].copy()  # real leaves of this move
+        features, legal = mcts.features[:batch].copy(), mcts.legal[:batch].copy()  # real leaves
         repeats = max(1, made // batch)
         started = time.perf_counter()
         for _ in range(repeats):

@@ -11,6 +11,12 @@ of its visits and sends all of them to the evaluator in one call.
 Trees are kept between calls: when states[i] continues the game last searched in slot i, the
 subtree of the moves played since is reused (SearchConfig.reuse_tree).
 
+`search` is lock-step: with tree reuse games start a move with different visit counts, so
+each call ends with a tail of small batches. `begin(slot, state)` and `step()` let each game
+advance on its own instead (a game whose search is done plays and begins its next search while
+the others continue), which keeps batches full: 40% more evaluations per second in the
+pipeline benchmark. Both give the same search, leaf for leaf.
+
 With `pipeline_groups=2` the games are split into two groups whose steps alternate: while one
 group's leaves are being evaluated (in a worker thread, e.g. a request to Triton), the other
 group descends its trees. That keeps a remote evaluator busy; an in-process evaluator on a
@@ -113,6 +119,8 @@ class BatchedMcts:
         self.leaf_values = np.zeros(g, dtype=np.float64)
         self.rows = np.full(g, -1, dtype=np.int64)
         self._slots = [_Slot() for _ in range(g)]
+        self._begun = np.zeros(g, dtype=np.bool_)  # asynchronous searches under way (begin/step)
+        self._begun_states: list[GameState | None] = [None] * g
         self._rng = np.random.default_rng(config.seed)
         self.evaluations = 0  # positions sent to the evaluator, for benchmarks and metrics
         self.evaluate_calls = 0
@@ -126,23 +134,64 @@ class BatchedMcts:
         """Search every non-None state for `config.visits` playouts; one result per slot."""
         if len(states) != self.num_games:
             raise ValueError(f"expected {self.num_games} states (None for idle slots), got {len(states)}")
+        if self._begun.any():
+            raise RuntimeError("search() while asynchronous searches are under way (see begin/step)")
         active = np.zeros(self.num_games, dtype=np.bool_)
         for i, state in enumerate(states):
             if state is None:
                 continue
-            if state.board_size != self.board_size:
-                raise ValueError(f"slot {i}: a {state.board_size}x{state.board_size} game in a "
-                                 f"{self.board_size}x{self.board_size} search")
-            if state.is_over:
-                raise ValueError(f"slot {i}: the game is over ({state.result}); there is nothing to search")
+            self._check_state(i, state)
             self._load_root(i, state)
             active[i] = True
         self._run_playouts(active)
         return [self._result(i, states[i]) if active[i] else None for i in range(self.num_games)]
 
+    def begin(self, slot: int, state: GameState) -> None:
+        """Start searching `state` in `slot` without waiting for the other slots (see step).
+
+        Asynchronous use keeps batches full: a game whose search is done plays its move and
+        begins its next search while the others are still searching, instead of every game
+        waiting for the slowest (with tree reuse, games start a move with different visits).
+        """
+        self._check_state(slot, state)
+        self._load_root(slot, state)
+        self._begun[slot] = True
+        self._begun_states[slot] = state
+
+    def step(self) -> list[tuple[int, SearchResult]]:
+        """One playout in every begun search short of its visits; the searches now complete.
+
+        Returns (slot, result) for each search that reached its visits; those slots are free
+        for their next `begin`. Searches are the same as `search` would do, leaf for leaf.
+        """
+        launched = [self._launch(k, self._begun & mask) for k, mask in enumerate(self._group_masks)]
+        for launch in launched:
+            if launch is not None:
+                self._finish(launch)
+        done = np.flatnonzero(self._begun & (self.node_visits[:, 0] >= self.config.visits))
+        results = [(int(i), self._result(int(i), self._begun_states[i])) for i in done]
+        self._begun[done] = False
+        for i in done:
+            self._begun_states[i] = None
+        return results
+
+    @property
+    def searching(self) -> int:
+        """Slots with a begun search that has not completed."""
+        return int(self._begun.sum())
+
     def forget(self, slot: int) -> None:
         """Drop the tree and resignation state of one slot (its game ended or was abandoned)."""
         self._reset_slot(slot)
+
+    def _check_state(self, i: int, state: GameState) -> None:
+        if state.board_size != self.board_size:
+            raise ValueError(f"slot {i}: a {state.board_size}x{state.board_size} game in a "
+                             f"{self.board_size}x{self.board_size} search")
+        if state.is_over:
+            raise ValueError(f"slot {i}: the game is over ({state.result}); there is nothing to search")
+        if self._begun[i]:
+            raise ValueError(f"slot {i} is still searching; wait for step() to return its result")
 
     # ------------------------------------------------------------------ steps
 

@@ -243,3 +243,34 @@ def test_pipelined_groups_overlap_a_slow_evaluator() -> None:
     mcts.search([GameState.new(5)] * 8)
     mcts.close()
     assert evaluator.most == 2
+
+
+def test_asynchronous_steps_search_exactly_like_search() -> None:
+    # begin/step let games run ahead of each other; each game's search is unchanged.
+    evaluator = PreferPointEvaluator(7, coords.from_gtp("D4", 7))
+    starts = [GameState.new(7).play(p) for p in range(6)]
+
+    lockstep = BatchedMcts(evaluator, SearchConfig(visits=30), board_size=7, num_games=6)
+    expected = {i: [] for i in range(6)}
+    states = list(starts)
+    for _ in range(4):
+        results = lockstep.search(states)
+        for i, r in enumerate(results):
+            expected[i].append((r.move, tuple(r.move_visits)))
+        states = [s.play(r.move) for s, r in zip(states, results)]
+
+    mcts = BatchedMcts(evaluator, SearchConfig(visits=30), board_size=7, num_games=6)
+    got = {i: [] for i in range(6)}
+    states = list(starts)
+    for i, state in enumerate(states):
+        mcts.begin(i, state)
+    while mcts.searching:
+        for i, r in mcts.step():
+            got[i].append((r.move, tuple(r.move_visits)))
+            states[i] = states[i].play(r.move)
+            if len(got[i]) < 4:
+                mcts.begin(i, states[i])
+    assert got == expected
+    with pytest.raises(RuntimeError):
+        mcts.begin(0, states[0])
+        mcts.search([None] * 6)
