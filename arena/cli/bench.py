@@ -15,6 +15,13 @@ from search_workers.go import RulesError, benchmark_rules, check_board_size
 
 app = typer.Typer(help="Speed benchmarks; the last line of each is a JSON object.", no_args_is_help=True)
 
+# Options several benchmarks share; each command keeps its own default.
+BoardSize = Annotated[int, typer.Option("--board-size", help="Board size, 2-25.")]
+Visits = Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)]
+Games = Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)]
+Moves = Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)]
+Checkpoint = Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")]
+
 
 def emit(result: dict) -> None:
     """Print the benchmark's result as the final line of output."""
@@ -23,7 +30,7 @@ def emit(result: dict) -> None:
 
 @app.command("rules")
 def rules(
-    board_size: Annotated[int, typer.Option("--board-size", help="Board size, 2-25.")] = 9,
+    board_size: BoardSize = 9,
     seconds: Annotated[float, typer.Option(help="Approximate total timed duration.", min=0.1, max=600)] = 5.0,
     rounds: Annotated[int, typer.Option(help="Timed rounds; the median rate is reported.", min=1, max=100)] = 5,
     seed: Annotated[int, typer.Option(help="Seed of the random games.")] = 1,
@@ -40,10 +47,10 @@ def rules(
 
 @app.command("search")
 def search(
-    board_size: Annotated[int, typer.Option("--board-size", help="Board size, 2-25.")] = 9,
-    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 200,
-    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
-    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 12,
+    board_size: BoardSize = 9,
+    visits: Visits = 200,
+    games: Games = 64,
+    moves: Moves = 12,
     rounds: Annotated[int, typer.Option(help="Timed runs; the median is reported.", min=1, max=100)] = 3,
 ) -> None:
     """Tree + rules cost per playout with the uniform evaluator (no network)."""
@@ -61,37 +68,36 @@ def search(
     emit(result.as_json())
 
 
-
-def load_evaluator(checkpoint: str | None, board_size: int, device: str | None = None):
-    """A TorchEvaluator over `checkpoint`, or over the newest demo checkpoint."""
+def load_for_board(checkpoint: str | None, board_size: int, device: str = "cpu"):
+    """The checkpoint (default: the newest demo one), refused unless it plays `board_size`."""
     from models.checkpoint import CheckpointError, load_checkpoint
     from models.demo import newest_demo_manifest
-    from search_workers.evaluators import TorchEvaluator
 
     try:
-        path = checkpoint or newest_demo_manifest()
-        loaded = load_checkpoint(path, device=device or "cpu")
+        loaded = load_checkpoint(checkpoint or newest_demo_manifest(), device=device)
     except (CheckpointError, FileNotFoundError) as err:
         raise typer.BadParameter(str(err), param_hint="--checkpoint") from None
     if board_size not in loaded.board_sizes:
         raise typer.BadParameter(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {board_size}",
                                  param_hint="--board-size")
-    return loaded, TorchEvaluator(loaded.module, board_size=board_size, device=device, name=loaded.manifest.name)
+    return loaded
 
 
 @app.command("pipeline")
 def pipeline(
-    board_size: Annotated[int, typer.Option("--board-size", help="Board size the checkpoint plays.")] = 9,
-    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 64,
-    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
-    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 8,
-    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")] = None,
+    board_size: BoardSize = 9,
+    visits: Visits = 64,
+    games: Games = 64,
+    moves: Moves = 8,
+    checkpoint: Checkpoint = None,
     device: Annotated[str | None, typer.Option(help="torch device; default: cuda if present, else cpu.")] = None,
 ) -> None:
     """Search evaluations/s with the in-process torch evaluator vs its bare forward speed."""
     from arena.benchmarks.pipeline import benchmark_pipeline
+    from search_workers.evaluators import TorchEvaluator
 
-    loaded, evaluator = load_evaluator(checkpoint, board_size, device)
+    loaded = load_for_board(checkpoint, board_size, device or "cpu")
+    evaluator = TorchEvaluator(loaded.module, board_size=board_size, device=device, name=loaded.manifest.name)
     result = benchmark_pipeline(evaluator, board_size=board_size, visits=visits, games=games, moves=moves)
     typer.echo(f"{loaded.manifest.name} on {evaluator.device} ({evaluator.dtype}): {result['evaluations']} "
                f"evaluations in {result['seconds']} s, mean batch {result['mean_batch']}", err=True)
@@ -100,18 +106,18 @@ def pipeline(
 
 @app.command("triton")
 def triton(
-    board_size: Annotated[int, typer.Option("--board-size", help="Board size the checkpoint plays.")] = 9,
-    visits: Annotated[int, typer.Option(help="Playouts per move.", min=1, max=100_000)] = 64,
-    games: Annotated[int, typer.Option(help="Games searched together.", min=1, max=4096)] = 64,
-    moves: Annotated[int, typer.Option(help="Moves searched per game.", min=1, max=1000)] = 8,
-    checkpoint: Annotated[str | None, typer.Option(help="Checkpoint manifest; default: newest demo.")] = None,
+    board_size: BoardSize = 9,
+    visits: Visits = 64,
+    games: Games = 64,
+    moves: Moves = 8,
+    checkpoint: Checkpoint = None,
     threads: Annotated[int | None, typer.Option(help="torch threads for each side's network; "
                                                          "default: half the cores.")] = None,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton
 
-    loaded, _ = load_evaluator(checkpoint, board_size, "cpu")
+    loaded = load_for_board(checkpoint, board_size)
     result = benchmark_triton(loaded.module, board_size=board_size, visits=visits, games=games, moves=moves,
                               threads=threads)
     typer.echo(f"{loaded.manifest.name}: server ready in {result['server_startup_s']} s", err=True)
