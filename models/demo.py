@@ -6,8 +6,9 @@ They are one real training run of small 9x9 networks (see `models/demo_training.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+
+from .manifest import CheckpointError, read_manifest
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_checkpoints"
 
@@ -17,8 +18,8 @@ def demo_manifests(directory: Path = DEMO_DIR) -> list[Path]:
     found = []
     for path in directory.glob("*.json"):
         try:
-            step = int(json.loads(path.read_text())["training_step"])
-        except (KeyError, ValueError, TypeError, json.JSONDecodeError):
+            step = read_manifest(path).training_step
+        except CheckpointError:
             continue  # not a checkpoint manifest
         found.append((step, path))
     return [path for _, path in sorted(found)]

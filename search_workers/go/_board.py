@@ -595,11 +595,6 @@ def area_score(board, neighbours):
 
 
 @njit(cache=True)
-def komi_half_points(board):
-    return board[H_KOMI2]
-
-
-@njit(cache=True)
 def is_finished(board):
     """Two consecutive passes or the move limit (resignation is decided outside the core)."""
     return board[H_PASSES] >= 2 or board[H_MOVE_NUMBER] >= board[H_MOVE_LIMIT]

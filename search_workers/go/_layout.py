@@ -61,10 +61,6 @@ ILLEGAL_KO = 3
 ILLEGAL_SUPERKO = 4
 
 
-def color_offset(nn: int) -> int:
-    return HEADER
-
-
 def board_length(board_size: int) -> int:
     return HEADER + 8 * board_size * board_size
 
