@@ -44,13 +44,10 @@ def demo(
 
 def checkpoint_match(games: int, visits: int) -> None:
     """The oldest against the newest demo checkpoint, colours swapped on shared random openings."""
-    import numpy as np
-
     from models.checkpoint import load_checkpoint
     from models.demo import demo_manifests
-    from search_workers.engines import MctsPlayer, play_block
+    from search_workers.engines import MctsPlayer, paired_openings, play_block
     from search_workers.evaluators import TorchEvaluator
-    from search_workers.go import GameState, random_move
     from search_workers.search import SearchConfig
 
     manifests = demo_manifests()
@@ -64,14 +61,7 @@ def checkpoint_match(games: int, visits: int) -> None:
         evaluator = TorchEvaluator(loaded.module, board_size=9, device="cpu", name=loaded.manifest.name)
         players.append(MctsPlayer(loaded.manifest.name, evaluator, SearchConfig(visits=visits)))
     old, new = players
-    rng = np.random.default_rng(7)
-    openings = []
-    for _ in range(games // 2):
-        state, moves = GameState.new(9, rules), []
-        for _ in range(2):
-            moves.append(random_move(state, rng))
-            state = state.play(moves[-1])
-        openings += [moves, moves]
+    openings = paired_openings(games // 2, 2, board_size=9, rules=rules, seed=7)
     black = [new if i % 2 == 0 else old for i in range(games)]
     white = [old if i % 2 == 0 else new for i in range(games)]
     typer.echo(f"\nA searched match on 9x9 ({visits} visits a move, {rules.describe()}): "

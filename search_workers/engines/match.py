@@ -12,7 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from search_workers.go import Color, GameState, Rules, coords
+import numpy as np
+
+from search_workers.go import Color, GameState, Rules, coords, random_move
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
 
 
@@ -112,6 +114,20 @@ def play_block(black: Sequence[MctsPlayer], white: Sequence[MctsPlayer], *, boar
     for i in range(games):
         outcomes[i].final = states[i]
     return outcomes
+
+
+def paired_openings(pairs: int, plies: int, *, board_size: int, rules: Rules, seed: int) -> list[list[int]]:
+    """`pairs` random openings of `plies` moves, each listed twice in a row: game 2k and 2k+1 of a
+    block play the same opening with colours swapped, which cancels the opening's bias."""
+    rng = np.random.default_rng(seed)
+    openings = []
+    for _ in range(pairs):
+        state, moves = GameState.new(board_size, rules), []
+        for _ in range(plies):
+            moves.append(random_move(state, rng))
+            state = state.play(moves[-1])
+        openings += [moves, moves]
+    return openings
 
 
 def describe_move(move: int, board_size: int) -> str:

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
-
 from models.checkpoint import load_checkpoint
 from models.demo import newest_demo_manifest
+from search_workers.engines import MctsPlayer, paired_openings, play_block
 from search_workers.evaluators import TorchEvaluator, UniformEvaluator
-from search_workers.engines import MctsPlayer, play_block
-from search_workers.go import Color, GameState, Rules, random_move
+from search_workers.go import Color, Rules
 from search_workers.search import SearchConfig
 
 RULES = Rules.preset("chinese", komi=7.5)
 
 
 def random_openings(pairs: int, length: int, board_size: int, seed: int) -> list[list[int]]:
-    """Each opening twice in a row, so every pair plays the same opening with colours swapped."""
-    rng = np.random.default_rng(seed)
-    openings = []
-    for _ in range(pairs):
-        state, moves = GameState.new(board_size, RULES), []
-        for _ in range(length):
-            move = random_move(state, rng)
-            moves.append(move)
-            state = state.play(move)
-        openings += [moves, moves]
-    return openings
+    return paired_openings(pairs, length, board_size=board_size, rules=RULES, seed=seed)
 
 
 def test_block_of_games_ends_with_results_and_statistics() -> None:
