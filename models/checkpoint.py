@@ -23,10 +23,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
-import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +38,7 @@ from torch import nn
 
 from search_workers.go import FEATURE_SET_VERSION, NUM_FEATURE_PLANES, GameState, random_game, stack_features
 
+from .files import sha256_file, write_atomically
 from .manifest import (
     NATIVE_FORMATS,
     CheckpointError,
@@ -72,34 +71,7 @@ class LoadedCheckpoint:
     config: NetworkConfig | None  # the PolicyValueNet config; None for torchscript/onnx exports
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------------- writing
-
-def _atomic_write(target: Path, write) -> str:
-    """Call write(temp_path) then rename over target, so readers never see half a file.
-    Returns the sha256 of what was written."""
-    fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(temp)
-        with open(temp, "rb") as handle:
-            os.fsync(handle.fileno())
-        digest = sha256_file(temp)
-        os.chmod(temp, 0o644)  # mkstemp makes 0600; Triton or workers often run as another user
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return digest
-
 
 _SEQUENCES = (list, tuple, range, np.ndarray)
 
@@ -144,11 +116,11 @@ def save_checkpoint(net: PolicyValueNet, directory: str | Path, name: str, *, bo
     directory.mkdir(parents=True, exist_ok=True)
     # safetensors wants contiguous CPU tensors that share no storage.
     tensors = {key: value.detach().to("cpu").contiguous().clone() for key, value in net.state_dict().items()}
-    digest = _atomic_write(directory / manifest.weights_file,
+    digest = write_atomically(directory / manifest.weights_file,
                            lambda temp: safetensors.torch.save_file(tensors, temp, metadata={"format": "pt"}))
     manifest = manifest.model_copy(update={"weights_sha256": digest})
     manifest_path = directory / f"{name}.json"
-    _atomic_write(manifest_path, lambda temp: Path(temp).write_text(manifest_json(manifest), encoding="utf-8"))
+    write_atomically(manifest_path, lambda temp: Path(temp).write_text(manifest_json(manifest), encoding="utf-8"))
     return manifest_path
 
 
@@ -179,7 +151,7 @@ def register_checkpoint(weights_path: str | Path, *, format: WeightsFormat, boar
                           run_name=run_name, parent=parent, metadata=metadata)
     data["weights_sha256"] = sha256_file(weights_path)
     manifest = validate_manifest(data, str(manifest_path))
-    _atomic_write(manifest_path, lambda temp: Path(temp).write_text(manifest_json(manifest), encoding="utf-8"))
+    write_atomically(manifest_path, lambda temp: Path(temp).write_text(manifest_json(manifest), encoding="utf-8"))
     if verify:
         try:
             load_checkpoint(manifest_path)

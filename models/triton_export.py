@@ -47,6 +47,8 @@ from search_workers.evaluators.triton import (
 from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.go.rules import MAX_BOARD_SIZE, MIN_BOARD_SIZE
 
+from .files import write_atomically
+
 FLAVOURS = ("gpu", "cpu")
 CPU_SUFFIX = "_cpu"
 MODEL_FILE = "model.pt"
@@ -243,19 +245,6 @@ def script_network(module_or_scripted: nn.Module, spec: TritonModelSpec) -> torc
     return scripted
 
 
-def _write_text(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so readers see the old or the new file whole."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; the server often runs as another user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_to_repository(module_or_scripted: nn.Module, spec: TritonModelSpec, repository: Path,
                          flavours: tuple[str, ...] = FLAVOURS, *, overwrite: bool = False) -> list[Path]:
     """Write the requested flavours of `spec` into `repository`; return their model directories.
@@ -326,7 +315,7 @@ def _install(model_dir: Path, version: int, scripted: torch.jit.ScriptModule, fi
                 raise
         else:
             os.rename(staging / "v", target)
-        _write_text(model_dir / "config.pbtxt", config)
+        write_atomically(model_dir / "config.pbtxt", lambda temp: Path(temp).write_text(config))
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         if retired is not None:
