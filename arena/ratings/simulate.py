@@ -64,11 +64,11 @@ def round_robin_schedule(n: int) -> list[tuple[int, int]]:
     return [g for i, j in order for g in ((i, j), (j, i))]
 
 
-def _as_counts(names: list[str], counts: np.ndarray) -> list[PairCounts]:
-    n = len(names)
+def pair_counts(names: list[str], counts: np.ndarray) -> list[PairCounts]:
+    """counts [n, n, 3] (black, white, {black win, white win, draw}) as PairCounts, row-major."""
     bi, wi = np.nonzero(counts.sum(axis=2))
     return [PairCounts(names[i], names[j], int(counts[i, j, 0]), int(counts[i, j, 1]), int(counts[i, j, 2]))
-            for i, j in zip(bi, wi) if i < n and j < n]
+            for i, j in zip(bi, wi)]
 
 
 def games_to_target(
@@ -108,7 +108,7 @@ def games_to_target(
             black = np.array([i for i, _ in idx])
             white = np.array([j for _, j in idx])
         else:
-            pairs = next_pairs(ratings, count=batch, counts=_as_counts(names, counts),
+            pairs = next_pairs(ratings, count=batch, counts=pair_counts(names, counts),
                                 worst=n if worst is None else worst,
                                 target_se=target_half_width / half_width(1.0) if aim_at_target else None)
             black = np.array([int(b[1:]) for b, _ in pairs])
@@ -116,7 +116,7 @@ def games_to_target(
         outcome = play_games(true_elo, black, white, rng, colour_elo=colour_elo, draw_rate=draw_rate)
         np.add.at(counts, (black, white, outcome), 1)
         played += batch
-        ratings = compute_ratings(_as_counts(names, counts), players=names)
+        ratings = compute_ratings(pair_counts(names, counts), players=names)
         se = np.array([ratings.stderr[p] for p in names])
         if half_width(float(se.max())) <= target_half_width:
             break

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from arena.ratings import GameResult, PairCounts, RatingInputError, aggregate, compute_ratings
+from arena.ratings.simulate import pair_counts, play_games
 
 K = math.log(10.0) / 400.0
 
@@ -25,21 +26,12 @@ def simulate(
     n = len(true_elo)
     black = rng.integers(0, n, n_games)
     white = (black + rng.integers(1, n, n_games)) % n
-    p = 1.0 / (1.0 + np.exp(-K * (true_elo[black] - true_elo[white] + colour_elo)))
-    pd = draw_rate * 4.0 * p * (1.0 - p)
-    u = rng.random(n_games)
-    outcome = np.where(u < p - pd / 2, 0, np.where(u < p + pd / 2, 2, 1))
+    outcome = play_games(true_elo, black, white, rng, colour_elo=colour_elo, draw_rate=draw_rate)
     return np.bincount((black * n + white) * 3 + outcome, minlength=n * n * 3).reshape(n, n, 3)
 
 
 def to_pairs(counts: np.ndarray, names: list[str]) -> list[PairCounts]:
-    n = len(names)
-    return [
-        PairCounts(names[i], names[j], *(int(v) for v in counts[i, j]))
-        for i in range(n)
-        for j in range(n)
-        if counts[i, j].sum() > 0
-    ]
+    return pair_counts(names, counts)
 
 
 def names_of(n: int) -> list[str]:
