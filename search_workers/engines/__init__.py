@@ -1,5 +1,29 @@
 """Players (layer 4): MCTS over an evaluator, and the block of games they play together."""
 
-from .match import GameOutcome, MctsPlayer, MoveStats, paired_openings, play_block
+from .match import (
+    RESIGN,
+    BlockGame,
+    EngineSeat,
+    GameOutcome,
+    MctsPlayer,
+    MoveStats,
+    Settlement,
+    paired_openings,
+    play_block,
+    play_games,
+    tromp_taylor,
+)
 
-__all__ = ["GameOutcome", "MctsPlayer", "MoveStats", "paired_openings", "play_block"]
+__all__ = [
+    "RESIGN",
+    "BlockGame",
+    "EngineSeat",
+    "GameOutcome",
+    "MctsPlayer",
+    "MoveStats",
+    "Settlement",
+    "paired_openings",
+    "play_block",
+    "play_games",
+    "tromp_taylor",
+]

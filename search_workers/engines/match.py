@@ -1,21 +1,35 @@
-"""Play a block of games between two MCTS players, every game advancing in lock-step.
+"""Play a block of games at once: MCTS players batched across games, GTP engines in threads.
 
-Each player searches all the games where it is to move in one `BatchedMcts.search` call, so
-its evaluator sees one batch per step across the whole block. This is the arena's way of
-playing (many games in one process); the Celery task that plays a scheduled block and the
-GTP engines come on top of it.
+This is the arena's way of playing. Every MCTS player keeps one `BatchedMcts` over the block's
+slots, so its evaluator sees one batch per step across all the games where it is to move; each
+game advances on its own (`begin`/`step`), so a game whose search is done plays and starts its
+next search while the others keep searching and batches stay full. External engines (GTP
+processes) answer `genmove` in a thread pool meanwhile, one engine process per game.
+
+    results = play_games([BlockGame(black=a, white=b, opening=(40, 41)), ...],
+                         board_size=9, rules=rules, on_finished=store)
+
+A game ends by two passes, a resignation, the move limit, or a forfeit: an engine that plays an
+illegal move or fails beyond its restarts loses with the reason recorded. A game ended by
+passes is scored by the referee when one is given (dead stones settled by an engine such as
+GNU Go), else by strict Tromp-Taylor; the method is kept with the outcome.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
-from search_workers.go import Color, GameState, Rules, coords, random_move
+from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords, random_move
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
+
+RESIGN = -1  # the move value of a resignation
 
 
 @dataclass(frozen=True)
@@ -28,15 +42,66 @@ class MctsPlayer:
     pipeline_groups: int = 1  # 2 for remote evaluators (Triton): see BatchedMcts
 
 
+class ExternalEngine(Protocol):
+    """What the block needs of an engine process (search_workers.engines.gtp_player.GtpPlayer)."""
+
+    version: str
+
+    def new_game(self, state: GameState) -> None: ...
+
+    def genmove(self, state: GameState) -> int: ...  # flat move, pass = N*N, RESIGN
+
+    def stderr_log(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class EngineSeat:
+    """An external engine as a player: `checkout()` lends a started engine for one game and
+    `checkin(engine)` takes it back (an engine pool keeps processes between games)."""
+
+    name: str
+    checkout: Callable[[], ExternalEngine]
+    checkin: Callable[[ExternalEngine], None]
+
+
+Seat = MctsPlayer | EngineSeat
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """How a game ended by passes was scored."""
+
+    result: str  # SGF RE, e.g. "B+3.5"
+    score: float  # Black's margin
+    method: str  # "tromp-taylor" or "referee:<engine> <version>"
+
+
+Referee = Callable[[GameState], Settlement]
+
+
+@dataclass(frozen=True)
+class BlockGame:
+    """One game of a block: who plays which colour, from which opening."""
+
+    black: Seat
+    white: Seat
+    opening: Sequence[int] = ()  # flat moves played before the players take over
+    key: Any = None  # the caller's identity for the game (e.g. a scheduled game id), returned as is
+
+
 @dataclass(frozen=True)
 class MoveStats:
-    """Per-move statistics stored with every game."""
+    """Per-move statistics stored with every game (None where an engine does not say)."""
 
-    move: int  # flat index, pass = N*N; -1 for a resignation
-    visits: int
-    root_value: float  # for the player who moved
-    policy_entropy: float
-    seconds: float  # wall time of the search step that produced it (shared by the block)
+    move: int  # flat index, pass = N*N; RESIGN for a resignation
+    visits: int | None
+    root_value: float | None  # for the player who moved
+    policy_entropy: float | None
+    seconds: float  # wall time from the request of the move to its answer
+
+    def as_json(self) -> dict:
+        return {"visits": self.visits, "root_value": finite_or_none(self.root_value),
+                "policy_entropy": finite_or_none(self.policy_entropy), "time_s": round(self.seconds, 6)}
 
 
 @dataclass
@@ -45,21 +110,239 @@ class GameOutcome:
     white: str
     final: GameState
     stats: list[MoveStats] = field(default_factory=list)
-
-    @property
-    def result(self) -> str:
-        return self.final.result or "Void"
+    key: Any = None
+    opening_moves: int = 0
+    result: str = "Void"  # SGF RE: B+3.5, W+R, B+F (forfeit), 0, Void (move limit)
+    score: float | None = None  # Black's margin when scored on the board
+    scoring: str = ""  # tromp-taylor | referee:<engine> | resignation | forfeit | move-limit
+    reason: str | None = None  # why a forfeit happened
+    engine_versions: dict[str, str] = field(default_factory=dict)
+    engine_logs: dict[str, str] = field(default_factory=dict)  # engine stderr of this game
+    seconds: float = 0.0
 
     @property
     def winner_name(self) -> str | None:
-        winner = self.final.winner
-        if winner is None:
-            return None
-        return self.black if winner is Color.BLACK else self.white
+        if self.result.startswith("B+"):
+            return self.black
+        if self.result.startswith("W+"):
+            return self.white
+        return None
 
 
-def play_block(black: Sequence[MctsPlayer], white: Sequence[MctsPlayer], *, board_size: int, rules: Rules,
-               openings: Sequence[Sequence[int]] | None = None, move_limit: int | None = None) -> list[GameOutcome]:
+def tromp_taylor(state: GameState) -> Settlement:
+    """Strict Tromp-Taylor: every stone on the board counts as alive."""
+    score = state.score()
+    return Settlement(result=state.result or "Void", score=score, method="tromp-taylor")
+
+
+class _Game:
+    """A game in play in one slot."""
+
+    def __init__(self, spec: BlockGame, state: GameState, started: float):
+        self.spec = spec
+        self.state = state
+        self.outcome = GameOutcome(black=spec.black.name, white=spec.white.name, final=state, key=spec.key,
+                                   opening_moves=state.move_number)
+        self.engines: dict[Color, ExternalEngine] = {}
+        self.started = started
+        self.move_requested = started
+
+    def seat(self, color: Color) -> Seat:
+        return self.spec.black if color is Color.BLACK else self.spec.white
+
+
+def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, move_limit: int | None = None,
+               concurrency: int | None = None, referee: Referee | None = None,
+               on_finished: Callable[[GameOutcome], None] | None = None,
+               engine_threads: int | None = None) -> list[GameOutcome]:
+    """Play `games`, at most `concurrency` (default: all) at once; outcomes in the order given.
+
+    `on_finished(outcome)` is called as each game ends (in this thread), so the caller can
+    store it at once. Exceptions from it propagate: the block stops and what was stored stays.
+    """
+    if not games:
+        return []
+    slots = len(games) if concurrency is None else min(concurrency, len(games))
+    if slots < 1:
+        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+    template = GameState.new(board_size, rules, move_limit=move_limit)
+    players = {id(seat): seat for game in games for seat in (game.black, game.white) if isinstance(seat, MctsPlayer)}
+    searches = {pid: BatchedMcts(p.evaluator, p.config, board_size=board_size, num_games=slots,
+                                 move_limit=template.move_limit, pipeline_groups=min(p.pipeline_groups, slots))
+                for pid, p in players.items()}
+    uses_threads = referee is not None or any(
+        isinstance(seat, EngineSeat) for game in games for seat in (game.black, game.white))
+    executor = ThreadPoolExecutor(engine_threads or max(2, slots), thread_name_prefix="engine") \
+        if uses_threads else None
+    outcomes: list[GameOutcome | None] = [None] * len(games)
+    waiting = deque(range(len(games)))
+    in_slot: list[_Game | None] = [None] * slots
+    index_of: dict[int, int] = {}  # slot -> index of its game in `games`
+    futures: dict[Future, tuple[int, str]] = {}  # engine work under way: slot, what
+
+    def start(slot: int) -> None:
+        if not waiting:
+            return
+        index = waiting.popleft()
+        spec = games[index]
+        state = template
+        for move in spec.opening:
+            state = state.play(move)
+        game = _Game(spec, state, time.perf_counter())
+        in_slot[slot], index_of[slot] = game, index
+        for search in searches.values():
+            search.forget(slot)
+        engine_colors = [c for c in (Color.BLACK, Color.WHITE) if isinstance(game.seat(c), EngineSeat)]
+        if engine_colors:
+            futures[executor.submit(_prepare_engines, game, engine_colors)] = (slot, "prepare")
+        else:
+            advance(slot)
+
+    def advance(slot: int) -> None:
+        """Ask for the next move of the game in `slot`, or end it."""
+        game = in_slot[slot]
+        state = game.state
+        if state.is_over:
+            if state.resigned is None and state.consecutive_passes >= 2 and referee is not None:
+                futures[executor.submit(referee, state)] = (slot, "settle")
+            else:
+                finish(slot, tromp_taylor(state) if state.resigned is None else None)
+            return
+        game.move_requested = time.perf_counter()
+        seat = game.seat(state.to_move)
+        if isinstance(seat, MctsPlayer):
+            searches[id(seat)].begin(slot, state)
+        else:
+            engine = game.engines[state.to_move]
+            futures[executor.submit(engine.genmove, state)] = (slot, "genmove")
+
+    def play(slot: int, move: int, stats: MoveStats) -> None:
+        game = in_slot[slot]
+        state, mover = game.state, game.state.to_move
+        if move == RESIGN:
+            game.state = state.resign()
+        else:
+            try:
+                game.state = state.play(move)
+            except (IllegalMoveError, ValueError) as exc:
+                vertex = coords.to_gtp(move, board_size) if 0 <= move <= board_size ** 2 else str(move)
+                forfeit(slot, mover, f"{game.seat(mover).name} played an illegal move {vertex}: {exc}")
+                return
+        game.outcome.stats.append(stats)
+        advance(slot)
+
+    def forfeit(slot: int, loser: Color, reason: str) -> None:
+        outcome = in_slot[slot].outcome
+        outcome.result, outcome.scoring, outcome.reason = f"{loser.opponent.letter}+F", "forfeit", reason
+        finish(slot, None)
+
+    def finish(slot: int, settlement: Settlement | None) -> None:
+        game = in_slot[slot]
+        outcome = game.outcome
+        outcome.final = game.state
+        if outcome.scoring != "forfeit":
+            if game.state.resigned is not None:
+                outcome.result, outcome.scoring = game.state.result, "resignation"
+            elif settlement is None or game.state.consecutive_passes < 2:
+                outcome.result, outcome.scoring = game.state.result or "Void", "move-limit"
+            else:
+                outcome.result, outcome.score, outcome.scoring = settlement.result, settlement.score, settlement.method
+        for color, engine in game.engines.items():
+            outcome.engine_versions[game.seat(color).name] = engine.version
+            outcome.engine_logs[game.seat(color).name] = engine.stderr_log()
+            game.seat(color).checkin(engine)
+        game.engines.clear()
+        outcome.seconds = time.perf_counter() - game.started
+        for search in searches.values():
+            search.forget(slot)
+        outcomes[index_of[slot]] = outcome
+        in_slot[slot] = None
+        if on_finished is not None:
+            on_finished(outcome)
+        start(slot)
+
+    def engine_done(future: Future) -> None:
+        slot, what = futures.pop(future)
+        game = in_slot[slot]
+        error = future.exception()
+        if what == "prepare":
+            if error is not None:
+                forfeit(slot, error.color, f"{game.seat(error.color).name} failed to start a game: {error.cause}")
+            else:
+                advance(slot)
+        elif what == "settle":
+            if error is not None:  # a referee that fails leaves the strict rule
+                settlement = tromp_taylor(game.state)
+                settlement = Settlement(settlement.result, settlement.score,
+                                        f"tromp-taylor (referee failed: {error})")
+            else:
+                settlement = future.result()
+            finish(slot, settlement)
+        else:
+            mover = game.state.to_move
+            if error is not None:
+                forfeit(slot, mover, f"{game.seat(mover).name} failed: {error}")
+            else:
+                elapsed = time.perf_counter() - game.move_requested
+                play(slot, int(future.result()), MoveStats(int(future.result()), None, None, None, elapsed))
+
+    try:
+        for slot in range(slots):
+            start(slot)
+        while any(game is not None for game in in_slot):
+            stepped = False
+            for search in searches.values():
+                if not search.searching:
+                    continue
+                stepped = True
+                now = time.perf_counter()
+                for slot, result in search.step():
+                    game = in_slot[slot]
+                    stats = MoveStats(RESIGN if result.resign else result.move, result.visits, result.root_value,
+                                      result.policy_entropy, now - game.move_requested)
+                    play(slot, RESIGN if result.resign else result.move, stats)
+            ready = [f for f in futures if f.done()]
+            if not ready and not stepped:
+                if not futures:
+                    raise RuntimeError("play_games: games in play but nothing searching or pending")
+                ready = list(wait(list(futures), return_when=FIRST_COMPLETED).done)
+            for future in ready:
+                engine_done(future)
+    finally:
+        for search in searches.values():
+            search.close()
+        if executor is not None:
+            for future in futures:
+                future.cancel()
+            executor.shutdown(wait=True)
+            # Engines of games cut short go back to their pool (which may restart them).
+            for game in in_slot:
+                if game is not None:
+                    for color, engine in game.engines.items():
+                        game.seat(color).checkin(engine)
+    return outcomes
+
+
+class _EngineStartError(RuntimeError):
+    def __init__(self, color: Color, cause: Exception):
+        super().__init__(f"{color.name.lower()}: {cause}")
+        self.color, self.cause = color, cause
+
+
+def _prepare_engines(game: _Game, colors: list[Color]) -> None:
+    """Lend each engine seat of `game` an engine and set it up for the game (in a thread)."""
+    for color in colors:
+        try:
+            engine = game.seat(color).checkout()
+            game.engines[color] = engine
+            engine.new_game(game.state)
+        except Exception as exc:  # any failure to start forfeits the game for that side
+            raise _EngineStartError(color, exc) from exc
+
+
+def play_block(black: Sequence[Seat], white: Sequence[Seat], *, board_size: int, rules: Rules,
+               openings: Sequence[Sequence[int]] | None = None, move_limit: int | None = None,
+               referee: Referee | None = None) -> list[GameOutcome]:
     """Play len(black) games at once: game i is black[i] (Black) against white[i] (White).
 
     openings[i], if given, is a list of flat moves played before the players take over (the
@@ -67,53 +350,11 @@ def play_block(black: Sequence[MctsPlayer], white: Sequence[MctsPlayer], *, boar
     """
     if len(black) != len(white):
         raise ValueError(f"{len(black)} black players for {len(white)} white players")
-    games = len(black)
-    states = [GameState.new(board_size, rules, move_limit=move_limit) for _ in range(games)]
-    if openings is not None:
-        if len(openings) != games:
-            raise ValueError(f"{len(openings)} openings for {games} games")
-        for i, opening in enumerate(openings):
-            for move in opening:
-                states[i] = states[i].play(move)
-    outcomes = [GameOutcome(black=black[i].name, white=white[i].name, final=states[i]) for i in range(games)]
-    players = {id(p): p for p in [*black, *white]}
-    searches = {pid: BatchedMcts(p.evaluator, p.config, board_size=board_size, num_games=games,
-                                 move_limit=states[0].move_limit, pipeline_groups=min(p.pipeline_groups, games))
-                for pid, p in players.items()}
-    while True:
-        live = [i for i in range(games) if not states[i].is_over]
-        if not live:
-            break
-        for pid, search in searches.items():
-            turn = [None] * games
-            for i in live:
-                to_move = black[i] if states[i].to_move is Color.BLACK else white[i]
-                if id(to_move) == pid and not states[i].is_over:
-                    turn[i] = states[i]
-            if not any(s is not None for s in turn):
-                continue
-            started = time.perf_counter()
-            results = search.search(turn)
-            elapsed = time.perf_counter() - started
-            for i, result in enumerate(results):
-                if result is None:
-                    continue
-                if result.resign:
-                    states[i] = states[i].resign()
-                    outcomes[i].stats.append(MoveStats(-1, result.visits, result.root_value,
-                                                       result.policy_entropy, elapsed))
-                else:
-                    states[i] = states[i].play(result.move)
-                    outcomes[i].stats.append(MoveStats(result.move, result.visits, result.root_value,
-                                                       result.policy_entropy, elapsed))
-                if states[i].is_over:
-                    for other in searches.values():
-                        other.forget(i)
-    for search in searches.values():
-        search.close()
-    for i in range(games):
-        outcomes[i].final = states[i]
-    return outcomes
+    if openings is not None and len(openings) != len(black):
+        raise ValueError(f"{len(openings)} openings for {len(black)} games")
+    games = [BlockGame(black=b, white=w, opening=tuple(openings[i]) if openings is not None else ())
+             for i, (b, w) in enumerate(zip(black, white))]
+    return play_games(games, board_size=board_size, rules=rules, move_limit=move_limit, referee=referee)
 
 
 def paired_openings(pairs: int, plies: int, *, board_size: int, rules: Rules, seed: int) -> list[list[int]]:
@@ -132,3 +373,8 @@ def paired_openings(pairs: int, plies: int, *, board_size: int, rules: Rules, se
 
 def describe_move(move: int, board_size: int) -> str:
     return "resign" if move < 0 else coords.to_gtp(move, board_size)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON (and JSONB) has no NaN: an undefined statistic is stored as null."""
+    return None if value is None or not math.isfinite(value) else value
