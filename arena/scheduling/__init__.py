@@ -1,0 +1,58 @@
+"""Tournament formats as pure planning: no database, no queue (the service layer stores and runs plans).
+
+* `config`: `TournamentConfig` and its parts, validated before anything is scheduled.
+* `plan`: `PlannedGame` (identity fixed before play), colour-swapped pairs, deterministic seeds.
+* `formats`: `initial_games` / `next_games` for round-robin, gauntlet, visits ladder, adaptive
+  and SPRT; `decision` for the SPRT gate.
+* `openings`: opening books (none, random, SGF directory, network policy) and their stored text.
+"""
+
+from .config import (
+    OpeningsSpec,
+    ParticipantSpec,
+    ResignSpec,
+    TournamentConfig,
+    check_references,
+    expand_visits_ladder,
+    ladder_name,
+)
+from .errors import SchedulingError
+from .formats import GateDecision, decision, initial_games, next_games, static_pairings
+from .openings import (
+    format_opening,
+    from_policy,
+    from_sgf_directory,
+    opening_book,
+    parse_opening,
+    random_openings,
+    replay_opening,
+)
+from .plan import PlannedGame, PlayedGame, game_seed, pair_games, pairing_name
+
+__all__ = [
+    "OpeningsSpec",
+    "ParticipantSpec",
+    "ResignSpec",
+    "TournamentConfig",
+    "check_references",
+    "expand_visits_ladder",
+    "ladder_name",
+    "SchedulingError",
+    "GateDecision",
+    "decision",
+    "initial_games",
+    "next_games",
+    "static_pairings",
+    "format_opening",
+    "from_policy",
+    "from_sgf_directory",
+    "opening_book",
+    "parse_opening",
+    "random_openings",
+    "replay_opening",
+    "PlannedGame",
+    "PlayedGame",
+    "game_seed",
+    "pair_games",
+    "pairing_name",
+]
