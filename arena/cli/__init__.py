@@ -6,7 +6,7 @@ import typer
 
 from arena import __version__
 
-from . import bench, db, demo, models
+from . import bench, db, demo, gtp, models
 
 app = typer.Typer(
     name="arena",
@@ -18,6 +18,7 @@ app.add_typer(bench.app, name="bench")
 app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
+app.command("gtp")(gtp.gtp)
 
 
 @app.command()
