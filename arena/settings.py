@@ -33,6 +33,28 @@ class Settings(BaseSettings):
     # Where the arena keeps its own files (the embedded server's data among them).
     data_dir: Path = Field(default_factory=_default_data_dir)
 
+    # Registered checkpoints, content-addressed: `<checkpoint_dir>/<sha256>/<name>.json` plus
+    # weights. Workers load from here, so in production it is shared storage. None: data_dir/checkpoints.
+    checkpoint_dir: Path | None = None
+
+    # Celery broker: `redis://host:6379/0` (production) or `amqp://...` (RabbitMQ). None: the
+    # filesystem broker under data_dir/broker, with workers started by the app (embedded).
+    broker_url: str | None = None
+
+    # Redis/SQS redeliver a task whose worker died without acknowledging it after this long;
+    # keep it above the longest block (a live worker's task is redelivered too once it passes).
+    broker_visibility_timeout_s: float = Field(default=3600.0, gt=0)
+
+    # Server-side engine definitions (TOML; see engines.example.toml). None: built-in presets
+    # only (GNU Go when installed). Clients refer to engines by name and never send commands.
+    engines_file: Path | None = None
+
+    def checkpoint_root(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
+
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

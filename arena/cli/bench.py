@@ -141,3 +141,31 @@ def ratings(
                f"(saving {result['saving']:.0%}); coverage {result['ci_coverage']:.3f}; "
                f"100 players / 100k games fit in {result['fit_s_100k_games']:.3f} s", err=True)
     emit(result)
+
+
+@app.command("throughput")
+def throughput(
+    board_size: BoardSize = 9,
+    visits: Visits = 32,
+    games: Games = 64,
+    baseline_games: Annotated[int, typer.Option(help="Games of the one-at-a-time baseline: a prefix of the same "
+                                                     "games, its rate scaled (batch 1 is slow).", min=1)] = 16,
+) -> None:
+    """Games per hour: one batched block vs one game at a time at batch 1, the same games."""
+    from arena.benchmarks.throughput import benchmark_throughput
+    from models.demo import demo_manifests
+    from search_workers.evaluators import TorchEvaluator
+
+    manifests = demo_manifests()
+    if len(manifests) < 2:
+        raise typer.BadParameter("two demo checkpoints are needed (models/demo_checkpoints)")
+    evaluators = {}
+    for path in manifests[-2:]:
+        loaded = load_for_board(str(path), board_size)
+        evaluators[loaded.manifest.name] = TorchEvaluator(loaded.module, board_size=board_size, device="cpu",
+                                                          name=loaded.manifest.name)
+    result = benchmark_throughput(evaluators, board_size=board_size, visits=visits, games=games,
+                                  baseline_games=baseline_games)
+    typer.echo(f"{' vs '.join(evaluators)}: {result['games']} games in {result['seconds']} s as one block; "
+               f"{result['baseline_games']} one at a time in {result['baseline_seconds']} s", err=True)
+    emit(result)

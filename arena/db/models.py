@@ -148,6 +148,8 @@ class ScheduledGame(Base):
     white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
     opening: Mapped[str | None] = mapped_column(Text)
     seed: Mapped[int] = mapped_column(BigInteger)
+    # When the scheduler last sent the game to the workers (None: never).
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = _created()
 
     black: Mapped[Player] = relationship(foreign_keys=[black_player_id])

@@ -1,0 +1,342 @@
+"""The tournament service: from a validated configuration to stored games, and on to a finish.
+
+    tournament = create_tournament(session, config, engines=specs)   # checks, plans, stores
+    dispatch(session, tournament.id, send=send)                       # blocks to the workers
+    advance(session, tournament.id)                                  # next batch / finished
+    progress(session, tournament.id)                                 # for status and ETA
+
+Everything a tournament can get wrong is checked before anything is stored: unknown
+checkpoints or engines, a board size one of them cannot play, impossible visit counts, fewer
+than two players (`TournamentError` names the problem). The plan (arena.scheduling) fixes each
+game's identity, colours, opening and seed before play; workers only fill in results.
+
+The scheduler is stateless: everything it needs is in the database, so any number of
+`advance`/`dispatch` calls, from any process, after any crash, converge on the same tournament.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Callable, Mapping
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
+from arena.db.repository import GameSpec, get_or_create_player, schedule_games
+from arena.scheduling import (
+    PlannedGame,
+    PlayedGame,
+    SchedulingError,
+    TournamentConfig,
+    check_references,
+    decision,
+    format_opening,
+    next_games,
+    opening_book,
+    parse_opening,
+)
+from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
+
+DEFAULT_BLOCK_SIZE = 32
+REFEREE_ENGINE = "gnugo"  # the referee used when one of the configured engines has this name
+
+
+class TournamentError(ValueError):
+    """A tournament that cannot be scheduled or run; the message names the problem."""
+
+
+# ---------------------------------------------------------------------------------- lookups
+
+
+def find_checkpoint(session: Session, ref: str) -> Checkpoint:
+    """The checkpoint named `ref` (the newest of that name), or with that sha256 or unique prefix (>= 8)."""
+    found = session.scalars(select(Checkpoint).where(Checkpoint.name == ref).order_by(Checkpoint.id.desc())).first()
+    if found is not None:
+        return found
+    if len(ref) >= 8 and all(c in "0123456789abcdef" for c in ref.lower()):
+        matches = list(session.scalars(select(Checkpoint).where(Checkpoint.sha256.startswith(ref.lower()))))
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise TournamentError(f"checkpoint prefix {ref!r} is ambiguous: {len(matches)} checkpoints match")
+    names = sorted(set(session.scalars(select(Checkpoint.name))))
+    close = [n for n in names if ref.lower() in n.lower()][:5]
+    hint = f"; did you mean {', '.join(close)}" if close else f"; registered: {', '.join(names[:10]) or 'none'}"
+    raise TournamentError(f"unknown checkpoint {ref!r}{hint} (arena checkpoint register PATH)")
+
+
+def _engine_record(session: Session, name: str, spec: Any) -> EngineRecord:
+    # The version an engine reports is stored with every game; the record names the configuration.
+    version = f"configured:{getattr(spec, 'preset', None) or 'command'}"
+    record = session.scalars(select(EngineRecord).where(EngineRecord.name == name,
+                                                        EngineRecord.version == version)).first()
+    if record is None:
+        record = EngineRecord(name=name, version=version)
+        session.add(record)
+        session.flush()
+    return record
+
+
+# ---------------------------------------------------------------------------------- creating
+
+
+def _engine_sizes(engines: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {name: tuple(spec.playable_sizes) for name, spec in engines.items()}
+
+
+def create_tournament(session: Session, config: TournamentConfig, *, engines: Mapping[str, Any],
+                      evaluator_for: Callable[[Checkpoint, int], Any] | None = None,
+                      referee: str | None = None) -> Tournament:
+    """Check `config` against what is registered, store its players, plan and store its first games.
+
+    `engines`: the server's engine configuration (name -> EngineSpec). `evaluator_for(checkpoint,
+    board_size)` is needed only for policy openings. `referee`: an engine that settles dead
+    stones after passes (default: GNU Go when configured, else strict Tromp-Taylor).
+    """
+    if session.scalar(select(Tournament.id).where(Tournament.name == config.name)) is not None:
+        raise TournamentError(f"a tournament named {config.name!r} already exists")
+    roster = config.players()
+    checkpoints = {}
+    for ref in {p.ref for p in roster if p.kind == "checkpoint"} | (
+            {config.openings.checkpoint} if config.openings.checkpoint else set()):
+        checkpoints[ref] = find_checkpoint(session, ref)
+    sizes = {ref: tuple(c.manifest.get("board_sizes", ())) for ref, c in checkpoints.items()}
+    try:
+        check_references(config, checkpoint_sizes=sizes, engine_sizes=_engine_sizes(engines))
+    except SchedulingError as exc:
+        raise TournamentError(str(exc)) from None
+    if referee is None and REFEREE_ENGINE in engines:
+        referee = REFEREE_ENGINE
+    if referee is not None and referee not in engines:
+        raise TournamentError(f"referee: no engine named {referee!r} is configured")
+    evaluator = None
+    if config.openings.source == "policy":
+        if evaluator_for is None:
+            raise TournamentError("openings: policy openings need a network evaluator")
+        evaluator = evaluator_for(checkpoints[config.openings.checkpoint], config.board_size)
+    try:
+        book = opening_book(config.openings, board_size=config.board_size, rules=config.game_rules(),
+                            evaluator=evaluator)
+    except (SchedulingError, ValueError, OSError) as exc:
+        raise TournamentError(f"openings: {exc}") from None
+    stored = config.model_dump(mode="json")
+    stored["opening_book"] = [format_opening(o, config.board_size) for o in book]
+    stored["referee"] = referee
+    tournament = Tournament(name=config.name, format=config.format, configuration=stored, status="running",
+                            games_scheduled=0, games_finished=0)
+    session.add(tournament)
+    session.flush()
+    for participant in roster:
+        if participant.kind == "checkpoint":
+            settings = _search_settings(config, participant.visits)
+            get_or_create_player(session, name=participant.name, checkpoint_id=checkpoints[participant.ref].id,
+                                 search_settings=settings.model_dump())
+        else:
+            record = _engine_record(session, participant.ref, engines[participant.ref])
+            get_or_create_player(session, name=participant.name, engine_id=record.id,
+                                 search_settings={"engine": participant.ref})
+    _schedule(session, tournament, next_games(config, [], {}, book))
+    return tournament
+
+
+def _search_settings(config: TournamentConfig, visits: int | None) -> SearchSettings:
+    return SearchSettings(visits=visits, **config.resign.search_fields())
+
+
+def _schedule(session: Session, tournament: Tournament, planned: list[PlannedGame]) -> int:
+    if not planned:
+        return 0
+    config = stored_config(tournament)
+    ids = {name: pid for name, pid in session.execute(select(Player.name, Player.id).where(
+        Player.name.in_({g.black for g in planned} | {g.white for g in planned})))}
+    specs = [GameSpec(pairing=g.pairing, game_index=g.game_index, black_player_id=ids[g.black],
+                      white_player_id=ids[g.white], seed=g.seed, opening=format_opening(g.opening, config.board_size))
+             for g in planned]
+    schedule_games(session, tournament_id=tournament.id, games=specs)
+    return len(specs)
+
+
+def stored_config(tournament: Tournament) -> TournamentConfig:
+    data = {k: v for k, v in tournament.configuration.items() if k not in ("opening_book", "referee")}
+    return TournamentConfig.model_validate(data)
+
+
+# ---------------------------------------------------------------------------------- running
+
+
+def _played(session: Session, tournament_id: int) -> tuple[list[PlayedGame], dict[str, int], int]:
+    """Finished games (voids left out), games scheduled per pairing, and unfinished games."""
+    rows = session.execute(
+        select(ScheduledGame.pairing, ScheduledGame.game_index, ScheduledGame.black_player_id,
+               ScheduledGame.white_player_id, FinishedGame.result)
+        .outerjoin(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
+        .where(ScheduledGame.tournament_id == tournament_id)).all()
+    names = dict(session.execute(select(Player.id, Player.name)).all())
+    scheduled: dict[str, int] = defaultdict(int)
+    played, unfinished = [], 0
+    for pairing, index, black, white, result in rows:
+        scheduled[pairing] += 1
+        if result is None:
+            unfinished += 1
+            continue
+        if result == "Void":
+            continue
+        winner = None if result == "0" else names[black] if result.startswith("B") else names[white]
+        played.append(PlayedGame(pairing=pairing, game_index=index, black=names[black], white=names[white],
+                                 winner=winner))
+    return played, dict(scheduled), unfinished
+
+
+def advance(session: Session, tournament_id: int) -> str:
+    """Schedule the next games of a dynamic format when the last batch is done, or finish.
+
+    Returns the tournament's status afterwards. Static formats finish when every game is stored.
+    """
+    tournament = session.get(Tournament, tournament_id, with_for_update=True)
+    if tournament is None:
+        raise TournamentError(f"tournament {tournament_id} does not exist")
+    if tournament.status != "running":
+        return tournament.status
+    config = stored_config(tournament)
+    played, scheduled, unfinished = _played(session, tournament_id)
+    if unfinished:
+        return tournament.status
+    book = [parse_opening(text, config.board_size) for text in tournament.configuration.get("opening_book", [""])]
+    more = next_games(config, played, scheduled, book)
+    if more:
+        _schedule(session, tournament, more)
+        return tournament.status
+    tournament.status = "finished"
+    if config.format == "sprt":
+        verdict = decision(config, played, scheduled=sum(scheduled.values()))
+        tournament.configuration = {**tournament.configuration, "verdict": {
+            "verdict": verdict.verdict, "llr": verdict.llr, "lower": verdict.lower, "upper": verdict.upper,
+            "pairs": verdict.pairs}}
+    return tournament.status
+
+
+def block_payloads(session: Session, tournament: Tournament, games: list[ScheduledGame], *,
+                   block_size: int = DEFAULT_BLOCK_SIZE) -> list[dict]:
+    """The payloads that play `games`, `block_size` games each, grouped by pairing so that each
+    block has few players (bigger batches per network)."""
+    config = stored_config(tournament)
+    games = sorted(games, key=lambda g: (g.pairing, g.game_index))
+    players = {p.id: p for p in session.scalars(select(Player).where(Player.id.in_(
+        {g.black_player_id for g in games} | {g.white_player_id for g in games})))}
+    payloads = []
+    for start in range(0, len(games), block_size):
+        block = games[start:start + block_size]
+        used = {g.black_player_id for g in block} | {g.white_player_id for g in block}
+        specs = [_player_spec(players[pid]) for pid in sorted(used)]
+        orders = [GameOrder(scheduled_game_id=g.id, black=players[g.black_player_id].name,
+                            white=players[g.white_player_id].name, seed=g.seed,
+                            opening=list(parse_opening(g.opening, config.board_size))) for g in block]
+        payload = BlockPayload(tournament_id=tournament.id, board_size=config.board_size, rules=config.rules,
+                               komi=config.komi, move_limit=config.move_limit,
+                               referee=tournament.configuration.get("referee"), players=specs, games=orders)
+        payloads.append(payload.model_dump(mode="json"))
+    return payloads
+
+
+def _player_spec(player: Player) -> CheckpointPlayer | EnginePlayer:
+    if player.checkpoint_id is not None:
+        return CheckpointPlayer(name=player.name, sha256=player.checkpoint.sha256,
+                                search=SearchSettings.model_validate(player.search_settings))
+    return EnginePlayer(name=player.name, engine=player.search_settings["engine"])
+
+
+def dispatch(session: Session, tournament_id: int, *, send: Callable[[dict], None],
+             block_size: int = DEFAULT_BLOCK_SIZE, resend_after: timedelta | None = None) -> int:
+    """Send the tournament's unsent games (and, with `resend_after`, games sent that long ago and
+    still unfinished) to the workers. Returns the number of games sent.
+
+    Games are marked sent in the same transaction; if sending fails the marks roll back with it.
+    A game sent twice is harmless: the second delivery finds it stored and skips it.
+    """
+    tournament = session.get(Tournament, tournament_id)
+    if tournament is None:
+        raise TournamentError(f"tournament {tournament_id} does not exist")
+    if tournament.status != "running":
+        return 0
+    unsent = ScheduledGame.dispatched_at.is_(None)
+    if resend_after is not None:
+        unsent = unsent | (ScheduledGame.dispatched_at < datetime.now(UTC) - resend_after)
+    games = list(session.scalars(
+        select(ScheduledGame).outerjoin(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
+        .where(ScheduledGame.tournament_id == tournament_id, FinishedGame.scheduled_game_id.is_(None), unsent)
+        .with_for_update(of=ScheduledGame, skip_locked=True)))
+    if not games:
+        return 0
+    session.execute(update(ScheduledGame).where(ScheduledGame.id.in_([g.id for g in games]))
+                    .values(dispatched_at=func.now()))
+    for payload in block_payloads(session, tournament, games, block_size=block_size):
+        send(payload)
+    return len(games)
+
+
+def cancel(session: Session, tournament_id: int) -> None:
+    """Stop scheduling a tournament; games already stored stay."""
+    tournament = session.get(Tournament, tournament_id)
+    if tournament is None:
+        raise TournamentError(f"tournament {tournament_id} does not exist")
+    if tournament.status in ("pending", "running"):
+        tournament.status = "cancelled"
+
+
+# ---------------------------------------------------------------------------------- progress
+
+
+@dataclass(frozen=True)
+class Progress:
+    tournament_id: int
+    name: str
+    format: str
+    status: str
+    scheduled: int
+    finished: int
+    forfeits: int
+    games_per_hour: float | None  # over the finished games so far
+    eta_s: float | None  # for the games scheduled now (dynamic formats may schedule more)
+    verdict: dict | None
+
+
+def progress(session: Session, tournament_id: int) -> Progress:
+    tournament = session.get(Tournament, tournament_id)
+    if tournament is None:
+        raise TournamentError(f"tournament {tournament_id} does not exist")
+    session.refresh(tournament)
+    stats = session.execute(
+        select(func.count(), func.min(FinishedGame.finished_at), func.max(FinishedGame.finished_at),
+               func.count().filter(FinishedGame.result.like("%+F")))
+        .select_from(FinishedGame).join(ScheduledGame)
+        .where(ScheduledGame.tournament_id == tournament_id)).one()
+    finished, first, last, forfeits = stats
+    rate = eta = None
+    if finished >= 2 and last > first:
+        rate = (finished - 1) / (last - first).total_seconds() * 3600
+        left = tournament.games_scheduled - finished
+        eta = left / rate * 3600 if rate > 0 else None
+    return Progress(tournament_id=tournament.id, name=tournament.name, format=tournament.format,
+                    status=tournament.status, scheduled=tournament.games_scheduled, finished=finished,
+                    forfeits=forfeits, games_per_hour=rate, eta_s=eta,
+                    verdict=tournament.configuration.get("verdict"))
+
+
+def find_tournament(session: Session, ref: str | int) -> Tournament:
+    """A tournament by id or by name."""
+    tournament = None
+    if isinstance(ref, int) or str(ref).isdigit():
+        tournament = session.get(Tournament, int(ref))
+    if tournament is None:
+        tournament = session.scalars(select(Tournament).where(Tournament.name == str(ref))).first()
+    if tournament is None:
+        raise TournamentError(f"no tournament with id or name {ref!r}")
+    return tournament
+
+
+def running_tournaments(session: Session) -> list[int]:
+    return list(session.scalars(select(Tournament.id).where(Tournament.status == "running").order_by(Tournament.id)))
+
