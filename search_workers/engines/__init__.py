@@ -1,5 +1,17 @@
-"""Players (layer 4): MCTS over an evaluator, and the block of games they play together."""
+"""Players (layer 4): MCTS over an evaluator, GTP engine processes, and the block of games they play."""
 
+from .config import (
+    CommandEngine,
+    EngineConfigError,
+    EngineSpec,
+    GnuGoEngine,
+    KataGoEngine,
+    LeelaZeroEngine,
+    UnsupportedGame,
+    load_engine_config,
+)
+from .gtp import GtpClient, GtpCrash, GtpEngineError, GtpError, GtpFailure, GtpProtocolError, GtpTimeout
+from .gtp_player import EngineFailure, EnginePool, GtpPlayer, UnknownEngine
 from .match import (
     RESIGN,
     BlockGame,
@@ -13,6 +25,7 @@ from .match import (
     play_games,
     tromp_taylor,
 )
+from .referee import RefereeError, settle  # its Settlement adds `dead` to match.Settlement
 
 __all__ = [
     "RESIGN",
@@ -26,4 +39,26 @@ __all__ = [
     "play_block",
     "play_games",
     "tromp_taylor",
+    # GTP engines
+    "CommandEngine",
+    "EngineConfigError",
+    "EngineFailure",
+    "EnginePool",
+    "EngineSpec",
+    "GnuGoEngine",
+    "GtpClient",
+    "GtpCrash",
+    "GtpEngineError",
+    "GtpError",
+    "GtpFailure",
+    "GtpPlayer",
+    "GtpProtocolError",
+    "GtpTimeout",
+    "KataGoEngine",
+    "LeelaZeroEngine",
+    "RefereeError",
+    "UnknownEngine",
+    "UnsupportedGame",
+    "load_engine_config",
+    "settle",
 ]
