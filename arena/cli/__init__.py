@@ -6,7 +6,7 @@ import typer
 
 from arena import __version__
 
-from . import bench, db, demo, gtp, models
+from . import bench, checkpoint, db, demo, gtp, models, results, tournament, worker
 
 app = typer.Typer(
     name="arena",
@@ -19,6 +19,14 @@ app.add_typer(models.app, name="models")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo.demo)
 app.command("gtp")(gtp.gtp)
+app.add_typer(checkpoint.app, name="checkpoint")
+app.command("leaderboard")(results.leaderboard)
+app.command("games")(results.games)
+app.command("sgf")(results.sgf)
+app.add_typer(tournament.app, name="tournament")
+app.add_typer(tournament.engine_app, name="engine")
+app.command("worker")(worker.worker)
+app.command("scheduler")(worker.scheduler)
 
 
 @app.command()

@@ -37,7 +37,8 @@ def resolve_checkpoint(name: str) -> Path:
 
     Tried in order: a path to a manifest or weights file; a directory (its newest
     checkpoint by training step); the name of a committed demo checkpoint, or `demo` for the
-    newest. Checkpoints registered in the database will be looked up here too.
+    newest; last, a checkpoint registered in the database (name, sha256 or unique sha256
+    prefix), loaded from the checkpoint store. The database is opened only for that last try.
     """
     from models.demo import DEMO_DIR, demo_manifests
 
@@ -60,13 +61,20 @@ def resolve_checkpoint(name: str) -> Path:
             return manifest
     names = ", ".join(m.stem for m in demos) or "none"
     tried.append(f"demo checkpoints in {DEMO_DIR}: {names} (or {DEMO_ALIAS!r} for the newest)")
+    from .checkpoint import registered_manifest
+    from .session import CliError
+
+    try:
+        return registered_manifest(name)
+    except CliError as err:
+        tried.append(f"registered checkpoints: {err}")
     raise CheckpointNotFoundError(f"no checkpoint {name!r}; tried:\n  " + "\n  ".join(tried))
 
 
 def gtp(
     checkpoint: Annotated[str, typer.Option("--checkpoint", help="Manifest/weights path, a directory of "
-                                            "checkpoints (the newest), or a demo checkpoint name ('demo': "
-                                            "the newest).")],
+                                            "checkpoints (the newest), a demo checkpoint name ('demo': "
+                                            "the newest), or a registered checkpoint's name or sha256.")],
     visits: Annotated[int, typer.Option(help="Playouts per move: the engine's strength.", min=1,
                                         max=1_000_000)] = 64,
     seed: Annotated[int, typer.Option(help="Seeds the search's random choices.", min=0)] = 0,

@@ -1,0 +1,331 @@
+"""Read-only queries for the CLI and the HTTP API: plain dataclasses out, nothing written.
+
+* `find_checkpoint`: a registered checkpoint by name, sha256 or unique sha256 prefix.
+* `list_checkpoints`, `find_tournament`, `list_games`, `game_sgf`: rows as the tables show them.
+* `leaderboard`: ratings, head-to-head and Elo-vs-visits curves over a tournament's (or all)
+  finished games, fitted by the pure functions of `arena.ratings`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, aliased
+
+from arena.ratings import (
+    GameResult,
+    HeadToHead,
+    Ratings,
+    VisitsPoint,
+    compute_ratings,
+    elo_vs_visits,
+    head_to_head,
+)
+
+from .models import Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
+from .repository import RatedGameSet, rated_game_set
+
+__all__ = [
+    "MIN_SHA256_PREFIX",
+    "CheckpointSummary",
+    "GameSummary",
+    "Leaderboard",
+    "LookupFailedError",
+    "PlayerStanding",
+    "TournamentSummary",
+    "build_leaderboard",
+    "find_checkpoint",
+    "find_tournament",
+    "game_sgf",
+    "leaderboard",
+    "list_checkpoints",
+    "list_games",
+    "parse_ladder_name",
+]
+
+MIN_SHA256_PREFIX = 8  # shorter hex prefixes are too likely to be a name, or ambiguous
+_HEX = re.compile(r"[0-9a-fA-F]+")
+_LADDER = re.compile(r"(?P<checkpoint>.+)@(?P<visits>[1-9][0-9]*)v")  # arena.scheduling.ladder_name
+
+
+class LookupFailedError(LookupError):
+    """Nothing (or more than one thing) answers to a reference; the message lists near matches."""
+
+
+# ------------------------------------------------------------------------------- checkpoints
+
+@dataclass(frozen=True)
+class CheckpointSummary:
+    id: int
+    name: str
+    sha256: str
+    run_name: str | None
+    training_step: int | None
+    board_sizes: tuple[int, ...]
+    parent_sha256: str | None
+    created_at: datetime
+
+
+def _board_sizes(manifest: dict[str, Any]) -> tuple[int, ...]:
+    sizes = manifest.get("board_sizes") or ()
+    return tuple(n for n in sizes if isinstance(n, int))
+
+
+def list_checkpoints(session: Session) -> list[CheckpointSummary]:
+    """Every registered checkpoint, oldest registration first."""
+    parent = aliased(Checkpoint)
+    rows = session.execute(select(Checkpoint, parent.sha256).outerjoin(parent, parent.id == Checkpoint.parent_id)
+                           .order_by(Checkpoint.created_at, Checkpoint.id))
+    return [CheckpointSummary(id=c.id, name=c.name, sha256=c.sha256, run_name=c.run_name,
+                              training_step=c.training_step, board_sizes=_board_sizes(c.manifest),
+                              parent_sha256=parent_sha, created_at=c.created_at) for c, parent_sha in rows]
+
+
+def find_checkpoint(session: Session, ref: str) -> Checkpoint:
+    """The registered checkpoint `ref` names: a name (the newest registration if several share
+    it), a full sha256, or a sha256 prefix of at least MIN_SHA256_PREFIX hex digits that only
+    one checkpoint has. LookupFailedError lists near matches otherwise."""
+    ref = ref.strip()
+    named = session.scalars(select(Checkpoint).where(Checkpoint.name == ref)
+                            .order_by(Checkpoint.created_at.desc(), Checkpoint.id.desc())).first()
+    if named is not None:
+        return named
+    if len(ref) >= MIN_SHA256_PREFIX and _HEX.fullmatch(ref):
+        matches = list(session.scalars(select(Checkpoint).where(Checkpoint.sha256.startswith(ref.lower()))
+                                       .order_by(Checkpoint.id).limit(10)))
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            listed = ", ".join(f"{c.name} ({c.sha256[:16]})" for c in matches)
+            raise LookupFailedError(f"checkpoint sha256 prefix {ref!r} is ambiguous: {listed}; give more digits")
+    names = list(session.scalars(select(Checkpoint.name).distinct()))
+    near = difflib.get_close_matches(ref, names, n=5, cutoff=0.6)
+    near += [n for n in names if ref and ref.lower() in n.lower() and n not in near][: 5 - len(near)]
+    hint = f"; did you mean {', '.join(near)}?" if near else (
+        "; no checkpoint is registered yet" if not names else f"; {len(names)} checkpoints are registered "
+        f"(`arena checkpoint list`)")
+    short = (f" (a sha256 prefix needs at least {MIN_SHA256_PREFIX} hex digits)"
+             if _HEX.fullmatch(ref) and len(ref) < MIN_SHA256_PREFIX else "")
+    raise LookupFailedError(f"no registered checkpoint named {ref!r} or with that sha256{short}{hint}")
+
+
+# ------------------------------------------------------------------------------- tournaments and games
+
+@dataclass(frozen=True)
+class TournamentSummary:
+    id: int
+    name: str
+    format: str
+    status: str
+    games_scheduled: int
+    games_finished: int
+
+
+def find_tournament(session: Session, ref: str | int) -> TournamentSummary:
+    """The tournament with this id (an integer, or digits) or name; LookupFailedError otherwise."""
+    text = str(ref).strip()
+    tournament = session.scalars(select(Tournament).where(Tournament.name == text)).first()
+    if tournament is None and text.isdigit():
+        tournament = session.get(Tournament, int(text))
+    if tournament is None:
+        names = list(session.scalars(select(Tournament.name)))
+        near = difflib.get_close_matches(text, names, n=5, cutoff=0.6)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise LookupFailedError(f"no tournament with id or name {text!r}{hint}")
+    return TournamentSummary(id=tournament.id, name=tournament.name, format=tournament.format,
+                             status=tournament.status, games_scheduled=tournament.games_scheduled,
+                             games_finished=tournament.games_finished)
+
+
+@dataclass(frozen=True)
+class GameSummary:
+    id: int  # the scheduled game's id
+    tournament_id: int
+    tournament: str
+    black: str
+    white: str
+    result: str
+    move_count: int
+    duration_s: float
+    finished_at: datetime
+
+
+def list_games(session: Session, *, player: str | None = None, tournament_id: int | None = None,
+               limit: int | None = 50) -> list[GameSummary]:
+    """Finished games, newest first; only `player`'s (either colour) and/or one tournament's."""
+    black, white = aliased(Player), aliased(Player)
+    query = (
+        select(FinishedGame, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
+        .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
+        .join(Tournament, Tournament.id == ScheduledGame.tournament_id)
+        .join(black, black.id == ScheduledGame.black_player_id)
+        .join(white, white.id == ScheduledGame.white_player_id)
+        .order_by(FinishedGame.finished_at.desc(), FinishedGame.scheduled_game_id.desc())
+    )
+    if player is not None:
+        query = query.where(or_(black.name == player, white.name == player))
+    if tournament_id is not None:
+        query = query.where(ScheduledGame.tournament_id == tournament_id)
+    if limit is not None:
+        query = query.limit(limit)
+    return [GameSummary(id=game.scheduled_game_id, tournament_id=tid, tournament=tname, black=b, white=w,
+                        result=game.result, move_count=game.move_count, duration_s=game.duration_s,
+                        finished_at=game.finished_at)
+            for game, tid, tname, b, w in session.execute(query)]
+
+
+def game_sgf(session: Session, game_id: int) -> str:
+    """The stored SGF of finished game `game_id`; LookupFailedError if it is unknown or unfinished."""
+    sgf = session.scalar(select(FinishedGame.sgf).where(FinishedGame.scheduled_game_id == game_id))
+    if sgf is None:
+        scheduled = session.get(ScheduledGame, game_id)
+        state = "is scheduled but not finished yet" if scheduled is not None else "does not exist"
+        raise LookupFailedError(f"game {game_id} {state}")
+    return sgf
+
+
+# ------------------------------------------------------------------------------- leaderboard
+
+@dataclass(frozen=True)
+class PlayerStanding:
+    """One row of the leaderboard. Elo and interval relative to the fit's anchor."""
+
+    name: str
+    elo: float
+    stderr: float
+    lo: float  # Hessian 95% interval
+    hi: float
+    games: int
+    wins: int
+    losses: int
+    draws: int
+    bootstrap_lo: float | None = None  # percentile 95% interval, with bootstrap refits
+    bootstrap_hi: float | None = None
+
+    @property
+    def score(self) -> float | None:
+        return (self.wins + 0.5 * self.draws) / self.games if self.games else None
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Ratings of the game set, best first, with head-to-head records and visits curves.
+
+    `ratings` and `head_to_head` are None when the game set is empty. `visits_curves` maps a
+    checkpoint name to its points, for players named `<checkpoint>@<N>v` at two visit counts or more.
+    """
+
+    game_set: RatedGameSet
+    standings: tuple[PlayerStanding, ...]
+    ratings: Ratings | None
+    head_to_head: HeadToHead | None
+    visits_curves: dict[str, list[tuple[str, VisitsPoint]]] = field(default_factory=dict)
+    parameters: dict[str, Any] = field(default_factory=dict)  # compute_ratings' arguments
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """Pairs that met, the better-rated first, in leaderboard order."""
+        if self.head_to_head is None:
+            return []
+        order = [s.name for s in self.standings]
+        out = []
+        for i, a in enumerate(order):
+            for b in order[i + 1:]:
+                if self.head_to_head.record(a, b).games:
+                    out.append((a, b))
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: what `arena leaderboard --json` prints and the API returns."""
+        ratings = self.ratings
+        out: dict[str, Any] = {
+            "game_set": {"sha256": self.game_set.sha256, "games": len(self.game_set.results)},
+            "parameters": dict(self.parameters),
+            "colour_advantage": None,
+            "players": [{"name": s.name, "elo": s.elo, "stderr": s.stderr, "ci95": [s.lo, s.hi],
+                         "bootstrap_ci95": None if s.bootstrap_lo is None else [s.bootstrap_lo, s.bootstrap_hi],
+                         "games": s.games, "wins": s.wins, "losses": s.losses, "draws": s.draws,
+                         "score": s.score} for s in self.standings],
+            "head_to_head": [],
+            "visits_curves": {ckpt: [{"player": player, "visits": p.visits, "elo": p.elo, "ci95": [p.lo, p.hi]}
+                                     for player, p in points] for ckpt, points in self.visits_curves.items()},
+        }
+        if ratings is not None:
+            lo, hi = ratings.colour_ci95()
+            out["colour_advantage"] = {"elo": ratings.colour_advantage_elo, "ci95": [lo, hi]}
+        for a, b in self.pairs():
+            r = self.head_to_head.record(a, b)
+            out["head_to_head"].append({
+                "a": a, "b": b, "wins": r.wins, "losses": r.losses, "draws": r.draws, "score": r.score,
+                "elo_diff": r.elo_diff, "ci95": [r.elo_lo, r.elo_hi], "adjusted": r.adjusted,
+                "model_elo_diff": r.model_elo_diff, "model_elo_stderr": r.model_elo_stderr,
+                "likelihood_of_superiority": r.likelihood_of_superiority})
+        return out
+
+
+def parse_ladder_name(name: str) -> tuple[str, int] | None:
+    """("s002000", 64) for the visits-ladder player name "s002000@64v"; None for other names."""
+    match = _LADDER.fullmatch(name)
+    return (match["checkpoint"], int(match["visits"])) if match else None
+
+
+def _records(results: tuple[GameResult, ...]) -> dict[str, list[int]]:
+    wld: dict[str, list[int]] = {}
+    for game in results:
+        for player in (game.black, game.white):
+            row = wld.setdefault(player, [0, 0, 0])
+            if game.winner is None:
+                row[2] += 1
+            elif game.winner == player:
+                row[0] += 1
+            else:
+                row[1] += 1
+    return wld
+
+
+def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anchor_elo: float = 0.0,
+                      bootstrap: int = 0, seed: int = 0) -> Leaderboard:
+    """Fit `compute_ratings` on the game set and assemble the leaderboard (pure; no session).
+
+    Raises arena.ratings.RatingInputError for an anchor outside the pool.
+    """
+    parameters = {"anchor": anchor, "anchor_elo": anchor_elo, "bootstrap": bootstrap, "seed": seed,
+                  "colour_advantage": True, "prior_games": 2.0, "draw_model": "half"}
+    if not game_set.results:
+        return Leaderboard(game_set=game_set, standings=(), ratings=None, head_to_head=None, parameters=parameters)
+    ratings = compute_ratings(game_set.results, anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap,
+                              seed=seed, colour_advantage=True, prior_games=2.0, draw_model="half")
+    wld = _records(game_set.results)
+    standings = []
+    for name in ratings.players:
+        lo, hi = ratings.ci95(name)
+        boot = ratings.bootstrap_ci[name] if ratings.bootstrap_ci is not None else (None, None)
+        w, l, d = wld.get(name, [0, 0, 0])
+        standings.append(PlayerStanding(name=name, elo=ratings.elo[name], stderr=ratings.stderr[name], lo=lo, hi=hi,
+                                        games=w + l + d, wins=w, losses=l, draws=d,
+                                        bootstrap_lo=boot[0], bootstrap_hi=boot[1]))
+    standings.sort(key=lambda s: (-s.elo, s.name))
+    rungs: dict[str, dict[int, str]] = {}
+    for name in ratings.players:
+        parsed = parse_ladder_name(name)
+        if parsed is not None:
+            rungs.setdefault(parsed[0], {})[parsed[1]] = name
+    curves = {}
+    for checkpoint, by_visits in sorted(rungs.items()):
+        if len(by_visits) >= 2:
+            points = elo_vs_visits(ratings, by_visits)
+            curves[checkpoint] = [(by_visits[p.visits], p) for p in points]
+    return Leaderboard(game_set=game_set, standings=tuple(standings), ratings=ratings,
+                       head_to_head=head_to_head(game_set.results, ratings), visits_curves=curves,
+                       parameters=parameters)
+
+
+def leaderboard(session: Session, *, tournament_id: int | None = None, anchor: str | None = None,
+                anchor_elo: float = 0.0, bootstrap: int = 0, seed: int = 0) -> Leaderboard:
+    """The leaderboard of one tournament's finished games, or of every finished game."""
+    return build_leaderboard(rated_game_set(session, tournament_id), anchor=anchor, anchor_elo=anchor_elo,
+                             bootstrap=bootstrap, seed=seed)
