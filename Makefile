@@ -8,14 +8,18 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install install-test apt-packages services bench clean
 
+# DEMO_ARGS: e.g. the reduced size CI runs (see `test`).
 demo: install
-	$(BIN)/arena demo
+	$(BIN)/arena demo $(DEMO_ARGS)
 
 test: install-test apt-packages services
 	# Storage tests on the embedded PostgreSQL (the default without ARENA_DATABASE_URL), then
 	# the whole suite, whose storage tests use the server at 127.0.0.1:5432 when it answers.
 	ARENA_TEST_EMBEDDED=1 $(BIN)/python -m pytest -q tests/arena/db
 	$(BIN)/python -m pytest
+	# The demo itself, reduced, on a fresh embedded database and filesystem broker.
+	demo_dir=$$(mktemp -d) && env -u ARENA_DATABASE_URL -u ARENA_BROKER_URL ARENA_DATA_DIR=$$demo_dir \
+		$(BIN)/arena demo --games-per-pairing 2 --visits 8 --ladder 2,32 && rm -rf $$demo_dir
 
 bench: install-test
 	$(BIN)/arena bench rules --board-size 9

@@ -24,8 +24,9 @@ from typing import Any, Callable, Mapping
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from arena.db import queries
 from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
-from arena.db.repository import GameSpec, get_or_create_player, schedule_games
+from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
 from arena.scheduling import (
     PlannedGame,
     PlayedGame,
@@ -52,20 +53,11 @@ class TournamentError(ValueError):
 
 
 def find_checkpoint(session: Session, ref: str) -> Checkpoint:
-    """The checkpoint named `ref` (the newest of that name), or with that sha256 or unique prefix (>= 8)."""
-    found = session.scalars(select(Checkpoint).where(Checkpoint.name == ref).order_by(Checkpoint.id.desc())).first()
-    if found is not None:
-        return found
-    if len(ref) >= 8 and all(c in "0123456789abcdef" for c in ref.lower()):
-        matches = list(session.scalars(select(Checkpoint).where(Checkpoint.sha256.startswith(ref.lower()))))
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise TournamentError(f"checkpoint prefix {ref!r} is ambiguous: {len(matches)} checkpoints match")
-    names = sorted(set(session.scalars(select(Checkpoint.name))))
-    close = [n for n in names if ref.lower() in n.lower()][:5]
-    hint = f"; did you mean {', '.join(close)}" if close else f"; registered: {', '.join(names[:10]) or 'none'}"
-    raise TournamentError(f"unknown checkpoint {ref!r}{hint} (arena checkpoint register PATH)")
+    """The registered checkpoint `ref` (a name, a sha256 or a unique prefix of one)."""
+    try:
+        return queries.find_checkpoint(session, ref)
+    except queries.LookupFailedError as exc:
+        raise TournamentError(f"{exc} (arena checkpoint register PATH)") from None
 
 
 def _engine_record(session: Session, name: str, spec: Any) -> EngineRecord:
@@ -129,6 +121,16 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
                             games_scheduled=0, games_finished=0)
     session.add(tournament)
     session.flush()
+    try:
+        _store_players(session, config, roster, checkpoints, engines)
+    except StorageError as exc:  # the transaction rolls back: nothing of the tournament is kept
+        raise TournamentError(f"{exc}: players are global, give the same checkpoint and settings the "
+                              f"name they already have") from None
+    _schedule(session, tournament, next_games(config, [], {}, book))
+    return tournament
+
+
+def _store_players(session: Session, config: TournamentConfig, roster, checkpoints, engines) -> None:
     for participant in roster:
         if participant.kind == "checkpoint":
             settings = _search_settings(config, participant.visits)
@@ -138,8 +140,6 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
             record = _engine_record(session, participant.ref, engines[participant.ref])
             get_or_create_player(session, name=participant.name, engine_id=record.id,
                                  search_settings={"engine": participant.ref})
-    _schedule(session, tournament, next_games(config, [], {}, book))
-    return tournament
 
 
 def _search_settings(config: TournamentConfig, visits: int | None) -> SearchSettings:
@@ -307,6 +307,7 @@ def progress(session: Session, tournament_id: int) -> Progress:
     tournament = session.get(Tournament, tournament_id)
     if tournament is None:
         raise TournamentError(f"tournament {tournament_id} does not exist")
+    session.flush()  # changes of this transaction first; then what other writers committed
     session.refresh(tournament)
     stats = session.execute(
         select(func.count(), func.min(FinishedGame.finished_at), func.max(FinishedGame.finished_at),

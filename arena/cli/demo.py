@@ -1,74 +1,111 @@
-"""`arena demo`: show what the arena can do today, honestly.
+"""`arena demo` (`make demo`): the whole arena on one machine, the way a researcher uses it.
 
-Until tournaments exist this plays a game between two uniform-random players and prints it as
-SGF, plays a short searched match between the first and the last demo checkpoint, and runs the
-rules and search benchmarks.
+With nothing configured it runs embedded: PostgreSQL from the pip package, the filesystem
+Celery broker, local worker processes, in-process Torch. It registers the demo checkpoints
+(one training run), a visits ladder of the newest one and GNU Go when installed, plays a
+round-robin between them with a live progress bar, then prints the leaderboard with 95%
+intervals, the head-to-head table and the Elo-vs-visits curve, and writes every game as SGF.
+
+Every step is the public one (`arena checkpoint register`, `arena tournament create`,
+`arena worker`, `arena leaderboard`, `arena sgf`), so the demo is also the end-to-end test
+(`make test` runs it in a reduced size).
 """
 
 from __future__ import annotations
 
-import json
+import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from search_workers.go import Color, GameRecord, Rules, benchmark_rules, random_game, to_ascii, write_sgf
+
+def _visits_list(text: str) -> list[int]:
+    try:
+        values = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        raise typer.BadParameter(f"{text!r}: comma-separated visit counts", param_hint="--ladder") from None
+    if len(values) < 2 or values[0] < 1:
+        raise typer.BadParameter("at least two positive visit counts", param_hint="--ladder")
+    return values
 
 
 def demo(
-    board_size: Annotated[int, typer.Option("--board-size", help="Board size of the random game.")] = 9,
-    seed: Annotated[int, typer.Option(help="Seed of the random game.")] = 2026,
-    match_games: Annotated[int, typer.Option(help="Games of the checkpoint match (even).", min=0)] = 8,
-    visits: Annotated[int, typer.Option(help="Playouts per move in the match.", min=1)] = 32,
-    bench_seconds: Annotated[float, typer.Option(help="Seconds per rules benchmark.", min=0.1)] = 2.0,
+    visits: Annotated[int, typer.Option(help="Visits of every checkpoint in the round-robin.", min=1,
+                                        max=100_000)] = 32,
+    ladder: Annotated[str, typer.Option(help="Visit counts of the newest checkpoint's ladder rungs.")] = "8,128",
+    games_per_pairing: Annotated[int, typer.Option("--games-per-pairing", help="Games per pairing (even).",
+                                                   min=2)] = 6,
+    workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).", min=1)] = 2,
+    gnugo: Annotated[bool, typer.Option(help="Include GNU Go (level 1) when it is installed.")] = True,
+    sgf_dir: Annotated[Path | None, typer.Option("--sgf-dir", help="Where to write the games as SGF; "
+                                                 "default: <data dir>/demo-sgf/<tournament>.")] = None,
+    seed: Annotated[int, typer.Option(help="Tournament seed (openings, game seeds).", min=0)] = 2026,
 ) -> None:
-    """Play a random game (printed as SGF), a checkpoint match with search, and the benchmarks."""
-    state = random_game(board_size, seed=seed)
-    typer.echo(f"A game between two uniform-random players ({state.rules.describe()}, komi {state.rules.komi}):")
-    typer.echo(to_ascii(state.stones()))
-    typer.echo(f"{state.move_number} moves, captures B {state.captures[Color.BLACK]} "
-               f"W {state.captures[Color.WHITE]}, Tromp-Taylor score {state.score():+g}, result {state.result}")
-    typer.echo("\nAs SGF:")
-    typer.echo(write_sgf(GameRecord.from_state(state, black="random", white="random", game_name="arena demo")))
-    if match_games:
-        checkpoint_match(match_games - match_games % 2 or 2, visits)
-    typer.echo("\nRules benchmark (random legal games, one core):")
-    for n in (9, 19):
-        typer.echo(json.dumps(benchmark_rules(n, seconds=bench_seconds).as_json()))
-    from search_workers.evaluators import UniformEvaluator
-    from search_workers.search.benchmark import benchmark_search
+    """Register the demo checkpoints, play a round-robin with a live progress bar, print the ratings."""
+    from rich.console import Console
 
-    typer.echo("Search benchmark (tree + rules per playout, no network):")
-    typer.echo(json.dumps(benchmark_search(UniformEvaluator(9), visits=200, games=64, moves=4, repeats=1).as_json()))
-
-
-def checkpoint_match(games: int, visits: int) -> None:
-    """The oldest against the newest demo checkpoint, colours swapped on shared random openings."""
-    from models.checkpoint import load_checkpoint
+    from arena.cli import checkpoint
+    from arena.cli.results import print_leaderboard
+    from arena.cli.session import cli_session
+    from arena.cli.tournament import follow_tournament
+    from arena.db import migrate, queries
+    from arena.db.engine import database_url
+    from arena.scheduling import TournamentConfig
+    from arena.settings import get_settings
+    from arena.tournaments import TournamentError, create_tournament
+    from arena.worker import server_engines
     from models.demo import demo_manifests
-    from search_workers.engines import MctsPlayer, paired_openings, play_block
-    from search_workers.evaluators import TorchEvaluator
-    from search_workers.search import SearchConfig
 
+    # Wide enough for player names and intervals when the output is a log, not a terminal.
+    console = Console(width=None if Console().is_terminal else 140)
+    settings = get_settings()
+    started = time.perf_counter()
+    where = settings.database_url or f"embedded PostgreSQL in {settings.data_dir}"
+    console.print(f"[bold]Go Arena demo[/bold]: database {where}; broker "
+                  f"{settings.broker_url or 'filesystem (' + str(settings.broker_dir()) + ')'}")
+    if games_per_pairing % 2:
+        raise typer.BadParameter("must be even (colour-swapped pairs)", param_hint="--games-per-pairing")
+    rungs = [v for v in _visits_list(ladder) if v != visits]
+    migrate.upgrade(database_url(settings))
     manifests = demo_manifests()
     if len(manifests) < 2:
-        typer.echo("\n(no demo checkpoints found: skipping the checkpoint match)")
-        return
-    rules = Rules.preset("chinese", komi=7.5)
-    players = []
-    for path in (manifests[0], manifests[-1]):
-        loaded = load_checkpoint(path)
-        evaluator = TorchEvaluator(loaded.module, board_size=9, device="cpu", name=loaded.manifest.name)
-        players.append(MctsPlayer(loaded.manifest.name, evaluator, SearchConfig(visits=visits)))
-    old, new = players
-    openings = paired_openings(games // 2, 2, board_size=9, rules=rules, seed=7)
-    black = [new if i % 2 == 0 else old for i in range(games)]
-    white = [old if i % 2 == 0 else new for i in range(games)]
-    typer.echo(f"\nA searched match on 9x9 ({visits} visits a move, {rules.describe()}): "
-               f"{new.name} vs {old.name}, {games} games, colours swapped on shared openings")
-    outcomes = play_block(black, white, board_size=9, rules=rules, openings=openings)
-    for i, outcome in enumerate(outcomes):
-        typer.echo(f"  game {i + 1}: {outcome.black} (B) vs {outcome.white} (W): {outcome.result} "
-                   f"in {outcome.final.move_number} moves")
-    wins = sum(o.winner_name == new.name for o in outcomes)
-    typer.echo(f"{new.name} won {wins} of {games}")
+        raise typer.BadParameter("the demo checkpoints (models/demo_checkpoints) are missing")
+    for path in manifests:
+        checkpoint.register(path, name=None)  # `arena checkpoint register PATH`: verify, store, record
+    names = [path.stem for path in manifests]
+    newest = names[-1]
+    participants = [{"name": f"{name}@{visits}v", "kind": "checkpoint", "ref": name, "visits": visits}
+                    for name in names]
+    participants += [{"name": f"{newest}@{v}v", "kind": "checkpoint", "ref": newest, "visits": v} for v in rungs]
+    engines = server_engines(settings)
+    if gnugo and "gnugo-l1" in engines:
+        participants.append({"name": "gnugo-l1", "kind": "engine", "ref": "gnugo-l1"})
+        console.print("GNU Go is installed: gnugo-l1 (level 1) plays too, and GNU Go settles dead stones")
+    elif gnugo:
+        console.print("GNU Go is not installed (apt-get install gnugo): checkpoints only, Tromp-Taylor scoring")
+    name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
+    config = TournamentConfig(name=name, format="round-robin", participants=participants, board_size=9,
+                              rules="chinese", komi=7.5, games_per_pairing=games_per_pairing, seed=seed,
+                              openings={"source": "random", "plies": 4, "count": 64, "seed": seed})
+    try:
+        with cli_session() as session:
+            tournament = create_tournament(session, config, engines=engines)
+            tid, scheduled = tournament.id, tournament.games_scheduled
+    except TournamentError as exc:
+        raise typer.BadParameter(str(exc), param_hint="demo tournament") from None
+    console.print(f"tournament {tid} {name!r}: round-robin of {len(participants)} players, "
+                  f"{scheduled} games (colour-swapped pairs on shared random openings), {workers} local workers")
+    follow_tournament([tid], local_workers=workers)
+    with cli_session() as session:
+        board = queries.leaderboard(session, tournament_id=tid)
+        print_leaderboard(console, board)
+        games = queries.list_games(session, tournament_id=tid, limit=100_000)
+        out = sgf_dir or settings.data_dir / "demo-sgf" / name
+        out.mkdir(parents=True, exist_ok=True)
+        for game in games:
+            (out / f"game-{game.id:05d}.sgf").write_text(queries.game_sgf(session, game.id), encoding="utf-8")
+    console.print(f"{len(games)} games written as SGF to {out}")
+    console.print(f"demo finished in {time.perf_counter() - started:.0f} s "
+                  f"(arena leaderboard --tournament {tid}; arena games --tournament {tid}; arena sgf ID)")
+

@@ -85,14 +85,14 @@ def leaderboard(
     if board.ratings is None:
         console.print("no finished games to rate" + (f" in tournament {tournament}" if tournament else ""))
         return
-    _print_leaderboard(console, board)
+    print_leaderboard(console, board)
     if snapshot_id is not None:
         console.print(f"saved rating snapshot {snapshot_id} (game set {board.game_set.sha256[:12]})")
     elif save:
         console.print("nothing to save: no rated games")
 
 
-def _print_leaderboard(console: Console, board: Leaderboard) -> None:
+def print_leaderboard(console: Console, board: Leaderboard) -> None:
     from rich.table import Table
 
     ratings = board.ratings

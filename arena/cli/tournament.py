@@ -100,16 +100,15 @@ def create(
 
 def _evaluator_for(checkpoint, board_size: int):
     """An evaluator for a registered checkpoint (policy openings), from the checkpoint store."""
+    from arena.checkpoint_store import CheckpointNotStoredError, stored_manifest
+    from arena.settings import get_settings
     from models.checkpoint import load_checkpoint
     from search_workers.evaluators import TorchEvaluator
 
-    from arena.settings import get_settings
-
-    directory = get_settings().checkpoint_root() / checkpoint.sha256
-    manifests = sorted(directory.glob("*.json"))
-    if not manifests:
-        raise typer.BadParameter(f"checkpoint {checkpoint.name} is not in the store {directory}")
-    loaded = load_checkpoint(manifests[0])
+    try:
+        loaded = load_checkpoint(stored_manifest(checkpoint.sha256, root=get_settings().checkpoint_root()))
+    except CheckpointNotStoredError as exc:
+        raise typer.BadParameter(str(exc), param_hint="openings.checkpoint") from None
     return TorchEvaluator(loaded.module, board_size=board_size, device="cpu", name=checkpoint.name)
 
 

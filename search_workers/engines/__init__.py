@@ -25,7 +25,7 @@ from .match import (
     play_games,
     tromp_taylor,
 )
-from .referee import RefereeError, settle  # its Settlement adds `dead` to match.Settlement
+from .referee import RefereeError, settle
 
 __all__ = [
     "RESIGN",

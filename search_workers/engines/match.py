@@ -29,7 +29,9 @@ import numpy as np
 from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords, random_move
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
 
-RESIGN = -1  # the move value of a resignation
+from .gtp import RESIGN  # the move value of a resignation
+from .referee import Settlement
+
 
 
 @dataclass(frozen=True)
@@ -65,15 +67,6 @@ class EngineSeat:
 
 
 Seat = MctsPlayer | EngineSeat
-
-
-@dataclass(frozen=True)
-class Settlement:
-    """How a game ended by passes was scored."""
-
-    result: str  # SGF RE, e.g. "B+3.5"
-    score: float  # Black's margin
-    method: str  # "tromp-taylor" or "referee:<engine> <version>"
 
 
 Referee = Callable[[GameState], Settlement]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from search_workers.go import read_sgf
+from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
+from tests.support.engines import find_gnugo
 
 ARENA = Path(sys.executable).with_name("arena")
 
@@ -36,15 +39,25 @@ def test_bench_rules_rejects_a_bad_board_size_by_name() -> None:
     assert "board size" in proc.stderr and "30" in proc.stderr
 
 
-def test_demo_plays_a_game_and_prints_valid_sgf() -> None:
-    proc = run_arena("demo", "--bench-seconds", "0.2", "--match-games", "2", "--visits", "8")
-    assert proc.returncode == 0, proc.stderr
-    sgf_text = re.search(r"\(;.*?\)\s*$", proc.stdout, re.S | re.M)
-    assert sgf_text, proc.stdout
-    record = read_sgf(sgf_text.group(0))
-    final = record.replay()
-    assert final.is_over and record.result == final.result
-    bench_lines = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith('{"bench"')]
-    assert [(b["bench"], b["board_size"]) for b in bench_lines] == [("rules", 9), ("rules", 19), ("search", 9)]
-    match = re.search(r"(demo-\S+) won (\d+) of (\d+)", proc.stdout)
-    assert match and int(match.group(3)) == 2, proc.stdout
+def test_demo_runs_a_tournament_and_leaves_valid_sgfs(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+    """`arena demo`, reduced: local workers on the filesystem broker, the leaderboard, SGFs on disk.
+    (`make test` also runs it on the embedded PostgreSQL.)"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"))
+    out = tmp_path / "sgf"
+    proc = subprocess.run([str(ARENA), "demo", "--games-per-pairing", "2", "--visits", "4", "--ladder", "1,16",
+                           "--workers", "1", "--sgf-dir", str(out)], capture_output=True, text=True, timeout=600,
+                          env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    players = 7 if find_gnugo() else 6
+    games = players * (players - 1)
+    assert f"{games} games written as SGF" in proc.stdout
+    files = sorted(out.glob("*.sgf"))
+    assert len(files) == games
+    for path in files:
+        record = read_sgf(path.read_text())
+        final = record.replay()
+        assert record.result and final.move_number > 0
+        if record.result[2:] not in ("R", "F") and "referee" not in path.read_text():
+            assert record.result == final.result
+    assert "Elo vs visits" in proc.stdout and "Head to head" in proc.stdout
