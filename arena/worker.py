@@ -40,11 +40,13 @@ def broker_options(settings: Settings) -> dict:
     if settings.broker_url:
         return {"visibility_timeout": settings.broker_visibility_timeout_s}
     folder = settings.broker_dir()
-    for sub in ("queue", "processed"):
+    for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
-    # In and out are one folder: producers write messages where consumers read them.
+    # In and out are one folder: producers write messages where consumers read them. The
+    # control folder (exchange bindings) too, else kombu writes it into the working directory.
     return {"data_folder_in": str(folder / "queue"), "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"), "store_processed": False}
+            "processed_folder": str(folder / "processed"), "store_processed": False,
+            "control_folder": str(folder / "control")}
 
 
 def make_celery(settings: Settings | None = None) -> Celery:
