@@ -21,6 +21,9 @@ choosing among a node's children streams through contiguous arrays: reading each
 node record instead is one cache miss per legal move, and after a forward pass the cache is
 cold. That alone tripled the cost of a playout with a real network.
 
+A node's edges are not in move order: its visited children come first, then its best
+unvisited one (see `select_edge`), so choosing a child reads only those, not every legal move.
+
 A playout copies the root board into one scratch board and plays down the tree; superko entries
 it adds to the game's history are undone afterwards in reverse order, so the history table
 is never copied (see `_board.history_add`).
@@ -66,43 +69,77 @@ def terminal_value(board, neighbours):
     return 0.0
 
 
+@njit(cache=True)
+def swap_edges(g, a, b, edge_prior, edge_child, edge_move, edge_visits, edge_value_sum):
+    """Exchange two edges of one node (each array's entries a and b of game g)."""
+    edge_prior[g, a], edge_prior[g, b] = edge_prior[g, b], edge_prior[g, a]
+    edge_child[g, a], edge_child[g, b] = edge_child[g, b], edge_child[g, a]
+    edge_move[g, a], edge_move[g, b] = edge_move[g, b], edge_move[g, a]
+    edge_visits[g, a], edge_visits[g, b] = edge_visits[g, b], edge_visits[g, a]
+    edge_value_sum[g, a], edge_value_sum[g, b] = edge_value_sum[g, b], edge_value_sum[g, a]
+
+
+@njit(cache=True)
+def promote_best_unvisited(g, start, end, edge_prior, edge_child, edge_move, edge_visits, edge_value_sum):
+    """Move the highest-prior edge of [start, end) to start (equal priors: the lower move)."""
+    if start >= end:
+        return
+    best = start
+    best_prior = edge_prior[g, start]
+    for e in range(start + 1, end):
+        prior = edge_prior[g, e]
+        if prior > best_prior or (prior == best_prior and edge_move[g, e] < edge_move[g, best]):
+            best = e
+            best_prior = prior
+    if best != start:
+        swap_edges(g, start, best, edge_prior, edge_child, edge_move, edge_visits, edge_value_sum)
+
+
 @njit(cache=True, fastmath=True)  # PUCT scores only rank edges: reassociation cannot matter
-def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_visits,
-                edge_value_sum, c_puct, fpu_reduction):
+def select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior, edge_child,
+                edge_move, edge_visits, edge_value_sum, c_puct, fpu_reduction):
     """The edge maximising Q + c_puct * P * sqrt(N_parent) / (1 + N_child) (AlphaGo Zero's PUCT).
 
     Unvisited children all share one value, "first play urgency" as in Leela Zero: the
     parent's value minus fpu_reduction * sqrt(prior mass already visited). Early on that is
     the parent's own value (search widens freely); once the likely moves have been tried,
     the rest must earn their visits. Among unvisited children PUCT then prefers the highest
-    prior, so one pass finds both candidates.
+    prior, and exact ties go to the lower move, among visited and unvisited children alike.
+
+    So a node's children are visited in order of prior, and its edges are kept in that order
+    as far as it matters: the visited children first, then the best unvisited one (placed
+    there by expansion, and by this function each time it hands out the best unvisited
+    edge), then the rest in any order. The scan stops at the first unvisited edge instead of
+    reading every legal move; most nodes have a handful of visited children out of ~60.
     """
     first = node_first_edge[g, node]
+    end = first + node_num_edges[g, node]
     parent_visits = node_visits[g, node]
     sqrt_parent = math.sqrt(max(parent_visits, 1))
     parent_q = node_value_sum[g, node] / parent_visits if parent_visits > 0 else 0.0
     best_visited = -1
     best_visited_score = -1e300
-    best_unvisited = -1
-    best_unvisited_prior = -1.0
     visited_prior = 0.0
-    for e in range(first, first + node_num_edges[g, node]):
+    e = first
+    while e < end:
         n = edge_visits[g, e]
+        if n == 0:
+            break
         prior = edge_prior[g, e]
-        if n > 0:
-            visited_prior += prior
-            score = edge_value_sum[g, e] / n + c_puct * prior * sqrt_parent / (1 + n)
-            if score > best_visited_score:
-                best_visited_score = score
-                best_visited = e
-        elif prior > best_unvisited_prior:
-            best_unvisited_prior = prior
-            best_unvisited = e
-    if best_unvisited < 0:
+        visited_prior += prior
+        score = edge_value_sum[g, e] / n + c_puct * prior * sqrt_parent / (1 + n)
+        if score > best_visited_score or (score == best_visited_score
+                                          and edge_move[g, e] < edge_move[g, best_visited]):
+            best_visited_score = score
+            best_visited = e
+        e += 1
+    if e == end:
         return best_visited
     fpu = parent_q - fpu_reduction * math.sqrt(visited_prior)
-    if best_visited < 0 or fpu + c_puct * best_unvisited_prior * sqrt_parent > best_visited_score:
-        return best_unvisited
+    if best_visited < 0 or fpu + c_puct * edge_prior[g, e] * sqrt_parent > best_visited_score:
+        # e gets its first visit: the best of the remaining unvisited edges becomes next in line.
+        promote_best_unvisited(g, e + 1, end, edge_prior, edge_child, edge_move, edge_visits, edge_value_sum)
+        return e
     return best_visited
 
 
@@ -142,7 +179,7 @@ def select_leaves(active, root_boards, root_histories, scratch_board, neighbours
                 count += 1
                 break
             e = select_edge(g, node, node_first_edge, node_num_edges, node_visits, node_value_sum, edge_prior,
-                            edge_visits, edge_value_sum, c_puct, fpu_reduction)
+                            edge_child, edge_move, edge_visits, edge_value_sum, c_puct, fpu_reduction)
             path_edges[g, depth] = e
             undo_slots[g, depth] = play(board, history, neighbours, zobrist, edge_move[g, e], board[H_TO_MOVE])
             child = edge_child[g, e]
@@ -180,6 +217,7 @@ def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, leg
             r = rows[g]
             first = tree_sizes[g, EDGES]
             k = 0
+            top = first  # the highest prior (the lowest move among equals) goes first: see select_edge
             for p in range(nn + 1):
                 if legal[r, p]:
                     edge_move[g, first + k] = p
@@ -187,7 +225,11 @@ def expand_and_backup(active, needs_eval, rows, policy, values, leaf_values, leg
                     edge_child[g, first + k] = -1
                     edge_visits[g, first + k] = 0
                     edge_value_sum[g, first + k] = 0.0
+                    if edge_prior[g, first + k] > edge_prior[g, top]:
+                        top = first + k
                     k += 1
+            if top != first:
+                swap_edges(g, first, top, edge_prior, edge_child, edge_move, edge_visits, edge_value_sum)
             node_first_edge[g, leaf] = first
             node_num_edges[g, leaf] = k
             tree_sizes[g, EDGES] = first + k
@@ -287,16 +329,27 @@ def reroot(g, move, node_first_edge, node_num_edges, node_visits, node_value_sum
 @njit(cache=True)
 def root_children(g, node_first_edge, node_num_edges, edge_prior, edge_move, edge_visits, edge_value_sum,
                   moves_out, visits_out, priors_out, q_out):
-    """Copy the root's edges (move, visits, prior, Q for the player to move); returns the count."""
+    """Copy the root's edges (move, visits, prior, Q for the player to move) in increasing move
+    order, whatever the order of the edges (select_edge reorders them); returns the count.
+
+    The outputs have room for every move (N*N+1).
+    """
     first = node_first_edge[g, 0]
     if first < 0:
         return 0
     num = node_num_edges[g, 0]
-    for k in range(num):
-        e = first + k
-        moves_out[k] = edge_move[g, e]
+    edge_of_move = np.full(moves_out.shape[0], -1, dtype=np.int32)
+    for e in range(first, first + num):
+        edge_of_move[edge_move[g, e]] = e
+    k = 0
+    for p in range(edge_of_move.shape[0]):
+        e = edge_of_move[p]
+        if e < 0:
+            continue
+        moves_out[k] = p
         priors_out[k] = edge_prior[g, e]
         n = edge_visits[g, e]
         visits_out[k] = n
         q_out[k] = edge_value_sum[g, e] / n if n > 0 else np.nan
-    return num
+        k += 1
+    return k
