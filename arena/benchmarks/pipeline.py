@@ -28,7 +28,10 @@ def benchmark_pipeline(evaluator, *, board_size: int = 9, visits: int = 64, game
     config = SearchConfig(visits=visits, seed=seed)
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
     states = random_openings(board_size, games, 4, seed)
-    mcts.search(states)  # compile or load kernels, warm the allocator; not timed
+    # Compile or load every kernel, re-rooting included (a continued game), and warm the
+    # allocator; not timed. Loading a kernel from numba's cache alone takes milliseconds.
+    after = [state.play(result.move) for state, result in zip(states, mcts.search(states))]
+    mcts.search([None if state.is_over else state for state in after])
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
     # Like a worker playing a block, a slot never idles: when its game ends, the next game
     # starts there. The run stops once games * moves searched moves are done.
