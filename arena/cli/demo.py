@@ -35,7 +35,7 @@ def demo(
                                         max=100_000)] = 32,
     ladder: Annotated[str, typer.Option(help="Visit counts of the newest checkpoint's ladder rungs.")] = "8,128",
     games_per_pairing: Annotated[int, typer.Option("--games-per-pairing", help="Games per pairing (even).",
-                                                   min=2)] = 6,
+                                                   min=2)] = 10,
     workers: Annotated[int, typer.Option(help="Local worker processes (one torch thread each).", min=1)] = 2,
     gnugo: Annotated[bool, typer.Option(help="Include GNU Go (level 1) when it is installed.")] = True,
     sgf_dir: Annotated[Path | None, typer.Option("--sgf-dir", help="Where to write the games as SGF; "
