@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := gnugo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test install install-test apt-packages services bench clean
+.PHONY: demo test install install-test apt-packages services bench clean proto
 
 # DEMO_ARGS: e.g. the reduced size CI runs (see `test`).
 demo: install
@@ -60,6 +60,10 @@ services:
 		! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then \
 		$(SUDO) pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -1) main start || true; \
 	fi
+
+# Regenerate arena/grpc/generated from proto/ (commit the result; a test checks it is current).
+proto: install-test
+	$(BIN)/python -m arena.grpc.codegen
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,384 @@
+"""The gRPC API (`proto/arena/v1/arena.proto`): a servicer over the arena's service functions.
+
+    server = serve(settings, port=50051)      # started; server.stop(grace) ends it
+    server.wait_for_termination()
+
+Every RPC is a thin translation: checkpoints go through `arena.checkpoint_store` and
+`arena.db.repository`, tournaments through `arena.tournaments` (and the Celery app of
+`arena.worker` to send the first games), ratings and games through `arena.db.queries`. The two
+streams poll the database with a short interval (`poll_s`); each holds one server thread while
+open and ends when the client cancels.
+
+Writes (RegisterCheckpoint, ScheduleTournament) pass the call's metadata to one function,
+`authorize(metadata)`, which raises `Unauthenticated` to refuse. The default accepts every call;
+a server that requires bearer tokens passes its own (`serve(..., authorize=...)`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import grpc
+import pydantic
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.orm import aliased
+
+from arena.checkpoint_store import store_checkpoint
+from arena.db import queries, repository
+from arena.db.engine import database_url, make_engine, session_scope
+from arena.db.models import Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
+from arena.scheduling import TournamentConfig
+from arena.settings import Settings
+from arena.tournaments import TournamentError, create_tournament, dispatch
+from models.checkpoint import CheckpointError
+
+from .generated import arena_pb2, arena_pb2_grpc
+
+__all__ = ["ArenaServicer", "Unauthenticated", "allow_all", "serve"]
+
+log = logging.getLogger(__name__)
+
+Metadata = Sequence[tuple[str, str | bytes]]
+DEFAULT_POLL_S = 0.5
+# A finished game's `finished_at` is its transaction's start, so a game can become visible after
+# one stamped later: a stream looks this far back on each poll and skips the games it sent.
+VISIBILITY_LAG = timedelta(seconds=60)
+WATCH_BATCH = 500  # games read per poll; a long backlog streams over several polls
+ENDED = ("finished", "cancelled")
+
+
+class Unauthenticated(Exception):
+    """Raised by an `authorize` function to refuse a write (UNAUTHENTICATED, with this message)."""
+
+
+def allow_all(metadata: Metadata) -> None:
+    """The default `authorize`: every write is accepted."""
+
+
+class _Abort(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def _invalid(field: str, message: str) -> _Abort:
+    return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {message}")
+
+
+def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
+    """`config_json.participants.0.visits: ...` for each error; a model-level check that names its
+    field first ("games_per_pairing: must be even") is placed at that field."""
+    parts = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        location = [field, *map(str, error["loc"])]
+        named, sep, rest = message.partition(": ")
+        if sep and named.replace("_", "").replace(".", "").isalnum() and " " not in named:
+            location.append(named)
+            message = rest
+        parts.append(f"{'.'.join(location)}: {message}")
+    return "; ".join(parts)
+
+
+class ArenaServicer(arena_pb2_grpc.ArenaServicer):
+    """The `arena.v1.Arena` service on one database (`engine`) and one configuration."""
+
+    def __init__(self, settings: Settings, *, engine: Engine | None = None,
+                 authorize: Callable[[Metadata], None] = allow_all, poll_s: float = DEFAULT_POLL_S,
+                 engines: dict | None = None, send: Callable[[dict], None] | None = None):
+        """`engines`: the server's engine configuration (default: `arena.worker.server_engines`);
+        `send`: how a block payload reaches the workers (default: Celery, `arena.worker.enqueue`)."""
+        self.settings = settings
+        self.engine = engine or make_engine(database_url(settings))
+        self.authorize = authorize
+        self.poll_s = poll_s
+        self._engines = engines
+        self._send = send
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _server_engines(self) -> dict:
+        if self._engines is None:
+            from arena.worker import server_engines
+
+            self._engines = server_engines(self.settings)
+        return self._engines
+
+    def _sender(self) -> Callable[[dict], None]:
+        with self._lock:
+            if self._send is None:
+                from arena.worker import enqueue, make_celery
+
+                app = make_celery(self.settings)
+                self._send = lambda payload: enqueue(app, payload)
+            return self._send
+
+    def _check_write(self, context: grpc.ServicerContext) -> None:
+        try:
+            self.authorize(tuple(context.invocation_metadata() or ()))
+        except Unauthenticated as exc:
+            raise _Abort(grpc.StatusCode.UNAUTHENTICATED, str(exc) or "a valid bearer token is required") from None
+
+    @staticmethod
+    def _wrap(method):
+        def unary(self, request, context):
+            try:
+                return method(self, request, context)
+            except _Abort as exc:
+                context.abort(exc.code, exc.message)
+        unary.__name__, unary.__doc__ = method.__name__, method.__doc__
+        return unary
+
+    @staticmethod
+    def _wrap_stream(method):
+        def stream(self, request, context):
+            try:
+                yield from method(self, request, context)
+            except _Abort as exc:
+                context.abort(exc.code, exc.message)
+        stream.__name__, stream.__doc__ = method.__name__, method.__doc__
+        return stream
+
+    def _wait(self, context: grpc.ServicerContext, stop: threading.Event) -> bool:
+        """Sleep one poll interval; False once the client has gone."""
+        stop.wait(self.poll_s)
+        return context.is_active() and not stop.is_set()
+
+    @staticmethod
+    def _stop_event(context: grpc.ServicerContext) -> threading.Event:
+        stop = threading.Event()
+        context.add_callback(stop.set)  # called when the RPC ends (cancelled, deadline, done)
+        return stop
+
+    # ------------------------------------------------------------------ writes
+
+    def _register_checkpoint(self, request, context):
+        self._check_write(context)
+        if not request.path.strip():
+            raise _invalid("path", "must not be empty")
+        if request.name and not request.name.strip():
+            raise _invalid("name", "must not be blank")
+        path = Path(request.path)
+        if not path.exists():
+            raise _Abort(grpc.StatusCode.NOT_FOUND, f"path: {request.path} does not exist on the server")
+        try:
+            stored = store_checkpoint(path, root=self.settings.checkpoint_root())  # refusals touch nothing
+        except (CheckpointError, OSError) as exc:
+            raise _invalid("path", f"checkpoint refused, nothing stored or registered: {exc}") from None
+        manifest = stored.manifest
+        with session_scope(self.engine) as session:
+            existing = session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == stored.sha256))
+            parent = manifest.parent
+            if parent is not None and session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == parent)) is None:
+                parent = None  # lineage is optional: an unregistered parent is left out
+            row = repository.register_checkpoint(
+                session, sha256=stored.sha256, name=request.name or manifest.name,
+                manifest=manifest.model_dump(mode="json"), run_name=manifest.run_name,
+                training_step=manifest.training_step, parent_sha256=parent)
+            return arena_pb2.RegisterCheckpointResponse(id=row.id, sha256=row.sha256, name=row.name,
+                                                        created=existing is None, parent_sha256=parent or "")
+
+    def _schedule_tournament(self, request, context):
+        self._check_write(context)
+        try:
+            data = json.loads(request.config_json)
+        except json.JSONDecodeError as exc:
+            raise _invalid("config_json", f"not JSON: {exc}") from None
+        if not isinstance(data, dict):
+            raise _invalid("config_json", "must be a JSON object (the fields of TournamentConfig)")
+        try:
+            config = TournamentConfig.model_validate(data)
+        except pydantic.ValidationError as exc:
+            raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, _validation_message("config_json", exc)) from None
+        engines = self._server_engines()
+        with session_scope(self.engine) as session:
+            if session.scalar(select(Tournament.id).where(Tournament.name == config.name)) is not None:
+                raise _Abort(grpc.StatusCode.ALREADY_EXISTS,
+                             f"config_json.name: a tournament named {config.name!r} already exists")
+            try:
+                tournament = create_tournament(session, config, engines=engines)
+            except TournamentError as exc:
+                raise _invalid("config_json", str(exc)) from None
+            tid, name, scheduled = tournament.id, tournament.name, tournament.games_scheduled
+        sent = 0
+        if not request.no_dispatch:
+            # A separate transaction: the tournament stands even if the broker is down (the
+            # scheduler sends its games later), and games are marked sent only if sending worked.
+            try:
+                with session_scope(self.engine) as session:
+                    sent = dispatch(session, tid, send=self._sender())
+            except Exception:  # noqa: BLE001 -- any broker failure: leave it to the scheduler
+                log.exception("tournament %s stored; sending its games failed, the scheduler will", tid)
+        return arena_pb2.ScheduleTournamentResponse(tournament_id=tid, name=name, games_scheduled=scheduled,
+                                                    games_dispatched=sent)
+
+    # ------------------------------------------------------------------ reads
+
+    def _tournament_status(self, session, tournament_id: int) -> str:
+        status = session.scalar(select(Tournament.status).where(Tournament.id == tournament_id))
+        if status is None:
+            raise _Abort(grpc.StatusCode.NOT_FOUND, f"tournament_id: no tournament {tournament_id}")
+        return status
+
+    def _leaderboard(self, tournament_id: int | None) -> arena_pb2.Leaderboard:
+        with session_scope(self.engine) as session:
+            status = self._tournament_status(session, tournament_id) if tournament_id is not None else ""
+            board = queries.leaderboard(session, tournament_id=tournament_id)
+        players = [arena_pb2.PlayerStanding(name=s.name, elo=s.elo, ci_low=s.lo, ci_high=s.hi, stderr=s.stderr,
+                                            games=s.games, wins=s.wins, losses=s.losses, draws=s.draws,
+                                            score=s.score or 0.0) for s in board.standings]
+        return arena_pb2.Leaderboard(tournament_id=tournament_id, tournament_status=status,
+                                     game_set_sha256=board.game_set.sha256, games=len(board.game_set.results),
+                                     players=players)
+
+    def _get_leaderboard(self, request, context):
+        return self._leaderboard(request.tournament_id if request.HasField("tournament_id") else None)
+
+    # ------------------------------------------------------------------ streams
+
+    def _games_query(self, request):
+        black, white = aliased(Player), aliased(Player)
+        query = (
+            select(FinishedGame, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
+            .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
+            .join(Tournament, Tournament.id == ScheduledGame.tournament_id)
+            .join(black, black.id == ScheduledGame.black_player_id)
+            .join(white, white.id == ScheduledGame.white_player_id)
+            .order_by(FinishedGame.finished_at, FinishedGame.scheduled_game_id)
+        )
+        if request.HasField("tournament_id"):
+            query = query.where(ScheduledGame.tournament_id == request.tournament_id)
+        if request.player:
+            query = query.where(or_(black.name == request.player, white.name == request.player))
+        return query
+
+    @staticmethod
+    def _game(row, include_sgf: bool) -> arena_pb2.Game:
+        game, tid, tname, black, white = row
+        message = arena_pb2.Game(id=game.scheduled_game_id, tournament_id=tid, tournament=tname, black=black,
+                                 white=white, result=game.result, move_count=game.move_count,
+                                 duration_s=game.duration_s, sgf=game.sgf if include_sgf else "")
+        message.finished_at.FromDatetime(game.finished_at)
+        return message
+
+    def _watch_games(self, request, context) -> Iterator[arena_pb2.Game]:
+        has_tournament = request.HasField("tournament_id")
+        if request.until_finished and not has_tournament:
+            raise _invalid("until_finished", "needs tournament_id")
+        seen: dict[int, datetime] = {}  # games sent within VISIBILITY_LAG of the newest sent
+        after: tuple[datetime, int] | None = None  # send only games stored after this (time, id)
+        newest: datetime | None = None
+        query = self._games_query(request)
+        with session_scope(self.engine) as session:
+            if has_tournament:
+                self._tournament_status(session, request.tournament_id)
+            if request.player and session.scalar(select(Player.id).where(Player.name == request.player)) is None:
+                raise _Abort(grpc.StatusCode.NOT_FOUND, f"player: no player named {request.player!r}")
+            if request.only_new:
+                newest = session.scalar(select(func.now()))
+                for row in session.execute(query.with_only_columns(FinishedGame.scheduled_game_id,
+                                                                   FinishedGame.finished_at)
+                                           .where(FinishedGame.finished_at >= newest - VISIBILITY_LAG)):
+                    seen[row[0]] = row[1]
+            elif request.after_game_id:
+                stamp = session.scalar(select(FinishedGame.finished_at)
+                                       .where(FinishedGame.scheduled_game_id == request.after_game_id))
+                if stamp is None:
+                    raise _Abort(grpc.StatusCode.NOT_FOUND,
+                                 f"after_game_id: game {request.after_game_id} is not finished or does not exist")
+                after, newest = (stamp, request.after_game_id), stamp
+        stop = self._stop_event(context)
+        while True:
+            with session_scope(self.engine) as session:
+                # The status first: a tournament finishes only after its games are stored, so
+                # this poll then sees every one of them.
+                ended = has_tournament and self._tournament_status(session, request.tournament_id) in ENDED
+                polled = query
+                if after is not None:
+                    polled = polled.where(or_(FinishedGame.finished_at > after[0],
+                                              and_(FinishedGame.finished_at == after[0],
+                                                   FinishedGame.scheduled_game_id > after[1])))
+                if newest is not None:
+                    polled = polled.where(FinishedGame.finished_at >= newest - VISIBILITY_LAG)
+                if seen:
+                    polled = polled.where(FinishedGame.scheduled_game_id.not_in(list(seen)))
+                rows = session.execute(polled.limit(WATCH_BATCH)).all()
+                games = [self._game(row, request.include_sgf) for row in rows]
+            for row, game in zip(rows, games):
+                seen[row[0].scheduled_game_id] = row[0].finished_at
+                yield game
+            if rows:
+                newest = max(newest or rows[-1][0].finished_at, rows[-1][0].finished_at)
+                seen = {gid: at for gid, at in seen.items() if at >= newest - VISIBILITY_LAG}
+            if len(rows) == WATCH_BATCH:
+                continue  # more of a backlog: no sleep
+            if request.until_finished and ended:
+                return
+            if not self._wait(context, stop):
+                return
+
+    def _watch_ratings(self, request, context) -> Iterator[arena_pb2.Leaderboard]:
+        if not request.tournament_id:
+            raise _invalid("tournament_id", "required")
+        if request.until_player_games < 0:
+            raise _invalid("until_player_games", "must not be negative")
+        if request.until_player_games and not request.player:
+            raise _invalid("player", "required with until_player_games")
+        tid = request.tournament_id
+        # The rated set of a tournament only grows: the count and the newest game name it cheaply.
+        fingerprint = (select(func.count(), func.max(FinishedGame.finished_at)).select_from(FinishedGame)
+                       .join(ScheduledGame).where(ScheduledGame.tournament_id == tid))
+        with session_scope(self.engine) as session:
+            self._tournament_status(session, tid)
+        stop = self._stop_event(context)
+        last_print, last_sha = None, None
+        while True:
+            with session_scope(self.engine) as session:
+                status = self._tournament_status(session, tid)
+                mark = tuple(session.execute(fingerprint).one())
+            if mark != last_print:
+                last_print = mark
+                board = self._leaderboard(tid)
+                if board.game_set_sha256 != last_sha:  # a Void game changes the count, not the set
+                    last_sha = board.game_set_sha256
+                    yield board
+                    if request.player and request.until_player_games and any(
+                            p.name == request.player and p.games >= request.until_player_games for p in board.players):
+                        return
+                if request.until_finished and board.tournament_status in ENDED:
+                    return
+            elif request.until_finished and status in ENDED:
+                return  # ended, and its last games (read after the status) are in the last snapshot
+            if not self._wait(context, stop):
+                return
+
+    RegisterCheckpoint = _wrap(_register_checkpoint)
+    ScheduleTournament = _wrap(_schedule_tournament)
+    GetLeaderboard = _wrap(_get_leaderboard)
+    WatchGames = _wrap_stream(_watch_games)
+    WatchRatings = _wrap_stream(_watch_ratings)
+
+
+def serve(settings: Settings, port: int, *, host: str = "[::]", max_workers: int = 32,
+          **servicer_options) -> grpc.Server:
+    """Start the Arena service on `host:port` (port 0: a free one, read it from `server.port`).
+
+    Each open stream holds one of `max_workers` threads. `servicer_options` go to ArenaServicer.
+    """
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="arena-grpc"))
+    servicer = ArenaServicer(settings, **servicer_options)
+    arena_pb2_grpc.add_ArenaServicer_to_server(servicer, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"cannot listen on {host}:{port}")
+    server.port = bound
+    server.servicer = servicer
+    server.start()
+    return server
