@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian packages the tests need: GNU Go is the rules oracle and the reference engine.
-APT_PACKAGES := gnugo
+# Debian packages the tests need: GNU Go is the rules oracle and the reference engine; Prometheus
+# scrapes the metrics endpoints in the dashboards test.
+APT_PACKAGES := gnugo prometheus
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install install-test apt-packages services bench clean proto

@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # only (GNU Go when installed). Clients refer to engines by name and never send commands.
     engines_file: Path | None = None
 
+    # Port each match worker process serves its Prometheus metrics on (0: none). Prefork children
+    # take the next free ports up from it (see search_workers.metrics).
+    worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+
     def checkpoint_root(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"
 

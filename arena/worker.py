@@ -124,16 +124,27 @@ def server_engines(settings: Settings | None = None) -> dict:
     ]}, source="built-in engines")
 
 
+def serve_worker_metrics(settings: Settings | None = None) -> int | None:
+    """Serve this process's worker metrics (search_workers.metrics) on `worker_metrics_port` or the
+    next free port; the port, or None when disabled or none is free."""
+    from search_workers import metrics
+
+    return metrics.serve((settings or get_settings()).worker_metrics_port)
+
+
 @signals.worker_init.connect
 def _init_worker(**_: object) -> None:
     # The solo and threads pools run tasks in the main process.
     configure_worker_process()
+    serve_worker_metrics()
 
 
 @signals.worker_process_init.connect
 def _init_forked_child(**_: object) -> None:
-    # Prefork children: each gets its own database connections and engine processes.
+    # Prefork children: each gets its own database connections and engine processes, and serves
+    # its own metrics on the next free port.
     configure_worker_process()
+    serve_worker_metrics()
 
 
 def enqueue(app: Celery, payload: dict) -> None:

@@ -39,6 +39,7 @@ from search_workers.engines import BlockGame, EngineSeat, GameOutcome, MctsPlaye
 from search_workers.go import GameRecord, write_sgf
 from search_workers.search import SearchConfig
 
+from . import metrics
 from .schemas import BlockPayload, BlockResult, CheckpointPlayer, FinishedGameRecord
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,9 @@ def evaluator_for(sha256: str, board_size: int):
         raise ValueError(f"the stored checkpoint {manifests[0]} has weights {loaded.sha256}, not {sha256}")
     if board_size not in loaded.board_sizes:
         raise ValueError(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {board_size}x{board_size}")
-    evaluator = TorchEvaluator(loaded.module, board_size=board_size, device=ctx.device, name=loaded.manifest.name)
+    evaluator = metrics.InstrumentedEvaluator(
+        TorchEvaluator(loaded.module, board_size=board_size, device=ctx.device, name=loaded.manifest.name),
+        name="torch")
     with _lock:
         _evaluators[sha256] = evaluator
         while len(_evaluators) > MAX_CACHED_EVALUATORS:
@@ -188,6 +191,11 @@ def finished_record(outcome: GameOutcome, payload: BlockPayload, *, worker: str)
 def play_block(raw: Mapping[str, Any]) -> BlockResult:
     """Validate and play one block payload with this process's context; see the module docstring."""
     started = time.perf_counter()
+    with metrics.TASKS_IN_FLIGHT.track_inprogress():
+        return _play_block(raw, started)
+
+
+def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     payload = BlockPayload.model_validate(raw)
     ctx = context()
     done = ctx.sink.finished_ids([g.scheduled_game_id for g in payload.games])
@@ -202,6 +210,7 @@ def play_block(raw: Mapping[str, Any]) -> BlockResult:
             nonlocal forfeits
             forfeits += outcome.scoring == "forfeit"
             ctx.sink.record(finished_record(outcome, payload, worker=ctx.worker_name))
+            metrics.record_outcome(outcome, tournament=payload.tournament_id)
 
         play_games(games, board_size=payload.board_size, rules=payload.game_rules(), move_limit=payload.move_limit,
                    concurrency=ctx.concurrency, referee=_referee(payload), on_finished=store)

@@ -1,0 +1,181 @@
+"""Prometheus metrics of the service side (the API process): every API-side metric is defined here.
+
+- HTTP requests: `arena_http_requests_total` and `arena_http_request_duration_seconds` by route
+  template, method and status, from `MetricsMiddleware` (plain ASGI, any framework);
+- read from the database at each scrape by `DatabaseCollector`: games pending per running
+  tournament, and Elo with its standard error and 95% interval for each player of each running
+  tournament (its pool), from the ratings of its finished games, refitted only when a game
+  has finished since the last scrape.
+
+`instrument_app(app, sessions=...)` adds both to a FastAPI/Starlette app and serves
+`/metrics`. Worker-side metrics (games, moves, evaluations, ...) are defined in
+`search_workers.metrics` and served by each worker process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, make_asgi_app
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+
+HTTP_REQUESTS = Counter("arena_http_requests", "HTTP requests answered, by route template, method and status.",
+                        ["route", "method", "status"], registry=REGISTRY)
+HTTP_REQUEST_SECONDS = Histogram(
+    "arena_http_request_duration_seconds", "Time to answer an HTTP request (until the response is complete).",
+    ["route", "method"], registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0))
+
+# Names of the gauges DatabaseCollector yields (listed for the dashboards' test).
+DATABASE_METRICS = ("arena_tournament_games_pending", "arena_player_elo", "arena_player_elo_stderr",
+                    "arena_player_elo_ci95_lower", "arena_player_elo_ci95_upper", "arena_player_games")
+
+
+class MetricsMiddleware:
+    """ASGI middleware counting and timing HTTP requests.
+
+    The route label is the matched route's template (`/games/{game_id}`, set by FastAPI in the
+    scope), never the raw path, so that labels stay few; unmatched paths count as `unmatched`.
+    """
+
+    def __init__(self, app: Callable, *, skip: tuple[str, ...] = ("/metrics",)):
+        self.app = app
+        self.skip = skip
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http" or scope["path"] in self.skip:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500  # an exception before the response started is a server error
+
+        async def send_and_note(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or getattr(route, "path_format", None) or "unmatched"
+            method = scope.get("method", "GET")
+            HTTP_REQUESTS.labels(route=template, method=method, status=str(status)).inc()
+            HTTP_REQUEST_SECONDS.labels(route=template, method=method).observe(time.perf_counter() - started)
+
+
+class DatabaseCollector(Collector):
+    """Gauges read from the arena's database at each scrape (see the module docstring).
+
+    `sessions` is a SQLAlchemy session factory. A database that does not answer yields no
+    samples (and a log line) rather than failing the whole scrape.
+    """
+
+    def __init__(self, sessions: Callable[[], Any]):
+        self.sessions = sessions
+        self._lock = threading.Lock()
+        self._fits: dict[int, tuple[int, Any]] = {}  # tournament id -> (finished games, leaderboard)
+
+    def describe(self) -> list:
+        return []  # samples come from the database: nothing to describe before a scrape
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        pending = GaugeMetricFamily("arena_tournament_games_pending",
+                                    "Scheduled games of a running tournament not finished yet.", labels=["tournament"])
+        elo = GaugeMetricFamily("arena_player_elo", "Elo of a player in a running tournament's pool.",
+                                labels=["pool", "player"])
+        stderr = GaugeMetricFamily("arena_player_elo_stderr", "Standard error of that Elo.", labels=["pool", "player"])
+        lower = GaugeMetricFamily("arena_player_elo_ci95_lower", "Lower end of the 95% interval of that Elo.",
+                                  labels=["pool", "player"])
+        upper = GaugeMetricFamily("arena_player_elo_ci95_upper", "Upper end of the 95% interval of that Elo.",
+                                  labels=["pool", "player"])
+        games = GaugeMetricFamily("arena_player_games", "Finished games of a player in the pool.",
+                                  labels=["pool", "player"])
+        try:
+            with self._lock:
+                for name, waiting, board in self._read():
+                    pending.add_metric([name], waiting)
+                    for s in board.standings if board is not None else ():
+                        elo.add_metric([name, s.name], s.elo)
+                        stderr.add_metric([name, s.name], s.stderr)
+                        lower.add_metric([name, s.name], s.lo)
+                        upper.add_metric([name, s.name], s.hi)
+                        games.add_metric([name, s.name], s.games)
+        except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the database does not
+            log.warning("database metrics unavailable: %s", exc)
+        yield from (pending, elo, stderr, lower, upper, games)
+
+    def _read(self) -> list[tuple[str, int, Any]]:
+        from sqlalchemy import func, select
+
+        from arena.db.models import FinishedGame, ScheduledGame, Tournament
+        from arena.db.queries import leaderboard
+
+        out = []
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Tournament.id, Tournament.name, func.count(ScheduledGame.id), func.count(FinishedGame.scheduled_game_id))
+                .join(ScheduledGame, ScheduledGame.tournament_id == Tournament.id, isouter=True)
+                .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id, isouter=True)
+                .where(Tournament.status == "running").group_by(Tournament.id).order_by(Tournament.id)).all()
+            running = {tid for tid, *_ in rows}
+            for tid in list(self._fits):
+                if tid not in running:
+                    del self._fits[tid]
+            for tid, name, scheduled, finished in rows:
+                cached = self._fits.get(tid)
+                if cached is None or cached[0] != finished:
+                    board = leaderboard(session, tournament_id=tid) if finished else None
+                    self._fits[tid] = cached = (finished, board)
+                out.append((name, scheduled - finished, cached[1]))
+        return out
+
+
+def register_database_collector(sessions: Callable[[], Any], registry: CollectorRegistry = REGISTRY) -> Collector:
+    """Add the pending-games and Elo gauges of the database behind `sessions` to `registry`."""
+    collector = DatabaseCollector(sessions)
+    registry.register(collector)
+    return collector
+
+
+def metrics_app(registry: CollectorRegistry = REGISTRY) -> Callable:
+    """A standalone ASGI app answering GET with the text exposition of `registry`."""
+    return make_asgi_app(registry=registry)
+
+
+def metrics_endpoint(registry: CollectorRegistry = REGISTRY) -> Callable:
+    """A Starlette/FastAPI endpoint for `GET /metrics` (a route, not a mount: no slash redirect)."""
+    from starlette.responses import Response
+
+    async def metrics(_request: Any) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return metrics
+
+
+def instrument_app(app: Any, *, sessions: Callable[[], Any] | None = None,
+                   registry: CollectorRegistry = REGISTRY) -> Any:
+    """Count and time `app`'s requests, serve `/metrics`, and (with `sessions`) add the database gauges.
+
+    `app` is a FastAPI or Starlette application; call once, before it starts serving.
+    """
+    app.add_middleware(MetricsMiddleware)
+    app.add_route("/metrics", metrics_endpoint(registry), methods=["GET"], include_in_schema=False)
+    if sessions is not None:
+        register_database_collector(sessions, registry)
+    return app
