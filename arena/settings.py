@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # only (GNU Go when installed). Clients refer to engines by name and never send commands.
     engines_file: Path | None = None
 
+    # HTTP API: GET endpoints answer without a token when true (writes always need one).
+    api_public_reads: bool = True
+
+    # HTTP API: the largest checkpoint upload accepted (manifest and weights together), in bytes.
+    api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+
     # Port each match worker process serves its Prometheus metrics on (0: none). Prefork children
     # take the next free ports up from it (see search_workers.metrics).
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)

@@ -7,6 +7,7 @@ import typer
 from arena import __version__
 
 from . import bench, checkpoint, db, demo, gtp, grpc_server, models, results, tournament, worker
+from . import api, token
 
 app = typer.Typer(
     name="arena",
@@ -27,6 +28,8 @@ app.add_typer(tournament.app, name="tournament")
 app.add_typer(tournament.engine_app, name="engine")
 app.command("worker")(worker.worker)
 app.command("scheduler")(worker.scheduler)
+app.command("api")(api.api)
+app.add_typer(token.app, name="token")
 app.command("grpc")(grpc_server.grpc_server)
 
 

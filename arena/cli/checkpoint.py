@@ -71,11 +71,8 @@ def register(
     name: Annotated[str | None, typer.Option(help="Name to register it under; default: the manifest's.")] = None,
 ) -> None:
     """Verify a checkpoint, copy it into the store and record it (a no-op if already registered)."""
-    from sqlalchemy import select
-
     from arena.checkpoint_store import store_checkpoint
-    from arena.db import repository
-    from arena.db.models import Checkpoint
+    from arena.checkpoints import record_checkpoint
     from arena.settings import get_settings
     from models.checkpoint import CheckpointError
 
@@ -86,18 +83,14 @@ def register(
         stored = store_checkpoint(path, root=root)  # before the database: a refusal touches nothing
     except (CheckpointError, OSError) as err:
         raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
-    manifest = stored.manifest
     with cli_session() as session:
-        existing = session.scalar(select(Checkpoint).where(Checkpoint.sha256 == stored.sha256))
-        parent = manifest.parent
-        if parent is not None and session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == parent)) is None:
-            typer.echo(f"note: parent {parent[:12]} is not registered; registering without a parent", err=True)
-            parent = None
-        row = repository.register_checkpoint(
-            session, sha256=stored.sha256, name=name or manifest.name, manifest=manifest.model_dump(mode="json"),
-            run_name=manifest.run_name, training_step=manifest.training_step, parent_sha256=parent)
+        registration = record_checkpoint(session, stored, name=name)
+        row = registration.checkpoint
         summary = f"{row.name} (id {row.id}, sha256 {row.sha256[:12]}, {stored.manifest_path})"
-    if existing is not None:
+    if registration.dropped_parent is not None:
+        typer.echo(f"note: parent {registration.dropped_parent[:12]} is not registered; registering without a "
+                   f"parent", err=True)
+    if not registration.created:
         typer.echo(f"already registered: {summary}")
     else:
         typer.echo(f"registered {summary}")

@@ -213,3 +213,17 @@ class RatingEntry(Base):
     stderr: Mapped[float | None] = mapped_column(Float)
 
     snapshot: Mapped[RatingSnapshot] = relationship(back_populates="entries")
+
+
+class ApiToken(Base):
+    """A bearer token for the HTTP API's writes. Only its sha256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

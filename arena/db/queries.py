@@ -1,9 +1,10 @@
 """Read-only queries for the CLI and the HTTP API: plain dataclasses out, nothing written.
 
 * `find_checkpoint`: a registered checkpoint by name, sha256 or unique sha256 prefix.
-* `list_checkpoints`, `find_tournament`, `list_games`, `game_sgf`: rows as the tables show them.
+* `list_checkpoints`, `find_tournament`, `list_tournaments`, `list_games`, `game_sgf`: rows as
+  the tables show them; `page_games` (filters, cursor by id), `game_detail` (per-move stats).
 * `leaderboard`: ratings, head-to-head and Elo-vs-visits curves over a tournament's (or all)
-  finished games, fitted by the pure functions of `arena.ratings`.
+  finished games, fitted by the pure functions of `arena.ratings`; `elo_vs_step` a run's curve.
 """
 
 from __future__ import annotations
@@ -27,24 +28,34 @@ from arena.ratings import (
     head_to_head,
 )
 
-from .models import Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
+from .models import RESULT_PATTERN, Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
 from .repository import RatedGameSet, rated_game_set
 
 __all__ = [
     "MIN_SHA256_PREFIX",
+    "RESULT_KINDS",
     "CheckpointSummary",
+    "GameDetail",
+    "GameFilter",
     "GameSummary",
     "Leaderboard",
     "LookupFailedError",
     "PlayerStanding",
+    "StepPoint",
     "TournamentSummary",
     "build_leaderboard",
+    "checkpoint_players",
+    "checkpoint_summary",
+    "elo_vs_step",
     "find_checkpoint",
     "find_tournament",
+    "game_detail",
     "game_sgf",
     "leaderboard",
     "list_checkpoints",
     "list_games",
+    "list_tournaments",
+    "page_games",
     "parse_ladder_name",
 ]
 
@@ -76,14 +87,32 @@ def _board_sizes(manifest: dict[str, Any]) -> tuple[int, ...]:
     return tuple(n for n in sizes if isinstance(n, int))
 
 
-def list_checkpoints(session: Session) -> list[CheckpointSummary]:
-    """Every registered checkpoint, oldest registration first."""
+def _checkpoint_rows(session: Session, *conditions: Any) -> list[CheckpointSummary]:
     parent = aliased(Checkpoint)
     rows = session.execute(select(Checkpoint, parent.sha256).outerjoin(parent, parent.id == Checkpoint.parent_id)
-                           .order_by(Checkpoint.created_at, Checkpoint.id))
+                           .where(*conditions).order_by(Checkpoint.created_at, Checkpoint.id))
     return [CheckpointSummary(id=c.id, name=c.name, sha256=c.sha256, run_name=c.run_name,
                               training_step=c.training_step, board_sizes=_board_sizes(c.manifest),
                               parent_sha256=parent_sha, created_at=c.created_at) for c, parent_sha in rows]
+
+
+def list_checkpoints(session: Session, *, run: str | None = None) -> list[CheckpointSummary]:
+    """Every registered checkpoint (only training run `run`'s), oldest registration first."""
+    return _checkpoint_rows(session, *([] if run is None else [Checkpoint.run_name == run]))
+
+
+def checkpoint_summary(session: Session, checkpoint_id: int) -> CheckpointSummary:
+    """The checkpoint with this id; LookupFailedError if there is none."""
+    rows = _checkpoint_rows(session, Checkpoint.id == checkpoint_id)
+    if not rows:
+        raise LookupFailedError(f"no checkpoint with id {checkpoint_id}")
+    return rows[0]
+
+
+def checkpoint_players(session: Session, checkpoint_id: int) -> list[str]:
+    """The names of the players (search settings) this checkpoint plays as, oldest first."""
+    return list(session.scalars(select(Player.name).where(Player.checkpoint_id == checkpoint_id)
+                                .order_by(Player.id)))
 
 
 def find_checkpoint(session: Session, ref: str) -> Checkpoint:
@@ -142,6 +171,13 @@ def find_tournament(session: Session, ref: str | int) -> TournamentSummary:
                              games_finished=tournament.games_finished)
 
 
+def list_tournaments(session: Session) -> list[TournamentSummary]:
+    """Every tournament, newest first."""
+    return [TournamentSummary(id=t.id, name=t.name, format=t.format, status=t.status,
+                              games_scheduled=t.games_scheduled, games_finished=t.games_finished)
+            for t in session.scalars(select(Tournament).order_by(Tournament.id.desc()))]
+
+
 @dataclass(frozen=True)
 class GameSummary:
     id: int  # the scheduled game's id
@@ -155,9 +191,35 @@ class GameSummary:
     finished_at: datetime
 
 
-def list_games(session: Session, *, player: str | None = None, tournament_id: int | None = None,
-               limit: int | None = 50) -> list[GameSummary]:
-    """Finished games, newest first; only `player`'s (either colour) and/or one tournament's."""
+@dataclass(frozen=True)
+class GameFilter:
+    """Which finished games to list. Every field narrows the list; None: no condition.
+
+    `result`: an exact result string (`B+R`, `W+3.5`, `0`, `Void`) or one of RESULT_KINDS.
+    `opponent` only with `player`: games between the two, either colour.
+    """
+
+    player: str | None = None
+    opponent: str | None = None
+    tournament_id: int | None = None
+    result: str | None = None
+    since: datetime | None = None  # finished at or after
+    until: datetime | None = None  # finished before
+
+
+# Result kinds a game list can be narrowed to, besides an exact result string.
+RESULT_KINDS = {
+    "black": FinishedGame.result.like("B+%"),
+    "white": FinishedGame.result.like("W+%"),
+    "draw": FinishedGame.result == "0",
+    "void": FinishedGame.result == "Void",
+    "resign": FinishedGame.result.like("%+R"),
+    "forfeit": FinishedGame.result.like("%+F"),
+}
+_RESULT = re.compile(RESULT_PATTERN)
+
+
+def _games_query(filters: GameFilter):
     black, white = aliased(Player), aliased(Player)
     query = (
         select(FinishedGame, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
@@ -165,18 +227,88 @@ def list_games(session: Session, *, player: str | None = None, tournament_id: in
         .join(Tournament, Tournament.id == ScheduledGame.tournament_id)
         .join(black, black.id == ScheduledGame.black_player_id)
         .join(white, white.id == ScheduledGame.white_player_id)
-        .order_by(FinishedGame.finished_at.desc(), FinishedGame.scheduled_game_id.desc())
     )
-    if player is not None:
-        query = query.where(or_(black.name == player, white.name == player))
-    if tournament_id is not None:
-        query = query.where(ScheduledGame.tournament_id == tournament_id)
-    if limit is not None:
-        query = query.limit(limit)
+    if filters.opponent is not None and filters.player is None:
+        raise ValueError("opponent: needs a player")
+    if filters.player is not None:
+        query = query.where(or_(black.name == filters.player, white.name == filters.player))
+    if filters.opponent is not None:
+        query = query.where(or_(black.name == filters.opponent, white.name == filters.opponent))
+    if filters.tournament_id is not None:
+        query = query.where(ScheduledGame.tournament_id == filters.tournament_id)
+    if filters.result is not None:
+        if filters.result in RESULT_KINDS:
+            query = query.where(RESULT_KINDS[filters.result])
+        elif _RESULT.fullmatch(filters.result):
+            query = query.where(FinishedGame.result == filters.result)
+        else:
+            raise ValueError(f"result: {filters.result!r} is neither a result string (B+R, W+3.5, 0, Void) "
+                             f"nor one of {', '.join(RESULT_KINDS)}")
+    if filters.since is not None:
+        query = query.where(FinishedGame.finished_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(FinishedGame.finished_at < filters.until)
+    return query
+
+
+def _summaries(session: Session, query) -> list[GameSummary]:
     return [GameSummary(id=game.scheduled_game_id, tournament_id=tid, tournament=tname, black=b, white=w,
                         result=game.result, move_count=game.move_count, duration_s=game.duration_s,
                         finished_at=game.finished_at)
             for game, tid, tname, b, w in session.execute(query)]
+
+
+def list_games(session: Session, *, player: str | None = None, tournament_id: int | None = None,
+               limit: int | None = 50) -> list[GameSummary]:
+    """Finished games, newest first; only `player`'s (either colour) and/or one tournament's."""
+    query = _games_query(GameFilter(player=player, tournament_id=tournament_id)).order_by(
+        FinishedGame.finished_at.desc(), FinishedGame.scheduled_game_id.desc())
+    if limit is not None:
+        query = query.limit(limit)
+    return _summaries(session, query)
+
+
+def page_games(session: Session, filters: GameFilter, *, before_id: int | None = None,
+               limit: int = 50) -> tuple[list[GameSummary], int | None]:
+    """One page of finished games by descending id (stable while games are added: new games get
+    larger ids), those with id < `before_id` only; and the `before_id` of the next page (None
+    at the end). ValueError names a bad filter."""
+    query = _games_query(filters).order_by(FinishedGame.scheduled_game_id.desc()).limit(limit + 1)
+    if before_id is not None:
+        query = query.where(FinishedGame.scheduled_game_id < before_id)
+    games = _summaries(session, query)
+    more = len(games) > limit
+    games = games[:limit]
+    return games, (games[-1].id if more else None)
+
+
+@dataclass(frozen=True)
+class GameDetail:
+    """A finished game with everything stored about it except the SGF."""
+
+    summary: GameSummary
+    pairing: str
+    game_index: int
+    seed: int
+    opening: str | None
+    score: float | None  # black's margin; None for R/T/F/Void
+    move_stats: list[Any]  # one entry per move: visits, root_value, policy_entropy, time_s
+    worker: str
+    software_version: str
+    model_versions: dict[str, Any]
+
+
+def game_detail(session: Session, game_id: int) -> GameDetail:
+    """The finished game `game_id` with per-move statistics; LookupFailedError if unknown or unfinished."""
+    rows = _summaries(session, _games_query(GameFilter()).where(FinishedGame.scheduled_game_id == game_id))
+    if not rows:
+        game_sgf(session, game_id)  # raises with the reason
+    game = session.get(FinishedGame, game_id)
+    scheduled = session.get(ScheduledGame, game_id)
+    return GameDetail(summary=rows[0], pairing=scheduled.pairing, game_index=scheduled.game_index,
+                      seed=scheduled.seed, opening=scheduled.opening, score=game.score,
+                      move_stats=list(game.move_stats), worker=game.worker, software_version=game.software_version,
+                      model_versions=dict(game.model_versions))
 
 
 def game_sgf(session: Session, game_id: int) -> str:
@@ -324,8 +456,38 @@ def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anch
                        parameters=parameters)
 
 
-def leaderboard(session: Session, *, tournament_id: int | None = None, anchor: str | None = None,
-                anchor_elo: float = 0.0, bootstrap: int = 0, seed: int = 0) -> Leaderboard:
-    """The leaderboard of one tournament's finished games, or of every finished game."""
-    return build_leaderboard(rated_game_set(session, tournament_id), anchor=anchor, anchor_elo=anchor_elo,
-                             bootstrap=bootstrap, seed=seed)
+def leaderboard(session: Session, *, tournament_id: int | None = None, board_size: int | None = None,
+                anchor: str | None = None, anchor_elo: float = 0.0, bootstrap: int = 0,
+                seed: int = 0) -> Leaderboard:
+    """The leaderboard of one tournament's finished games, or of every finished game (only those
+    of tournaments on `board_size`, if given)."""
+    return build_leaderboard(rated_game_set(session, tournament_id, board_size=board_size), anchor=anchor,
+                             anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed)
+
+
+@dataclass(frozen=True)
+class StepPoint:
+    """A run's checkpoint, as one player, on the leaderboard: Elo against training step."""
+
+    checkpoint: str
+    checkpoint_id: int
+    training_step: int | None
+    player: str
+    elo: float
+    lo: float  # 95% interval
+    hi: float
+    games: int
+
+
+def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoint]:
+    """The standings of training run `run`'s checkpoints in `board`, by training step then player.
+    A checkpoint that plays at several visit counts gives one point per player."""
+    standings = {s.name: s for s in board.standings}
+    rows = session.execute(select(Player.name, Checkpoint.id, Checkpoint.name, Checkpoint.training_step)
+                           .join(Checkpoint, Checkpoint.id == Player.checkpoint_id)
+                           .where(Checkpoint.run_name == run))
+    points = [StepPoint(checkpoint=cname, checkpoint_id=cid, training_step=step, player=pname,
+                        elo=standings[pname].elo, lo=standings[pname].lo, hi=standings[pname].hi,
+                        games=standings[pname].games)
+              for pname, cid, cname, step in rows if pname in standings]
+    return sorted(points, key=lambda p: (p.training_step is None, p.training_step or 0, p.player))

@@ -214,8 +214,10 @@ class RatedGameSet:
     sha256: str
 
 
-def rated_game_set(session: Session, tournament_id: int | None = None) -> RatedGameSet:
-    """Finished games as `arena.ratings.GameResult` (player names); Void games are left out."""
+def rated_game_set(session: Session, tournament_id: int | None = None, *,
+                   board_size: int | None = None) -> RatedGameSet:
+    """Finished games as `arena.ratings.GameResult` (player names); Void games are left out.
+    Only one tournament's, and/or only games of tournaments played on `board_size`."""
     black, white = aliased(Player), aliased(Player)
     query = (
         select(FinishedGame.scheduled_game_id, black.name, white.name, FinishedGame.result)
@@ -227,6 +229,9 @@ def rated_game_set(session: Session, tournament_id: int | None = None) -> RatedG
     )
     if tournament_id is not None:
         query = query.where(ScheduledGame.tournament_id == tournament_id)
+    if board_size is not None:
+        query = query.join(Tournament, Tournament.id == ScheduledGame.tournament_id).where(
+            Tournament.configuration["board_size"].as_integer() == board_size)
     games, ids = [], []
     digest = hashlib.sha256()
     for game_id, black_name, white_name, result in session.execute(query):

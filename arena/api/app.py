@@ -1,0 +1,75 @@
+"""The HTTP API's application factory.
+
+    app = create_app(settings)                        # every router in ROUTERS
+    app = create_app(settings, extra_routers=[r])     # e.g. the metrics router, mounted at /metrics
+
+The routers are a list so that other parts (metrics, the dashboard) mount theirs the same way.
+The database engine and the Celery producer are made once per app and kept on `app.state`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from arena import __version__
+from arena.db.engine import database_url, make_engine, session_factory
+from arena.db.queries import LookupFailedError
+from arena.settings import Settings, get_settings
+
+from .routers import checkpoints, engines, games, health, ratings, tournaments
+
+__all__ = ["ROUTERS", "create_app"]
+
+# Every resource's router, in the order /docs lists them.
+ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
+                            health.router]
+
+
+def _celery_send(settings: Settings) -> Callable[[dict], None]:
+    from arena.worker import enqueue, make_celery
+
+    celery = None
+
+    def send(payload: dict) -> None:
+        nonlocal celery
+        if celery is None:  # made on first use: an API that only reads never touches the broker
+            celery = make_celery(settings)
+        enqueue(celery, payload)
+
+    return send
+
+
+def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIRouter] = (),
+               send: Callable[[dict], None] | None = None) -> FastAPI:
+    """The API for `settings` (default: this process's). `extra_routers` are included after
+    ROUTERS; `send` replaces the Celery producer (tests)."""
+    from arena.worker import server_engines
+
+    settings = settings or get_settings()
+    engine = make_engine(database_url(settings))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> Iterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(title="Go Arena", version=__version__, lifespan=lifespan,
+                  description="Rates Go-playing network checkpoints: register checkpoints, schedule "
+                              "tournaments, read Elo with 95% intervals, browse games. Writes need a "
+                              "bearer token (`arena token create`).")
+    app.state.settings = settings
+    app.state.sessions = session_factory(engine)
+    app.state.engines = lambda: server_engines(settings)
+    app.state.send = send or _celery_send(settings)
+    for router in [*ROUTERS, *extra_routers]:
+        app.include_router(router)
+
+    @app.exception_handler(LookupFailedError)
+    async def not_found(_: Request, exc: LookupFailedError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
+
+    return app

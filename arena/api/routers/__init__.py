@@ -1,0 +1,1 @@
+"""One router per resource: checkpoints, engines, tournaments, ratings, games, health."""

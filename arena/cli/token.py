@@ -1,0 +1,51 @@
+"""`arena token ...`: bearer tokens for the HTTP API's writes.
+
+    arena token create --name ci --expires-in-days 90    # prints the token, once
+    arena token revoke ci
+
+Only a token's sha256 is stored; a lost token cannot be shown again, only revoked and replaced.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from .session import CliError, cli_session
+
+app = typer.Typer(help="API tokens: create (shown once, stored hashed) and revoke.", no_args_is_help=True)
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="A unique name saying who or what uses the token.")],
+    expires_in_days: Annotated[float | None, typer.Option(help="Expire after this many days; default: "
+                                                          "never.", min=0.001)] = None,
+) -> None:
+    """Make a new random token and print it (the only time it is shown)."""
+    from arena.tokens import TokenError, create_token
+
+    expires = None if expires_in_days is None else datetime.now(UTC) + timedelta(days=expires_in_days)
+    try:
+        with cli_session() as session:
+            created = create_token(session, name=name, expires_at=expires)
+    except TokenError as exc:
+        raise CliError(str(exc)) from None
+    until = "never expires" if expires is None else f"expires {expires.isoformat(timespec='seconds')}"
+    typer.echo(f"token {created.name!r} ({until}); keep it, it is not shown again:", err=True)
+    typer.echo(created.token)
+
+
+@app.command("revoke")
+def revoke(name: Annotated[str, typer.Argument(help="The token's name.")]) -> None:
+    """Revoke a token at once."""
+    from arena.tokens import TokenError, revoke_token
+
+    try:
+        with cli_session() as session:
+            revoke_token(session, name)
+    except TokenError as exc:
+        raise CliError(str(exc)) from None
+    typer.echo(f"revoked token {name!r}")
