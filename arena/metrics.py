@@ -146,10 +146,21 @@ class DatabaseCollector(Collector):
         return out
 
 
+_database_collectors: dict[int, Collector] = {}  # per registry: one database behind the gauges
+
+
 def register_database_collector(sessions: Callable[[], Any], registry: CollectorRegistry = REGISTRY) -> Collector:
-    """Add the pending-games and Elo gauges of the database behind `sessions` to `registry`."""
+    """Add the pending-games and Elo gauges of the database behind `sessions` to `registry`.
+
+    A registry holds one such collector: a second call (another app in the same process, as in
+    tests) replaces the first instead of failing on duplicated series.
+    """
+    previous = _database_collectors.pop(id(registry), None)
+    if previous is not None:
+        registry.unregister(previous)
     collector = DatabaseCollector(sessions)
     registry.register(collector)
+    _database_collectors[id(registry)] = collector
     return collector
 
 

@@ -47,6 +47,7 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
                send: Callable[[dict], None] | None = None) -> FastAPI:
     """The API for `settings` (default: this process's). `extra_routers` are included after
     ROUTERS; `send` replaces the Celery producer (tests)."""
+    from arena.metrics import instrument_app
     from arena.worker import server_engines
 
     settings = settings or get_settings()
@@ -67,6 +68,8 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     app.state.send = send or _celery_send(settings)
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
+    # Request counts and latency by route, GET /metrics, pending games and Elo from the database.
+    instrument_app(app, sessions=app.state.sessions)
 
     @app.exception_handler(LookupFailedError)
     async def not_found(_: Request, exc: LookupFailedError) -> JSONResponse:

@@ -17,6 +17,7 @@ a server that requires bearer tokens passes its own (`serve(..., authorize=...)`
 from __future__ import annotations
 
 import json
+from typing import Any
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +59,25 @@ class Unauthenticated(Exception):
 
 
 def allow_all(metadata: Metadata) -> None:
-    """The default `authorize`: every write is accepted."""
+    """Every write is accepted (tests; a server behind its own authentication)."""
+
+
+def bearer_tokens(engine: Any) -> Callable[[Metadata], None]:
+    """Writes need `authorization: Bearer <token>` metadata naming a live token (`arena token create`)."""
+    from arena.db.engine import session_scope
+    from arena.tokens import TokenError, verify_token
+
+    def authorize(metadata: Metadata) -> None:
+        values = [value for key, value in metadata if key.lower() == "authorization"]
+        if not values or not str(values[0]).startswith("Bearer "):
+            raise Unauthenticated("authorization: writes need `Bearer <token>` metadata (arena token create)")
+        try:
+            with session_scope(engine) as session:
+                verify_token(session, str(values[0]).removeprefix("Bearer ").strip())
+        except TokenError as exc:
+            raise Unauthenticated(f"authorization: {exc}") from None
+
+    return authorize
 
 
 class _Abort(Exception):

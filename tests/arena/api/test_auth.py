@@ -84,3 +84,12 @@ def test_openapi_documents_every_resource(client) -> None:
         assert path in paths, path
     assert "multipart/form-data" in paths["/checkpoints"]["post"]["requestBody"]["content"]
     assert client.get("/docs").status_code == 200
+
+
+def test_metrics_count_requests_by_route_template(client) -> None:
+    client.get("/healthz")
+    client.get("/games/999999")
+    text = client.get("/metrics").text
+    assert 'arena_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert 'route="/games/{game_id}"' in text  # the template, never the raw id
+    assert "arena_http_request_duration_seconds_bucket" in text

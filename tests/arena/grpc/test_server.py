@@ -20,21 +20,14 @@ from arena.db.engine import session_scope
 from arena.db.models import ScheduledGame
 from arena.db.repository import record_finished_game
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
-from arena.grpc.server import Unauthenticated, serve
+from arena.grpc.server import bearer_tokens, serve
+from arena.tokens import create_token
 from arena.settings import Settings
 from models.demo import demo_manifests
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 
-TOKEN = "secret-token"
 TIMEOUT = 10.0
-
-
-def _require_token(metadata) -> None:
-    if ("authorization", f"Bearer {TOKEN}") not in metadata:
-        raise Unauthenticated("writes need `authorization: Bearer <token>` metadata")
-
-
-AUTH = (("authorization", f"Bearer {TOKEN}"),)
+AUTH: list[tuple[str, str]] = []  # a live token's metadata, filled by the `stub` fixture
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +39,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stub(db_url, engine, data_dir) -> Iterator[arena_pb2_grpc.ArenaStub]:  # noqa: F811
     settings = Settings(database_url=db_url, data_dir=data_dir, broker_url=None, checkpoint_dir=None,
                         engines_file=None)
-    server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=_require_token, poll_s=0.05,
+    with session_scope(engine) as session:
+        AUTH[:] = [("authorization", f"Bearer {create_token(session, name='grpc-tests').token}")]
+    server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
                    engines={})
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:
