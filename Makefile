@@ -3,8 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need: GNU Go is the rules oracle and the reference engine; Prometheus
-# scrapes the metrics endpoints in the dashboards test.
-APT_PACKAGES := gnugo prometheus
+# scrapes the metrics endpoints in the dashboards test; Chromium and its driver run the web dashboard's tests.
+APT_PACKAGES := gnugo prometheus chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install install-test apt-packages services bench clean proto

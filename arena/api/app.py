@@ -20,13 +20,13 @@ from arena.db.engine import database_url, make_engine, session_factory
 from arena.db.queries import LookupFailedError
 from arena.settings import Settings, get_settings
 
-from .routers import checkpoints, engines, games, health, ratings, tournaments
+from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web
 
 __all__ = ["ROUTERS", "create_app"]
 
 # Every resource's router, in the order /docs lists them.
 ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
-                            health.router]
+                            stats.router, health.router, web.router]
 
 
 def _celery_send(settings: Settings) -> Callable[[dict], None]:

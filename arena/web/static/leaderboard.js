@@ -1,0 +1,67 @@
+// The leaderboard: Elo with 95% intervals, the head-to-head heatmap, live throughput.
+"use strict";
+header("Leaderboard");
+
+async function main() {
+  const main = document.getElementById("main");
+  const tournament = param("tournament");
+  const throughput = el("section", {id: "throughput"});
+  const standings = el("section", {id: "standings"}, el("p", {class: "muted"}, "Loading…"));
+  const h2h = el("section", {id: "head-to-head"});
+  const picker = el("select", {id: "tournament-picker"}, el("option", {value: ""}, "every finished game"));
+  picker.onchange = () => { location.search = picker.value ? "?tournament=" + encodeURIComponent(picker.value) : ""; };
+  main.replaceChildren(el("section", {}, el("label", {}, "Games: ", picker)), throughput, standings, h2h);
+  throughputPanel(throughput);
+  try {
+    for (const t of await api("/tournaments")) {
+      picker.append(el("option", {value: t.name, selected: t.name === tournament ? "" : null}, t.name));
+    }
+    const board = await api("/ratings/leaderboard" + (tournament ? "?tournament=" + encodeURIComponent(tournament) : ""));
+    renderStandings(standings, board);
+    renderHeadToHead(h2h, board);
+  } catch (error) {
+    showError(standings, error);
+  }
+  document.body.dataset.loaded = "leaderboard";
+}
+
+function renderStandings(target, board) {
+  const players = board.players;
+  if (!players.length) {
+    target.replaceChildren(el("h2", {}, "Leaderboard"), el("p", {class: "muted"}, "No finished games yet."));
+    return;
+  }
+  const lo = Math.min(...players.map((p) => p.ci95[0])), hi = Math.max(...players.map((p) => p.ci95[1]));
+  const W = 240, X = (v) => 6 + (v - lo) / Math.max(hi - lo, 1) * (W - 12);
+  const interval = (p) => el("svg:svg", {width: W, height: 14, class: "interval"},
+    el("svg:line", {x1: X(p.ci95[0]), x2: X(p.ci95[1]), y1: 7, y2: 7, stroke: "#2f6fdf", "stroke-width": 2}),
+    el("svg:circle", {cx: X(p.elo), cy: 7, r: 4, fill: "#1d2330"}));
+  const colour = board.colour_advantage;
+  target.replaceChildren(
+    el("h2", {}, `Leaderboard — ${board.game_set.games} games`),
+    table([
+      ["#", (p) => players.indexOf(p) + 1, "num"],
+      ["Player", (p) => el("a", {href: "/web/games?player=" + encodeURIComponent(p.name), class: "player"}, p.name)],
+      ["Elo", (p) => fmt.elo(p.elo), "num elo"],
+      ["95% interval", (p) => `[${fmt.elo(p.ci95[0])}, ${fmt.elo(p.ci95[1])}]`, "num ci"],
+      ["", interval],
+      ["Games", (p) => p.games, "num"],
+      ["W–L–D", (p) => `${p.wins}–${p.losses}–${p.draws}`, "num"],
+      ["Score", (p) => fmt.pct(p.score), "num"],
+    ], players),
+    el("p", {class: "muted"}, "Maximum-likelihood Elo (Bradley–Terry) with Hessian 95% intervals; " +
+       (colour ? `first-move advantage ${fmt.elo(colour.elo)} Elo [${fmt.elo(colour.ci95[0])}, ${fmt.elo(colour.ci95[1])}].` : "")));
+}
+
+function renderHeadToHead(target, board) {
+  const names = board.players.map((p) => p.name);
+  const cells = {};
+  for (const r of board.head_to_head) {
+    (cells[r.a] ??= {})[r.b] = {w: r.wins, l: r.losses, d: r.draws, score: r.score};
+    (cells[r.b] ??= {})[r.a] = {w: r.losses, l: r.wins, d: r.draws, score: 1 - r.score};
+  }
+  target.replaceChildren(el("h2", {}, "Head-to-head (row player's score against the column player)"),
+    names.length ? heatmap(names, cells) : el("p", {class: "muted"}, "No pairs yet."));
+}
+
+main();
