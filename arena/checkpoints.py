@@ -5,10 +5,19 @@
 
 The two steps are separate so that a refused checkpoint never needs the database. The CLI
 (`arena checkpoint register`) and the HTTP API (`POST /checkpoints`) both go through here.
+
+With Triton configured (`ARENA_TRITON_URL`, `ARENA_TRITON_REPOSITORY`), `record_checkpoint(...,
+settings=settings)` also exports the checkpoint into the model repository and loads it into the
+server (models.triton_serving; names `ckpt_<sha256[:16]>_b<N>[_cpu]`). A Triton failure does not
+undo the registration: the checkpoint is valid data and the rating must not depend on a server
+being up at that instant. The failure is logged and returned in `Registration.triton` (the API
+shows it), and the worker retries: a worker that finds the model not ready exports and loads it
+itself before it plays (search_workers.tasks.evaluator_for).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -17,8 +26,12 @@ from sqlalchemy.orm import Session
 from arena.checkpoint_store import StoredCheckpoint
 from arena.db import repository
 from arena.db.models import Checkpoint
+from arena.settings import Settings
+from models.triton_serving import Publication
 
-__all__ = ["Registration", "record_checkpoint"]
+log = logging.getLogger(__name__)
+
+__all__ = ["Registration", "publish_to_triton", "record_checkpoint"]
 
 
 @dataclass(frozen=True)
@@ -29,10 +42,16 @@ class Registration:
     stored: StoredCheckpoint
     created: bool  # False: the same weights were already registered (nothing changed)
     dropped_parent: str | None  # the manifest's parent sha256, left out because it is not registered
+    triton: Publication | None = None  # None: Triton is not configured; else what was exported and loaded
 
 
-def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str | None = None) -> Registration:
+def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str | None = None,
+                      settings: Settings | None = None) -> Registration:
     """Record the stored checkpoint under `name` (default: its manifest's) in the caller's transaction.
+
+    With `settings` naming a Triton server or repository, the checkpoint is also published to
+    Triton (every time, also when already registered: export and load are idempotent, so a
+    registration repeated after a Triton failure repairs it); see the module docstring.
 
     A parent the database does not know is dropped (reported in `dropped_parent`) rather than
     refused: lineage is optional, the rating is not. Raises ValueError for an empty name.
@@ -47,4 +66,27 @@ def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str |
     row = repository.register_checkpoint(
         session, sha256=stored.sha256, name=name or manifest.name, manifest=manifest.model_dump(mode="json"),
         run_name=manifest.run_name, training_step=manifest.training_step, parent_sha256=parent)
-    return Registration(checkpoint=row, stored=stored, created=existing is None, dropped_parent=dropped)
+    triton = publish_to_triton(stored, settings) if settings is not None else None
+    return Registration(checkpoint=row, stored=stored, created=existing is None, dropped_parent=dropped,
+                        triton=triton)
+
+
+def publish_to_triton(stored: StoredCheckpoint, settings: Settings) -> Publication | None:
+    """Export `stored` into the Triton repository and load it; None when Triton is not configured."""
+    if settings.triton_url is None and settings.triton_repository is None:
+        return None
+    from models.checkpoint import CheckpointError, load_checkpoint
+    from models.triton_serving import publish_checkpoint
+
+    try:
+        loaded = load_checkpoint(stored.manifest_path)
+    except (CheckpointError, OSError) as exc:  # verified when stored; only a damaged store gets here
+        publication = Publication(error=f"cannot read the stored checkpoint: {exc}")
+    else:
+        publication = publish_checkpoint(loaded.module, stored.sha256, loaded.board_sizes,
+                                         settings.triton_repository, settings.triton_url,
+                                         flavour=settings.triton_flavour)
+    if publication.error:
+        log.warning("checkpoint %s registered, but not served by Triton (workers will retry): %s",
+                    stored.sha256[:12], publication.error)
+    return publication

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -58,6 +59,15 @@ class Settings(BaseSettings):
     # Port each match worker process serves its Prometheus metrics on (0: none). Prefork children
     # take the next free ports up from it (see search_workers.metrics).
     worker_metrics_port: int = Field(default=9101, ge=0, le=65535)
+
+    # Triton Inference Server (production inference). None: workers evaluate in-process with torch.
+    # Set: registering a checkpoint exports it into `triton_repository` (when set; the directory
+    # the server reads) and loads it (the server runs with explicit model control), and workers
+    # play checkpoints through TritonEvaluator at this gRPC address (host:port).
+    triton_url: str | None = None
+    triton_repository: Path | None = None
+    # Which exported flavour is served: "gpu" (libtorch, KIND_GPU) or "cpu" (Python backend).
+    triton_flavour: Literal["gpu", "cpu"] = "gpu"
 
     def checkpoint_root(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"

@@ -105,7 +105,23 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
     settings = settings or get_settings()
     tasks.configure(tasks.WorkerContext(sink=DatabaseSink(), checkpoint_root=Path(settings.checkpoint_root()),
                                         engines=server_engines(settings),
-                                        concurrency=concurrency or games_at_once))
+                                        concurrency=concurrency or games_at_once,
+                                        **triton_context(settings)))
+
+
+def triton_context(settings: Settings) -> dict:
+    """The worker context's Triton fields: the server, the model naming policy (the same
+    `ckpt_<sha256[:16]>_b<N>[_cpu]` names registration exports), the repository and flavour.
+    Empty without `triton_url`: workers then evaluate in-process with torch."""
+    if not settings.triton_url:
+        return {}
+    from functools import partial
+
+    from models.triton_serving import checkpoint_model_name
+
+    return {"triton_url": settings.triton_url, "triton_flavour": settings.triton_flavour,
+            "triton_model_name": partial(checkpoint_model_name, flavour=settings.triton_flavour),
+            "triton_repository": settings.triton_repository}
 
 
 def server_engines(settings: Settings | None = None) -> dict:

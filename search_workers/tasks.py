@@ -67,6 +67,14 @@ class WorkerContext:
     worker_name: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     device: str = "cpu"
     concurrency: int | None = None  # games in play at once within a block (None: the whole block)
+    # Triton (gRPC host:port): set, checkpoints are evaluated by TritonEvaluator instead of torch.
+    triton_url: str | None = None
+    # (sha256, board_size) -> the served model's name; None: models.triton_serving's GPU-flavour name.
+    triton_model_name: Callable[[str, int], str] | None = None
+    # The repository the server reads, when this worker can write it: a model found not ready is
+    # exported there (from the checkpoint store) before the load is retried. None: load only.
+    triton_repository: Path | None = None
+    triton_flavour: str = "gpu"
 
 
 _context: WorkerContext | None = None
@@ -103,16 +111,39 @@ def engine_pool():
 
 
 def evaluator_for(sha256: str, board_size: int):
-    """A TorchEvaluator for the stored checkpoint `sha256`, loaded once per process and verified."""
-    from models.checkpoint import load_checkpoint
-    from search_workers.evaluators import TorchEvaluator
+    """The evaluator of the stored checkpoint `sha256`, built once per process and board size.
 
+    With `triton_url` in the context: a TritonEvaluator of the checkpoint's served model (a model
+    not ready is published by this worker first, see `_triton_evaluator`); otherwise a
+    TorchEvaluator of the verified weights. Either is wrapped for metrics ("triton" / "torch").
+    """
     ctx = context()
+    key = f"{sha256}/{board_size}"
     with _lock:
-        cached = _evaluators.get(sha256)
+        cached = _evaluators.get(key)
         if cached is not None:
-            _evaluators.move_to_end(sha256)
+            _evaluators.move_to_end(key)
             return cached
+    if ctx.triton_url:
+        evaluator = metrics.InstrumentedEvaluator(_triton_evaluator(ctx, sha256, board_size), name="triton")
+    else:
+        loaded = _load_stored(ctx, sha256, board_size)
+        from search_workers.evaluators import TorchEvaluator
+
+        evaluator = metrics.InstrumentedEvaluator(
+            TorchEvaluator(loaded.module, board_size=board_size, device=ctx.device, name=loaded.manifest.name),
+            name="torch")
+    with _lock:
+        _evaluators[key] = evaluator
+        while len(_evaluators) > MAX_CACHED_EVALUATORS:
+            _evaluators.popitem(last=False)  # not closed: a block in play may still hold it
+    return evaluator
+
+
+def _load_stored(ctx: WorkerContext, sha256: str, board_size: int):
+    """The verified checkpoint `sha256` from the store, on the context's device."""
+    from models.checkpoint import load_checkpoint
+
     directory = ctx.checkpoint_root / sha256
     manifests = sorted(directory.glob("*.json"))
     if len(manifests) != 1:
@@ -123,14 +154,31 @@ def evaluator_for(sha256: str, board_size: int):
         raise ValueError(f"the stored checkpoint {manifests[0]} has weights {loaded.sha256}, not {sha256}")
     if board_size not in loaded.board_sizes:
         raise ValueError(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {board_size}x{board_size}")
-    evaluator = metrics.InstrumentedEvaluator(
-        TorchEvaluator(loaded.module, board_size=board_size, device=ctx.device, name=loaded.manifest.name),
-        name="torch")
-    with _lock:
-        _evaluators[sha256] = evaluator
-        while len(_evaluators) > MAX_CACHED_EVALUATORS:
-            _evaluators.popitem(last=False)
-    return evaluator
+    return loaded
+
+
+def _triton_evaluator(ctx: WorkerContext, sha256: str, board_size: int):
+    """A TritonEvaluator for the checkpoint's model; when the model is not ready (registration
+    could not publish it, or the server restarted), export it (if this worker may write the
+    repository) and load it, then try once more. A failure then is the block's failure."""
+    from models.triton_serving import checkpoint_model_name, load_models, publish_checkpoint
+    from search_workers.evaluators.triton import TritonEvaluator, TritonModelError
+
+    name = (ctx.triton_model_name or checkpoint_model_name)(sha256, board_size)
+    try:
+        return TritonEvaluator(ctx.triton_url, model_name=name, board_size=board_size)
+    except TritonModelError as first:
+        log.warning("Triton model %s is not ready (%s); publishing it from worker %s", name, first, ctx.worker_name)
+        if ctx.triton_repository is not None:
+            loaded = _load_stored(ctx, sha256, board_size)
+            published = publish_checkpoint(loaded.module, sha256, [board_size], ctx.triton_repository,
+                                           ctx.triton_url, flavour=ctx.triton_flavour)
+        else:
+            published = load_models(ctx.triton_url, [name])
+        if published.error:
+            raise TritonModelError(f"{first}; publishing it from this worker failed too: {published.error}") \
+                from first
+    return TritonEvaluator(ctx.triton_url, model_name=name, board_size=board_size)
 
 
 def _seats(payload: BlockPayload) -> dict[str, Any]:
@@ -138,7 +186,9 @@ def _seats(payload: BlockPayload) -> dict[str, Any]:
     for player in payload.players:
         if isinstance(player, CheckpointPlayer):
             config = SearchConfig(**player.search.model_dump())
-            seats[player.name] = MctsPlayer(player.name, evaluator_for(player.sha256, payload.board_size), config)
+            # A remote evaluator's round trip overlaps the other half of the games' tree work.
+            seats[player.name] = MctsPlayer(player.name, evaluator_for(player.sha256, payload.board_size), config,
+                                            pipeline_groups=2 if context().triton_url else 1)
         else:
             if player.engine not in context().engines:
                 raise ValueError(f"player {player.name}: no engine named {player.engine!r} is configured "

@@ -78,13 +78,14 @@ def register(
 
     if name is not None and not name.strip():
         raise typer.BadParameter("must not be empty", param_hint="--name")
-    root = get_settings().checkpoint_root()
+    settings = get_settings()
+    root = settings.checkpoint_root()
     try:
         stored = store_checkpoint(path, root=root)  # before the database: a refusal touches nothing
     except (CheckpointError, OSError) as err:
         raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
     with cli_session() as session:
-        registration = record_checkpoint(session, stored, name=name)
+        registration = record_checkpoint(session, stored, name=name, settings=settings)
         row = registration.checkpoint
         summary = f"{row.name} (id {row.id}, sha256 {row.sha256[:12]}, {stored.manifest_path})"
     if registration.dropped_parent is not None:
@@ -94,6 +95,12 @@ def register(
         typer.echo(f"already registered: {summary}")
     else:
         typer.echo(f"registered {summary}")
+    if registration.triton is not None:
+        if registration.triton.ok:
+            typer.echo(f"Triton: {', '.join(registration.triton.models)} exported and loaded")
+        else:
+            typer.echo(f"warning: registered, but Triton does not serve it yet (workers will retry): "
+                       f"{registration.triton.error}", err=True)
 
 
 @app.command("list")

@@ -31,9 +31,10 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from arena.checkpoint_store import store_checkpoint
+from arena.checkpoints import record_checkpoint
 from arena.db import queries, repository
 from arena.db.engine import database_url, make_engine, session_scope
-from arena.db.models import Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
+from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
 from arena.scheduling import TournamentConfig
 from arena.settings import Settings
 from arena.tournaments import TournamentError, create_tournament, dispatch
@@ -191,18 +192,13 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
             stored = store_checkpoint(path, root=self.settings.checkpoint_root())  # refusals touch nothing
         except (CheckpointError, OSError) as exc:
             raise _invalid("path", f"checkpoint refused, nothing stored or registered: {exc}") from None
-        manifest = stored.manifest
         with session_scope(self.engine) as session:
-            existing = session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == stored.sha256))
-            parent = manifest.parent
-            if parent is not None and session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == parent)) is None:
-                parent = None  # lineage is optional: an unregistered parent is left out
-            row = repository.register_checkpoint(
-                session, sha256=stored.sha256, name=request.name or manifest.name,
-                manifest=manifest.model_dump(mode="json"), run_name=manifest.run_name,
-                training_step=manifest.training_step, parent_sha256=parent)
+            # The shared registration path: also publishes to Triton when it is configured.
+            registration = record_checkpoint(session, stored, name=request.name or None, settings=self.settings)
+            row = registration.checkpoint
+            parent = None if registration.dropped_parent else stored.manifest.parent
             return arena_pb2.RegisterCheckpointResponse(id=row.id, sha256=row.sha256, name=row.name,
-                                                        created=existing is None, parent_sha256=parent or "")
+                                                        created=registration.created, parent_sha256=parent or "")
 
     def _schedule_tournament(self, request, context):
         self._check_write(context)

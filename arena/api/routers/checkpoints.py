@@ -20,6 +20,7 @@ from fastapi import APIRouter, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from arena.checkpoint_store import StoredCheckpoint, store_checkpoint
@@ -118,14 +119,17 @@ async def _receive_upload(request: Request, folder: Path, limit: int) -> tuple[P
     return manifest_path, name
 
 
-def _registered(session, stored: StoredCheckpoint, name: str | None) -> JSONResponse:
+def _registered(session, stored: StoredCheckpoint, name: str | None, settings) -> JSONResponse:
+    # Sync (run in a thread by the callers): with Triton configured, export and load take seconds.
     try:
-        registration = record_checkpoint(session, stored, name=name)
+        registration = record_checkpoint(session, stored, name=name, settings=settings)
     except ValueError as exc:
         raise unprocessable(("body", "name"), str(exc)) from None
     session.commit()
     summary = queries.checkpoint_summary(session, registration.checkpoint.id)
-    body = {"checkpoint": summary, "created": registration.created, "dropped_parent": registration.dropped_parent}
+    body = {"checkpoint": summary, "created": registration.created, "dropped_parent": registration.dropped_parent,
+            # null: Triton not configured; else its models, and an error that did not undo the registration
+            "triton": registration.triton.as_json() if registration.triton is not None else None}
     return JSONResponse(jsonable_encoder(body),
                         status_code=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK)
 
@@ -149,7 +153,7 @@ async def register_checkpoint(request: Request, session: SessionDep, settings: S
             stored = store_checkpoint(body.path, root=root)
         except (CheckpointError, OSError) as exc:
             raise unprocessable(("body", "path"), f"checkpoint refused, nothing stored or registered: {exc}") from None
-        return _registered(session, stored, body.name)
+        return await run_in_threadpool(_registered, session, stored, body.name, settings)
     if not content_type.startswith("multipart/form-data"):
         raise unprocessable(("body",), "send multipart/form-data (manifest, weights) or application/json "
                                        "({\"path\": ...})")
@@ -167,7 +171,7 @@ async def register_checkpoint(request: Request, session: SessionDep, settings: S
             message = str(exc).replace(folder + "/", "")  # the temporary folder means nothing to a client
             raise unprocessable(("body", "weights"), f"checkpoint refused, nothing stored or registered: "
                                                      f"{message}") from None
-    return _registered(session, stored, name)
+    return await run_in_threadpool(_registered, session, stored, name, settings)
 
 
 @router.get("", summary="Registered checkpoints, oldest first", dependencies=[ReadAccess])
@@ -180,7 +184,7 @@ def list_checkpoints(session: SessionDep, run: str | None = Query(default=None, 
 @router.get("/{ref}", summary="One checkpoint (id, name, sha256 or prefix) with its players' ratings",
             dependencies=[ReadAccess], responses={404: {"description": "no such checkpoint"}})
 def get_checkpoint(ref: str, session: SessionDep) -> CheckpointDetail:
-    row = session.get(Checkpoint, int(ref)) if ref.isdigit() and len(ref) < 10 else None
+    row = session.get(Checkpoint, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
     if row is None:
         row = queries.find_checkpoint(session, ref)
     players = queries.checkpoint_players(session, row.id)
