@@ -169,3 +169,27 @@ def throughput(
     typer.echo(f"{' vs '.join(evaluators)}: {result['games']} games in {result['seconds']} s as one block; "
                f"{result['baseline_games']} one at a time in {result['baseline_seconds']} s", err=True)
     emit(result)
+
+
+@app.command("api")
+def api(
+    games: Annotated[int, typer.Option(help="Finished games stored before the load.", min=1, max=10_000_000)] = 100_000,
+    clients: Annotated[int, typer.Option(help="Concurrent HTTP clients (no think time).", min=1, max=1000)] = 50,
+    seconds: Annotated[float, typer.Option(help="Timed load duration.", min=0.5, max=600)] = 20.0,
+    api_workers: Annotated[int, typer.Option("--api-workers", help="API server processes.", min=1, max=64)] = 1,
+    server_url: Annotated[str | None, typer.Option(
+        "--server-url", help="PostgreSQL URL allowed to create databases; a fresh one is made and dropped. "
+                             "Default: an embedded server in a temporary directory.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the stored games and the request mix.")] = 0,
+) -> None:
+    """GET /ratings/leaderboard and filtered GET /games latency (p50/p99) under concurrent clients,
+    with `--games` finished games stored, against the real API process on loopback."""
+    from arena.benchmarks.api import benchmark_api
+
+    result = benchmark_api(games=games, clients=clients, seconds=seconds, api_workers=api_workers,
+                           server_url=server_url, seed=seed)
+    typer.echo(f"{result['games']} games stored in {result['load_s']} s; {clients} clients for {seconds:g} s: "
+               f"{result['requests']} requests ({result['rps']}/s), {result['errors']} errors; leaderboard p50/p99 "
+               f"{result['leaderboard_p50_ms']}/{result['leaderboard_p99_ms']} ms, games "
+               f"{result['games_p50_ms']}/{result['games_p99_ms']} ms", err=True)
+    emit(result)

@@ -3,6 +3,7 @@
 * `find_checkpoint`: a registered checkpoint by name, sha256 or unique sha256 prefix.
 * `list_checkpoints`, `find_tournament`, `list_tournaments`, `list_games`, `game_sgf`: rows as
   the tables show them; `page_games` (filters, cursor by id), `game_detail` (per-move stats).
+* `LeaderboardCache`: fitted leaderboards kept while the game set is unchanged (the API's).
 * `leaderboard`: ratings, head-to-head and Elo-vs-visits curves over a tournament's (or all)
   finished games, fitted by the pure functions of `arena.ratings`; `elo_vs_step` a run's curve.
 """
@@ -11,11 +12,13 @@ from __future__ import annotations
 
 import difflib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import (
@@ -32,6 +35,7 @@ from .models import RESULT_PATTERN, Checkpoint, FinishedGame, Player, ScheduledG
 from .repository import RatedGameSet, rated_game_set
 
 __all__ = [
+    "MAX_DB_ID",
     "MIN_SHA256_PREFIX",
     "RESULT_KINDS",
     "CheckpointSummary",
@@ -39,6 +43,7 @@ __all__ = [
     "GameFilter",
     "GameSummary",
     "Leaderboard",
+    "LeaderboardCache",
     "LookupFailedError",
     "PlayerStanding",
     "StepPoint",
@@ -52,6 +57,7 @@ __all__ = [
     "game_detail",
     "game_sgf",
     "leaderboard",
+    "leaderboard_key",
     "list_checkpoints",
     "list_games",
     "list_tournaments",
@@ -59,6 +65,8 @@ __all__ = [
     "parse_ladder_name",
 ]
 
+MAX_DB_ID = 2**31 - 1  # the tables' integer primary keys: a larger id names nothing
+_DB_ID = re.compile(r"[0-9]{1,10}")  # ASCII digits only (str.isdigit also takes "²", which int() refuses)
 MIN_SHA256_PREFIX = 8  # shorter hex prefixes are too likely to be a name, or ambiguous
 _HEX = re.compile(r"[0-9a-fA-F]+")
 _LADDER = re.compile(r"(?P<checkpoint>.+)@(?P<visits>[1-9][0-9]*)v")  # arena.scheduling.ladder_name
@@ -159,7 +167,7 @@ def find_tournament(session: Session, ref: str | int) -> TournamentSummary:
     """The tournament with this id (an integer, or digits) or name; LookupFailedError otherwise."""
     text = str(ref).strip()
     tournament = session.scalars(select(Tournament).where(Tournament.name == text)).first()
-    if tournament is None and text.isdigit():
+    if tournament is None and _DB_ID.fullmatch(text) and int(text) <= MAX_DB_ID:
         tournament = session.get(Tournament, int(text))
     if tournament is None:
         names = list(session.scalars(select(Tournament.name)))
@@ -222,7 +230,9 @@ _RESULT = re.compile(RESULT_PATTERN)
 def _games_query(filters: GameFilter):
     black, white = aliased(Player), aliased(Player)
     query = (
-        select(FinishedGame, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
+        # Only the listed columns: the SGF and per-move statistics stay in the database.
+        select(FinishedGame.scheduled_game_id, FinishedGame.result, FinishedGame.move_count, FinishedGame.duration_s,
+               FinishedGame.finished_at, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
         .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
         .join(Tournament, Tournament.id == ScheduledGame.tournament_id)
         .join(black, black.id == ScheduledGame.black_player_id)
@@ -252,10 +262,9 @@ def _games_query(filters: GameFilter):
 
 
 def _summaries(session: Session, query) -> list[GameSummary]:
-    return [GameSummary(id=game.scheduled_game_id, tournament_id=tid, tournament=tname, black=b, white=w,
-                        result=game.result, move_count=game.move_count, duration_s=game.duration_s,
-                        finished_at=game.finished_at)
-            for game, tid, tname, b, w in session.execute(query)]
+    return [GameSummary(id=gid, tournament_id=tid, tournament=tname, black=b, white=w, result=result,
+                        move_count=moves, duration_s=duration, finished_at=finished)
+            for gid, result, moves, duration, finished, tid, tname, b, w in session.execute(query)]
 
 
 def list_games(session: Session, *, player: str | None = None, tournament_id: int | None = None,
@@ -491,3 +500,64 @@ def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoin
                         games=standings[pname].games)
               for pname, cid, cname, step in rows if pname in standings]
     return sorted(points, key=lambda p: (p.training_step is None, p.training_step or 0, p.player))
+
+
+def leaderboard_key(session: Session, *, tournament_id: int | None = None,
+                    board_size: int | None = None) -> tuple[Any, ...]:
+    """What changes whenever a finished game enters `leaderboard`'s game set, cheaply (no scan of
+    the games): the tournaments' games_finished counters (record_finished_game bumps them in the
+    same transaction as the game) and the largest finished game id (its primary key's last entry).
+    Finished games are never rewritten, so an equal key means the same games."""
+    progress = select(func.count(Tournament.id), func.coalesce(func.sum(Tournament.games_finished), 0))
+    if tournament_id is not None:
+        progress = progress.where(Tournament.id == tournament_id)
+    if board_size is not None:
+        progress = progress.where(Tournament.configuration["board_size"].as_integer() == board_size)
+    tournaments, finished = session.execute(progress).one()
+    newest = session.scalar(select(func.max(FinishedGame.scheduled_game_id)))
+    return (tournament_id, board_size, tournaments, int(finished), newest)
+
+
+class LeaderboardCache:
+    """Default-parameter leaderboards (and their `as_dict()`), refitted only when `leaderboard_key`
+    changes; the newest `maxsize` kept. Thread-safe: concurrent requests for the same key wait for
+    one fit instead of fitting in parallel."""
+
+    def __init__(self, maxsize: int = 64) -> None:
+        self.maxsize = maxsize
+        self._entries: OrderedDict[tuple[Any, ...], tuple[Leaderboard, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._fitting: dict[tuple[Any, ...], threading.Lock] = {}
+        self.fits = 0  # leaderboards fitted so far (tests, metrics)
+
+    def _cached(self, key: tuple[Any, ...]) -> tuple[Leaderboard, dict[str, Any]] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def get(self, session: Session, *, tournament_id: int | None = None,
+            board_size: int | None = None) -> tuple[Leaderboard, dict[str, Any]]:
+        """The leaderboard of `leaderboard(session, tournament_id=..., board_size=...)` and its dict."""
+        key = leaderboard_key(session, tournament_id=tournament_id, board_size=board_size)
+        entry = self._cached(key)
+        if entry is not None:
+            return entry
+        with self._lock:
+            fitting = self._fitting.setdefault(key, threading.Lock())
+        with fitting:
+            entry = self._cached(key)
+            if entry is None:
+                board = leaderboard(session, tournament_id=tournament_id, board_size=board_size)
+                entry = (board, board.as_dict())
+                with self._lock:
+                    self.fits += 1
+                    # The game set is read after the key: a game stored in between makes the entry
+                    # newer than its key, and the next request's key refits it. Never older.
+                    self._entries[key] = entry
+                    while len(self._entries) > self.maxsize:
+                        self._entries.popitem(last=False)
+            with self._lock:
+                self._fitting.pop(key, None)
+        return entry

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from arena.db import queries
 
@@ -23,6 +24,9 @@ router = APIRouter(prefix="/games", tags=["games"], dependencies=[ReadAccess])
 
 MAX_LIMIT = 500
 _CURSOR_PREFIX = "g1:"
+_DIGITS = re.compile(r"[0-9]{1,10}")
+# Game ids are the database's integer keys: a larger one is refused (422) rather than sent to it.
+GameId = Annotated[int, Path(ge=1, le=queries.MAX_DB_ID, description="A finished game's id.")]
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,11 @@ def decode_cursor(cursor: str) -> int:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    if not text.startswith(_CURSOR_PREFIX) or not text[len(_CURSOR_PREFIX):].isdigit():
+    digits = text[len(_CURSOR_PREFIX):]
+    if (not text.startswith(_CURSOR_PREFIX) or not _DIGITS.fullmatch(digits)
+            or int(digits) > queries.MAX_DB_ID):
         raise unprocessable(("query", "cursor"), "not a cursor this API issued (use next_cursor of a page)")
-    return int(text[len(_CURSOR_PREFIX):])
+    return int(digits)
 
 
 @router.get("", summary="Finished games, newest id first, filtered, one page at a time")
@@ -77,12 +83,12 @@ def list_games(
 # Before /{game_id}: "12.sgf" must not reach the route that wants an integer.
 @router.get("/{game_id}.sgf", summary="The game's SGF", response_class=Response,
             responses={200: {"content": {"application/x-go-sgf": {}}}, 404: {"description": "unknown or unfinished"}})
-def game_sgf(game_id: int, session: SessionDep) -> Response:
+def game_sgf(game_id: GameId, session: SessionDep) -> Response:
     return Response(queries.game_sgf(session, game_id), media_type="application/x-go-sgf",
                     headers={"Content-Disposition": f'attachment; filename="game-{game_id}.sgf"'})
 
 
 @router.get("/{game_id}", summary="A finished game with per-move statistics",
             responses={404: {"description": "unknown or unfinished"}})
-def get_game(game_id: int, session: SessionDep) -> queries.GameDetail:
+def get_game(game_id: GameId, session: SessionDep) -> queries.GameDetail:
     return queries.game_detail(session, game_id)
