@@ -43,6 +43,8 @@ class Registration:
     created: bool  # False: the same weights were already registered (nothing changed)
     dropped_parent: str | None  # the manifest's parent sha256, left out because it is not registered
     triton: Publication | None = None  # None: Triton is not configured; else what was exported and loaded
+    gauntlet_id: int | None = None  # the tournament a new checkpoint was enrolled in (ARENA_AUTO_GAUNTLET)
+    gauntlet_error: str | None = None  # why enrolment failed (the registration stands)
 
 
 def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str | None = None,
@@ -67,8 +69,24 @@ def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str |
         session, sha256=stored.sha256, name=name or manifest.name, manifest=manifest.model_dump(mode="json"),
         run_name=manifest.run_name, training_step=manifest.training_step, parent_sha256=parent)
     triton = publish_to_triton(stored, settings) if settings is not None else None
+    gauntlet_id = gauntlet_error = None
+    if existing is None and settings is not None and settings.auto_gauntlet is not None:
+        gauntlet_id, gauntlet_error = _enrol(session, row, settings)
     return Registration(checkpoint=row, stored=stored, created=existing is None, dropped_parent=dropped,
-                        triton=triton)
+                        triton=triton, gauntlet_id=gauntlet_id, gauntlet_error=gauntlet_error)
+
+
+def _enrol(session: Session, row: Checkpoint, settings: Settings) -> tuple[int | None, str | None]:
+    """Enrol a new checkpoint in the configured gauntlet; (tournament id, None) or (None, why not)."""
+    from arena.enrolment import EnrolmentError, enrol, load_template
+    from arena.worker import server_engines
+
+    try:
+        tournament = enrol(session, row, load_template(settings.auto_gauntlet), server_engines(settings))
+    except EnrolmentError as exc:
+        log.warning("checkpoint %s registered, not enrolled: %s", row.name, exc)
+        return None, str(exc)
+    return tournament.id, None
 
 
 def publish_to_triton(stored: StoredCheckpoint, settings: Settings) -> Publication | None:

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Which exported flavour is served: "gpu" (libtorch, KIND_GPU) or "cpu" (Python backend).
     triton_flavour: Literal["gpu", "cpu"] = "gpu"
 
+    # A gauntlet template (TOML/JSON, see arena/enrolment.py): every newly registered checkpoint
+    # is enrolled in `<checkpoint>-gauntlet` against its pool. None: no automatic enrolment.
+    auto_gauntlet: Path | None = None
+
     def checkpoint_root(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"
 

@@ -101,6 +101,10 @@ def register(
         else:
             typer.echo(f"warning: registered, but Triton does not serve it yet (workers will retry): "
                        f"{registration.triton.error}", err=True)
+    if registration.gauntlet_id is not None:
+        typer.echo(f"enrolled in gauntlet tournament {registration.gauntlet_id} (`arena scheduler` sends its games)")
+    elif registration.gauntlet_error is not None:
+        typer.echo(f"warning: registered, but not enrolled: {registration.gauntlet_error}", err=True)
 
 
 @app.command("list")

@@ -129,7 +129,9 @@ def _registered(session, stored: StoredCheckpoint, name: str | None, settings) -
     summary = queries.checkpoint_summary(session, registration.checkpoint.id)
     body = {"checkpoint": summary, "created": registration.created, "dropped_parent": registration.dropped_parent,
             # null: Triton not configured; else its models, and an error that did not undo the registration
-            "triton": registration.triton.as_json() if registration.triton is not None else None}
+            "triton": registration.triton.as_json() if registration.triton is not None else None,
+            # ARENA_AUTO_GAUNTLET: the tournament a new checkpoint was enrolled in, or why not
+            "gauntlet": {"tournament_id": registration.gauntlet_id, "error": registration.gauntlet_error}}
     return JSONResponse(jsonable_encoder(body),
                         status_code=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK)
 
