@@ -23,9 +23,8 @@ from .match import (
     paired_openings,
     play_block,
     play_games,
-    tromp_taylor,
 )
-from .referee import RefereeError, settle
+from .referee import RefereeError, settle, tromp_taylor
 
 __all__ = [
     "RESIGN",

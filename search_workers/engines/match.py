@@ -30,7 +30,7 @@ from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords,
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
 
 from .gtp import RESIGN  # the move value of a resignation
-from .referee import Settlement
+from .referee import Settlement, tromp_taylor
 
 
 
@@ -122,12 +122,6 @@ class GameOutcome:
         return None
 
 
-def tromp_taylor(state: GameState) -> Settlement:
-    """Strict Tromp-Taylor: every stone on the board counts as alive."""
-    score = state.score()
-    return Settlement(result=state.result or "Void", score=score, method="tromp-taylor")
-
-
 class _Game:
     """A game in play in one slot."""
 
@@ -196,10 +190,11 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
         game = in_slot[slot]
         state = game.state
         if state.is_over:
-            if state.resigned is None and state.consecutive_passes >= 2 and referee is not None:
+            ended_by_passes = state.resigned is None and state.consecutive_passes >= 2
+            if ended_by_passes and referee is not None:
                 futures[executor.submit(referee, state)] = (slot, "settle")
             else:
-                finish(slot, tromp_taylor(state) if state.resigned is None else None)
+                finish(slot, tromp_taylor(state) if ended_by_passes else None)
             return
         game.move_requested = time.perf_counter()
         seat = game.seat(state.to_move)
@@ -236,7 +231,7 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
         if outcome.scoring != "forfeit":
             if game.state.resigned is not None:
                 outcome.result, outcome.scoring = game.state.result, "resignation"
-            elif settlement is None or game.state.consecutive_passes < 2:
+            elif settlement is None:  # neither resigned nor ended by passes: the move limit
                 outcome.result, outcome.scoring = game.state.result or "Void", "move-limit"
             else:
                 outcome.result, outcome.score, outcome.scoring = settlement.result, settlement.score, settlement.method
@@ -265,9 +260,7 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
                 advance(slot)
         elif what == "settle":
             if error is not None:  # a referee that fails leaves the strict rule
-                settlement = tromp_taylor(game.state)
-                settlement = Settlement(settlement.result, settlement.score,
-                                        f"tromp-taylor (referee failed: {error})")
+                settlement = tromp_taylor(game.state, f"tromp-taylor (referee failed: {error})")
             else:
                 settlement = future.result()
             finish(slot, settlement)
@@ -362,10 +355,6 @@ def paired_openings(pairs: int, plies: int, *, board_size: int, rules: Rules, se
             state = state.play(moves[-1])
         openings += [moves, moves]
     return openings
-
-
-def describe_move(move: int, board_size: int) -> str:
-    return "resign" if move < 0 else coords.to_gtp(move, board_size)
 
 
 def finite_or_none(value: float | None) -> float | None:

@@ -41,12 +41,12 @@ def settle(state: GameState, referee: GtpPlayer | None = None) -> Settlement:
     if state.resigned is not None or state.consecutive_passes < 2:
         raise ValueError(f"only a game ended by two passes is settled by counting (result: {state.result})")
     if referee is None:
-        return _tromp_taylor(state, TROMP_TAYLOR)
+        return tromp_taylor(state, TROMP_TAYLOR)
     try:
         dead = sorted(set(referee.final_status_dead(state)))
         cleaned = remove_stones(state, dead)
     except (EngineFailure, GtpError, RefereeError) as exc:
-        return _tromp_taylor(state, f"{TROMP_TAYLOR} (referee {referee.name} not used: {exc})")
+        return tromp_taylor(state, f"{TROMP_TAYLOR} (referee {referee.name} not used: {exc})")
     score = cleaned.score()
     version = f" {referee.version}" if referee.version else ""
     return Settlement(result=format_score(score), score=score, method=f"referee:{referee.name}{version}", dead=dead)
@@ -69,6 +69,7 @@ def remove_stones(state: GameState, points: list[int]) -> GameState:
     return GameState.new(n, state.rules).with_setup(black=black, white=white)
 
 
-def _tromp_taylor(state: GameState, method: str) -> Settlement:
+def tromp_taylor(state: GameState, method: str = TROMP_TAYLOR) -> Settlement:
+    """Strict Tromp-Taylor: every stone on the board counts as alive; `method` says why this rule."""
     score = state.score()
     return Settlement(result=format_score(score), score=score, method=method, dead=[])
