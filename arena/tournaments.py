@@ -327,18 +327,11 @@ def progress(session: Session, tournament_id: int) -> Progress:
 
 
 def find_tournament(session: Session, ref: str | int) -> Tournament:
-    """A tournament by id or by name."""
-    tournament = None
-    text = str(ref)
-    # ASCII digits within the integer key's range only: "²" or 99999999999 is a name, not an id.
-    if isinstance(ref, int) or (text.isascii() and text.isdigit()):
-        if 0 < int(ref) < 2**31:
-            tournament = session.get(Tournament, int(ref))
-    if tournament is None:
-        tournament = session.scalars(select(Tournament).where(Tournament.name == str(ref))).first()
-    if tournament is None:
-        raise TournamentError(f"no tournament with id or name {ref!r}")
-    return tournament
+    """The tournament row with this id or name (arena.db.queries.find_tournament); TournamentError if none."""
+    try:
+        return session.get(Tournament, queries.find_tournament(session, ref).id)
+    except queries.LookupFailedError as exc:
+        raise TournamentError(str(exc)) from None
 
 
 def running_tournaments(session: Session) -> list[int]:

@@ -194,11 +194,10 @@ def engine_list() -> None:
     from rich.table import Table
 
     from arena.worker import server_engines
+    from search_workers.go import Rules
 
     table = Table("name", "kind", "board sizes", "command")
     for name, spec in sorted(server_engines().items()):
-        from search_workers.go import Rules
-
         sizes = spec.playable_sizes
         shown = f"{min(sizes)}-{max(sizes)}" if len(sizes) > 3 else ", ".join(map(str, sizes))
         table.add_row(name, getattr(spec, "preset", "command"), shown, " ".join(spec.argv(Rules())))
