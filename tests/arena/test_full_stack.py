@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -36,8 +34,8 @@ from models.demo import demo_manifests
 from models.triton_serving import checkpoint_model_name
 from search_workers.go import read_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
-from tests.arena.test_tournament_workers import _redis_db, _stop
 from tests.support.engines import require_gnugo
+from tests.support.processes import private_redis_url, start_arena, stop_process, wait_for
 from tests.support.triton import require_triton, triton_server
 
 HOST = "127.0.0.1"
@@ -76,44 +74,26 @@ def _post(url: str, body: dict, token: str, timeout: float = 120.0) -> tuple[int
         return error.code, json.loads(error.read() or b"{}")
 
 
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "arena.cli", *argv], env=env, stdout=log.open("ab"),
-                            stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _wait(condition, timeout: float, what: str, logs: list[Path]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if condition():
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    tails = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in logs if p.exists())
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{tails}")
-
-
 def test_register_schedule_watch_and_read_back_through_every_service(
         db_url: str, engine, triton, repository: Path, tmp_path: Path) -> None:  # noqa: F811
     started = time.monotonic()
     api_port, grpc_port, metrics_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
-    env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"), ARENA_BROKER_URL=_redis_db(),
+    env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"), ARENA_BROKER_URL=private_redis_url(),
                ARENA_TRITON_URL=triton.grpc_url, ARENA_TRITON_REPOSITORY=str(repository),
                ARENA_TRITON_FLAVOUR="cpu", ARENA_WORKER_METRICS_PORT=str(metrics_port))
     with session_scope(engine) as session:
         token = create_token(session, name="full-stack").token
     logs = {name: tmp_path / f"{name}.log" for name in ("api", "grpc", "worker")}
     processes = [
-        _start(["api", "--port", str(api_port)], env, logs["api"]),
-        _start(["grpc", "--port", str(grpc_port), "--host", HOST], env, logs["grpc"]),
-        _start(["worker", "--games-at-once", str(GAMES), "--loglevel", "INFO"], env, logs["worker"]),
+        start_arena(["api", "--port", str(api_port)], env, logs["api"]),
+        start_arena(["grpc", "--port", str(grpc_port), "--host", HOST], env, logs["grpc"]),
+        start_arena(["worker", "--games-at-once", str(GAMES), "--loglevel", "INFO"], env, logs["worker"]),
     ]
     api = f"http://{HOST}:{api_port}"
     channel = grpc.insecure_channel(f"{HOST}:{grpc_port}")
     try:
-        _wait(lambda: _get(f"{api}/healthz")[0] == 200, 30, "the API", list(logs.values()))
+        wait_for(lambda: _get(f"{api}/healthz")[0] == 200, 30, "the API", list(logs.values()))
         grpc.channel_ready_future(channel).result(timeout=30)
 
         # Register two checkpoints over HTTP: each is exported and loaded into Triton.
@@ -187,6 +167,6 @@ def test_register_schedule_watch_and_read_back_through_every_service(
     finally:
         channel.close()
         for process in processes:
-            _stop(process)
+            stop_process(process)
     elapsed = time.monotonic() - started
     print(f"full stack: {GAMES} games in {elapsed:.1f} s (tritonserver started in {triton.startup_s:.1f} s)")

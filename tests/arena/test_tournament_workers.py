@@ -9,14 +9,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
-import time
-import uuid
 from pathlib import Path
 
-import pytest
-import redis
 from sqlalchemy import func, select
 
 from arena.checkpoint_store import store_checkpoint
@@ -31,22 +25,7 @@ from models.demo import demo_manifests
 from search_workers.go import read_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 from tests.support.engines import require_gnugo
-
-REDIS_URL = "redis://127.0.0.1:6379"
-
-
-def _redis_db() -> str:
-    """A Redis database of its own for this test run (flushed), or skip/fail if Redis is down."""
-    number = 8 + uuid.uuid4().int % 7
-    client = redis.Redis.from_url(f"{REDIS_URL}/{number}")
-    try:
-        client.flushdb()
-    except redis.ConnectionError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"Redis is not running at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis is not running at {REDIS_URL}")
-    return f"{REDIS_URL}/{number}"
-
+from tests.support.processes import private_redis_url, start_arena, stop_process, wait_for
 
 def _environment(db_url: str, data_dir: Path, broker: str | None) -> dict[str, str]:  # noqa: F811
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
@@ -60,21 +39,6 @@ def _environment(db_url: str, data_dir: Path, broker: str | None) -> dict[str, s
 def _settings(env: dict[str, str]) -> Settings:
     return Settings(database_url=env["ARENA_DATABASE_URL"], data_dir=Path(env["ARENA_DATA_DIR"]),
                     broker_url=env.get("ARENA_BROKER_URL"), broker_visibility_timeout_s=3)
-
-
-def _start_worker(env: dict[str, str], log: Path, *extra: str) -> subprocess.Popen:
-    argv = [sys.executable, "-m", "arena.cli", "worker", "--loglevel", "INFO", *extra]
-    return subprocess.Popen(argv, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
 
 
 def _tournament(db_url: str, root: Path, name: str, *, engines: dict, players: list[dict],  # noqa: F811
@@ -106,20 +70,11 @@ def _finished(db_url: str, tournament_id: int) -> tuple[int, int]:  # noqa: F811
         sql.dispose()
 
 
-def _wait_for(condition, timeout: float, what: str, log: Path) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}; worker log:\n{log.read_text()[-4000:]}")
-
-
 def test_a_killed_worker_loses_no_game_and_counts_none_twice(db_url: str, tmp_path: Path) -> None:  # noqa: F811
     """A block with GNU Go in it; SIGKILL the worker once games are stored; a new worker finishes
     exactly the scheduled games (the redelivered block skips the stored ones)."""
     require_gnugo()
-    env = _environment(db_url, tmp_path / "data", _redis_db())
+    env = _environment(db_url, tmp_path / "data", private_redis_url())
     settings = _settings(env)
     engines = server_engines(settings)
     newest, previous = (p.stem for p in demo_manifests()[-2:][::-1])
@@ -135,18 +90,18 @@ def test_a_killed_worker_loses_no_game_and_counts_none_twice(db_url: str, tmp_pa
         # One block: the whole tournament goes to the first worker, which dies in the middle of it.
         assert dispatch(session, tid, send=lambda payload: enqueue(app, payload), block_size=scheduled) == scheduled
     log = tmp_path / "worker.log"
-    first = _start_worker(env, log, "--games-at-once", "2")
+    first = start_arena(["worker", "--loglevel", "INFO", "--games-at-once", "2"], env, log)
     try:
-        _wait_for(lambda: _finished(db_url, tid)[0] >= 2, 180, "two stored games", log)
+        wait_for(lambda: _finished(db_url, tid)[0] >= 2, 180, "two stored games", [log])
         stored_before_kill = _finished(db_url, tid)[0]
         assert stored_before_kill < scheduled, "the block finished before the kill: nothing was tested"
     finally:
-        _stop(first, signal.SIGKILL)
-    second = _start_worker(env, log, "--games-at-once", "4")
+        stop_process(first, signal.SIGKILL)
+    second = start_arena(["worker", "--loglevel", "INFO", "--games-at-once", "4"], env, log)
     try:
-        _wait_for(lambda: _finished(db_url, tid)[0] == scheduled, 240, "every scheduled game", log)
+        wait_for(lambda: _finished(db_url, tid)[0] == scheduled, 240, "every scheduled game", [log])
     finally:
-        _stop(second)
+        stop_process(second)
     rows, counter = _finished(db_url, tid)
     assert rows == counter == scheduled
     # The second worker got the redelivered block and played only what the first had not stored.
@@ -184,11 +139,11 @@ def test_the_filesystem_broker_plays_a_tournament(db_url: str, tmp_path: Path) -
     with session_scope(sql) as session:
         dispatch(session, tid, send=lambda payload: enqueue(app, payload))
     log = tmp_path / "worker.log"
-    worker = _start_worker(env, log)
+    worker = start_arena(["worker", "--loglevel", "INFO"], env, log)
     try:
-        _wait_for(lambda: _finished(db_url, tid)[0] == 2, 120, "both games", log)
+        wait_for(lambda: _finished(db_url, tid)[0] == 2, 120, "both games", [log])
     finally:
-        _stop(worker)
+        stop_process(worker)
     with session_scope(sql) as session:
         assert advance(session, tid) == "finished"
     sql.dispose()
