@@ -167,27 +167,25 @@ def stored_config(tournament: Tournament) -> TournamentConfig:
 # ---------------------------------------------------------------------------------- running
 
 
-def _played(session: Session, tournament_id: int) -> tuple[list[PlayedGame], dict[str, int], int]:
-    """Finished games (voids left out), games scheduled per pairing, and unfinished games."""
+def _played(session: Session, tournament_id: int) -> tuple[list[PlayedGame], dict[str, int]]:
+    """Finished games (voids left out) and games scheduled per pairing."""
     rows = session.execute(
         select(ScheduledGame.pairing, ScheduledGame.game_index, ScheduledGame.black_player_id,
                ScheduledGame.white_player_id, FinishedGame.result)
         .outerjoin(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
         .where(ScheduledGame.tournament_id == tournament_id)).all()
-    names = dict(session.execute(select(Player.id, Player.name)).all())
+    ids = {black for _, _, black, _, _ in rows} | {white for _, _, _, white, _ in rows}
+    names = dict(session.execute(select(Player.id, Player.name).where(Player.id.in_(ids))).all())
     scheduled: dict[str, int] = defaultdict(int)
-    played, unfinished = [], 0
+    played = []
     for pairing, index, black, white, result in rows:
         scheduled[pairing] += 1
-        if result is None:
-            unfinished += 1
-            continue
-        if result == "Void":
+        if result is None or result == "Void":
             continue
         winner = None if result == "0" else names[black] if result.startswith("B") else names[white]
         played.append(PlayedGame(pairing=pairing, game_index=index, black=names[black], white=names[white],
                                  winner=winner))
-    return played, dict(scheduled), unfinished
+    return played, dict(scheduled)
 
 
 def advance(session: Session, tournament_id: int) -> str:
@@ -200,10 +198,12 @@ def advance(session: Session, tournament_id: int) -> str:
         raise TournamentError(f"tournament {tournament_id} does not exist")
     if tournament.status != "running":
         return tournament.status
-    config = stored_config(tournament)
-    played, scheduled, unfinished = _played(session, tournament_id)
-    if unfinished:
+    # The progress counters are kept in the same transactions as the games (schedule_games,
+    # record_finished_game): games still in play are known without reading them.
+    if tournament.games_finished < tournament.games_scheduled:
         return tournament.status
+    config = stored_config(tournament)
+    played, scheduled = _played(session, tournament_id)
     book = [parse_opening(text, config.board_size) for text in tournament.configuration.get("opening_book", [""])]
     more = next_games(config, played, scheduled, book)
     if more:
