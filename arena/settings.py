@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     # HTTP API: GET endpoints answer without a token when true (writes always need one).
     api_public_reads: bool = True
 
+    # HTTP API: database connections per API process for the asynchronous read path (game pages,
+    # leaderboards, /healthz). Requests beyond it wait for one; more rarely helps, since the
+    # database does the work.
+    api_read_connections: int = Field(default=8, ge=1, le=100)
+
+    # HTTP API: how old (seconds) the check "has a game been added?" behind a cached leaderboard
+    # may be. A game is in the leaderboards at most this long after it is stored; 0: checked on
+    # every request (one query each).
+    api_leaderboard_max_age_s: float = Field(default=2.0, ge=0, le=60)
+
     # HTTP API: the largest checkpoint upload accepted (manifest and weights together), in bytes.
     api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
 

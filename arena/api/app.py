@@ -4,11 +4,14 @@
     app = create_app(settings, extra_routers=[r])     # e.g. the metrics router, mounted at /metrics
 
 The routers are a list so that other parts (metrics, the dashboard) mount theirs the same way.
-The database engine and the Celery producer are made once per app and kept on `app.state`.
+The database engine (sessions for writes and rare reads), the asynchronous read pool (the hot
+GET endpoints, `arena.api.reads`) and the Celery producer are made once per app and kept on
+`app.state`.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -20,9 +23,10 @@ from arena.db.engine import database_url, make_engine, session_factory
 from arena.db.queries import LookupFailedError
 from arena.settings import Settings, get_settings
 
+from .reads import DatabaseUnavailable, ReadPool
 from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web
 
-__all__ = ["ROUTERS", "create_app"]
+__all__ = ["ROUTERS", "create_app", "serving_app"]
 
 # Every resource's router, in the order /docs lists them.
 ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
@@ -51,12 +55,18 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     from arena.worker import server_engines
 
     settings = settings or get_settings()
-    engine = make_engine(database_url(settings))
+    url = database_url(settings)
+    engine = make_engine(url)
+    reads = ReadPool(url, max_size=settings.api_read_connections)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:
-        yield
-        engine.dispose()
+        await reads.open()
+        try:
+            yield
+        finally:
+            await reads.close()
+            engine.dispose()
 
     app = FastAPI(title="Go Arena", version=__version__, lifespan=lifespan,
                   description="Rates Go-playing network checkpoints: register checkpoints, schedule "
@@ -64,6 +74,7 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
                               "bearer token (`arena token create`).")
     app.state.settings = settings
     app.state.sessions = session_factory(engine)
+    app.state.reads = reads
     app.state.engines = lambda: server_engines(settings)
     app.state.send = send or _celery_send(settings)
     for router in [*ROUTERS, *extra_routers]:
@@ -75,4 +86,21 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     async def not_found(_: Request, exc: LookupFailedError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
 
+    @app.exception_handler(DatabaseUnavailable)
+    async def unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+                            headers={"Retry-After": "1"})
+
+    return app
+
+
+def serving_app() -> FastAPI:
+    """The app as `arena api` serves it (uvicorn's factory, in each server process): this
+    process's settings, and every object alive after start-up frozen out of the cyclic garbage
+    collector. The API imports torch (checkpoint validation) and more: about 300,000 objects,
+    which a full collection walks in 50-150 ms, stalling every request in flight. Frozen, a
+    collection walks only what requests allocate."""
+    app = create_app()
+    gc.collect()
+    gc.freeze()
     return app

@@ -1,5 +1,5 @@
 """What the API's routes are handed (FastAPI `Annotated` dependencies): settings, a database
-session, the server's engines, a way to send games to the workers, and the access checks.
+session, the asynchronous read pool, the server's engines, a way to send games to the workers, and the access checks.
 
 Writes need a bearer token (`arena token create`); reads need one only when
 `Settings.api_public_reads` is false. A missing, unknown, expired or revoked token is a 401
@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -19,13 +20,23 @@ from arena.db.models import ApiToken
 from arena.settings import Settings
 from arena.tokens import TokenError, verify_token
 
-__all__ = ["EnginesDep", "ReadAccess", "SendDep", "SessionDep", "SettingsDep", "WriteAccess", "unprocessable"]
+from .reads import ReadPool
+
+__all__ = ["EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep", "WriteAccess",
+           "check_read", "unprocessable"]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `arena token create`.")
 
 
-def get_settings(request: Request) -> Settings:
+# Plain lookups are coroutines: FastAPI runs a `def` dependency in its thread pool, a hop that
+# the asynchronous read path (arena.api.reads) exists to avoid.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
+
+
+async def get_reads(request: Request) -> ReadPool:
+    """The app's asynchronous read pool (arena.api.reads)."""
+    return request.app.state.reads
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -48,6 +59,7 @@ def get_send(request: Request) -> Callable[[dict], None]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+ReadsDep = Annotated[ReadPool, Depends(get_reads)]
 SessionDep = Annotated[Session, Depends(get_session)]
 EnginesDep = Annotated[dict[str, Any], Depends(get_engines)]
 SendDep = Annotated[Callable[[dict], None], Depends(get_send)]
@@ -68,10 +80,29 @@ def require_token(credentials: Credentials, session: SessionDep) -> ApiToken:
         raise _unauthorized(str(exc)) from None
 
 
-def require_read(settings: SettingsDep, credentials: Credentials, session: SessionDep) -> ApiToken | None:
+async def require_read(request: Request, settings: SettingsDep, credentials: Credentials) -> ApiToken | None:
+    """Nothing when reads are public (no session, no thread); else a live token, checked in a
+    thread with a session of its own."""
     if settings.api_public_reads:
         return None
-    return require_token(credentials, session)
+    return await _token_in_thread(request, credentials)
+
+
+async def check_read(request: Request) -> None:
+    """`require_read` for a lean route (arena.api.lean), which takes no dependencies."""
+    if not request.app.state.settings.api_public_reads:
+        await _token_in_thread(request, await _bearer(request))
+
+
+async def _token_in_thread(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiToken:
+    def check() -> ApiToken:
+        with request.app.state.sessions() as session:
+            try:
+                return require_token(credentials, session)
+            finally:
+                session.rollback()
+
+    return await run_in_threadpool(check)
 
 
 WriteAccess = Annotated[ApiToken, Depends(require_token)]

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -138,10 +139,14 @@ class ScheduledGame(Base):
         UniqueConstraint("tournament_id", "pairing", "game_index", name="uq_scheduled_games_identity"),
         CheckConstraint("game_index >= 0", name="index_non_negative"),
         CheckConstraint("black_player_id <> white_player_id", name="distinct_players"),
+        # Game lists by id under a player pair or a tournament (migration 0004).
+        Index("ix_scheduled_games_black_white", "black_player_id", "white_player_id", "id"),
+        Index("ix_scheduled_games_white_black", "white_player_id", "black_player_id", "id"),
+        Index("ix_scheduled_games_tournament_id_id", "tournament_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"), index=True)
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"))
     pairing: Mapped[str] = mapped_column(String(200))
     game_index: Mapped[int] = mapped_column(Integer)
     black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
@@ -165,6 +170,7 @@ class FinishedGame(Base):
         CheckConstraint(f"result ~ '{RESULT_PATTERN}'", name="result_format"),
         CheckConstraint("move_count >= 0", name="move_count_non_negative"),
         CheckConstraint("duration_s >= 0", name="duration_non_negative"),
+        Index("ix_finished_games_result", "result", "scheduled_game_id"),  # game lists by result
     )
 
     scheduled_game_id: Mapped[int] = mapped_column(

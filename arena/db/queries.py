@@ -3,6 +3,9 @@
 * `find_checkpoint`: a registered checkpoint by name, sha256 or unique sha256 prefix.
 * `list_checkpoints`, `find_tournament`, `list_tournaments`, `list_games`, `game_sgf`: rows as
   the tables show them; `page_games` (filters, cursor by id), `game_detail` (per-move stats).
+* `games_statement`, `leaderboard_key_statement`: the statements behind those, with bound
+  parameters only, so that the API's asynchronous read path (`arena.api.reads`) runs the same
+  SQL without a session.
 * `LeaderboardCache`: fitted leaderboards kept while the game set is unchanged (the API's).
 * `leaderboard`: ratings, head-to-head and Elo-vs-visits curves over a tournament's (or all)
   finished games, fitted by the pure functions of `arena.ratings`; `elo_vs_step` a run's curve.
@@ -10,15 +13,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
+import itertools
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Text,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    or_,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import (
@@ -38,6 +62,7 @@ __all__ = [
     "MAX_DB_ID",
     "MIN_SHA256_PREFIX",
     "RESULT_KINDS",
+    "CachedLeaderboard",
     "CheckpointSummary",
     "GameDetail",
     "GameFilter",
@@ -56,13 +81,21 @@ __all__ = [
     "find_tournament",
     "game_detail",
     "game_sgf",
+    "game_summaries",
+    "games_page_json_statement",
+    "games_statement",
     "leaderboard",
     "leaderboard_key",
+    "leaderboard_key_params",
+    "leaderboard_key_statement",
     "list_checkpoints",
     "list_games",
     "list_tournaments",
     "page_games",
     "parse_ladder_name",
+    "split_page",
+    "tournament_ref_id",
+    "tournament_ref_params",
 ]
 
 MAX_DB_ID = 2**31 - 1  # the tables' integer primary keys: a larger id names nothing
@@ -203,78 +236,203 @@ class GameSummary:
 class GameFilter:
     """Which finished games to list. Every field narrows the list; None: no condition.
 
+    `tournament`: an id (int) or a reference as `find_tournament` takes it (a name first, else
+    digits as an id), resolved inside the query so that a page is one round trip.
     `result`: an exact result string (`B+R`, `W+3.5`, `0`, `Void`) or one of RESULT_KINDS.
     `opponent` only with `player`: games between the two, either colour.
     """
 
     player: str | None = None
     opponent: str | None = None
-    tournament_id: int | None = None
+    tournament: int | str | None = None
     result: str | None = None
     since: datetime | None = None  # finished at or after
     until: datetime | None = None  # finished before
 
 
-# Result kinds a game list can be narrowed to, besides an exact result string.
+# Result kinds a game list can be narrowed to, besides an exact result string. Written so that
+# the index on (result, id) serves the rare kinds: equalities and prefixes, no leading wildcard.
 RESULT_KINDS = {
     "black": FinishedGame.result.like("B+%"),
     "white": FinishedGame.result.like("W+%"),
     "draw": FinishedGame.result == "0",
     "void": FinishedGame.result == "Void",
-    "resign": FinishedGame.result.like("%+R"),
-    "forfeit": FinishedGame.result.like("%+F"),
+    "resign": or_(FinishedGame.result == "B+R", FinishedGame.result == "W+R"),
+    "forfeit": or_(FinishedGame.result == "B+F", FinishedGame.result == "W+F"),
 }
 _RESULT = re.compile(RESULT_PATTERN)
 
 
-def _games_query(filters: GameFilter):
-    black, white = aliased(Player), aliased(Player)
-    query = (
-        # Only the listed columns: the SGF and per-move statistics stay in the database.
-        select(FinishedGame.scheduled_game_id, FinishedGame.result, FinishedGame.move_count, FinishedGame.duration_s,
-               FinishedGame.finished_at, ScheduledGame.tournament_id, Tournament.name, black.name, white.name)
-        .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
-        .join(Tournament, Tournament.id == ScheduledGame.tournament_id)
-        .join(black, black.id == ScheduledGame.black_player_id)
-        .join(white, white.id == ScheduledGame.white_player_id)
-    )
+@dataclass(frozen=True)
+class _GameQueryShape:
+    """Which conditions a game query has; its values are bound parameters (see `_game_params`),
+    so one shape is one SQL text, compiled once and prepared by the server once per connection.
+    The limit is part of the shape, written into the SQL: a bound LIMIT makes PostgreSQL's
+    generic plan of a prepared statement assume a large result and join every row."""
+
+    player: bool
+    opponent: bool
+    tournament: bool
+    result: str | None  # a RESULT_KINDS key, "exact", or None
+    since: bool
+    until: bool
+    before: bool  # a page after the first: ids below the cursor
+    limit: int | None
+
+
+def _shape(filters: GameFilter, before_id: int | None, limit: int | None) -> _GameQueryShape:
     if filters.opponent is not None and filters.player is None:
         raise ValueError("opponent: needs a player")
-    if filters.player is not None:
-        query = query.where(or_(black.name == filters.player, white.name == filters.player))
-    if filters.opponent is not None:
-        query = query.where(or_(black.name == filters.opponent, white.name == filters.opponent))
-    if filters.tournament_id is not None:
-        query = query.where(ScheduledGame.tournament_id == filters.tournament_id)
-    if filters.result is not None:
-        if filters.result in RESULT_KINDS:
-            query = query.where(RESULT_KINDS[filters.result])
-        elif _RESULT.fullmatch(filters.result):
-            query = query.where(FinishedGame.result == filters.result)
-        else:
-            raise ValueError(f"result: {filters.result!r} is neither a result string (B+R, W+3.5, 0, Void) "
+    result = filters.result
+    if result is not None and result not in RESULT_KINDS:
+        if not _RESULT.fullmatch(result):
+            raise ValueError(f"result: {result!r} is neither a result string (B+R, W+3.5, 0, Void) "
                              f"nor one of {', '.join(RESULT_KINDS)}")
-    if filters.since is not None:
-        query = query.where(FinishedGame.finished_at >= filters.since)
-    if filters.until is not None:
-        query = query.where(FinishedGame.finished_at < filters.until)
-    return query
+        result = "exact"
+    if limit is not None and limit < 1:
+        raise ValueError("limit: must be at least 1")
+    return _GameQueryShape(player=filters.player is not None, opponent=filters.opponent is not None,
+                           tournament=filters.tournament is not None, result=result,
+                           since=filters.since is not None, until=filters.until is not None,
+                           before=before_id is not None, limit=limit)
 
 
-def _summaries(session: Session, query) -> list[GameSummary]:
-    return [GameSummary(id=gid, tournament_id=tid, tournament=tname, black=b, white=w, result=result,
-                        move_count=moves, duration_s=duration, finished_at=finished)
-            for gid, result, moves, duration, finished, tid, tname, b, w in session.execute(query)]
+def tournament_ref_params(ref: int | str) -> dict[str, Any]:
+    """Bound values for `tournament_ref_id()`: an int is an id only; text is a name, else an id
+    if it is digits (as `find_tournament` reads it)."""
+    if isinstance(ref, int):
+        return {"tournament_name": None, "tournament_id": ref if 0 < ref <= MAX_DB_ID else -1}
+    text = ref.strip()
+    as_id = int(text) if _DB_ID.fullmatch(text) and int(text) <= MAX_DB_ID else None
+    return {"tournament_name": text, "tournament_id": as_id}
+
+
+def tournament_ref_id():
+    """The id of the tournament named by the `tournament_name`/`tournament_id` parameters (a name
+    match first), NULL if none: a scalar subquery, so a lookup costs no extra round trip."""
+    by_name = select(Tournament.id).where(Tournament.name == bindparam("tournament_name", type_=String))
+    return func.coalesce(by_name.scalar_subquery(), bindparam("tournament_id", type_=Integer))
+
+
+def _player_id(parameter: str):
+    """The id of the player named by bound parameter `parameter` (NULL if none), as a scalar
+    subquery: PostgreSQL runs it once, before the scan, and can then use the player-id indexes."""
+    return select(Player.id).where(Player.name == bindparam(parameter, type_=String)).scalar_subquery()
+
+
+def _matching(shape: _GameQueryShape, colours: tuple[str, str] | None = None) -> Select:
+    """Finished games matching `shape` (with `colours`: black is the first parameter's player and
+    white the second's), newest id first, the first `shape.limit` only: ids, not names."""
+    query = (
+        # Only the listed columns: the SGF and per-move statistics stay in the database.
+        select(FinishedGame.scheduled_game_id.label("id"), ScheduledGame.tournament_id,
+               ScheduledGame.black_player_id, ScheduledGame.white_player_id, FinishedGame.result,
+               FinishedGame.move_count, FinishedGame.duration_s, FinishedGame.finished_at)
+        .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
+        .order_by(FinishedGame.scheduled_game_id.desc())
+    )
+    if colours is not None:
+        query = query.where(ScheduledGame.black_player_id == _player_id(colours[0]),
+                            ScheduledGame.white_player_id == _player_id(colours[1]))
+    elif shape.player:
+        player = _player_id("player")
+        query = query.where(or_(ScheduledGame.black_player_id == player, ScheduledGame.white_player_id == player))
+    if shape.tournament:
+        query = query.where(ScheduledGame.tournament_id == tournament_ref_id())
+    if shape.result == "exact":
+        query = query.where(FinishedGame.result == bindparam("result", type_=String))
+    elif shape.result is not None:
+        query = query.where(RESULT_KINDS[shape.result])
+    if shape.since:
+        query = query.where(FinishedGame.finished_at >= bindparam("since", type_=DateTime(timezone=True)))
+    if shape.until:
+        query = query.where(FinishedGame.finished_at < bindparam("until", type_=DateTime(timezone=True)))
+    if shape.before:
+        query = query.where(FinishedGame.scheduled_game_id < bindparam("before_id", type_=Integer))
+    return query if shape.limit is None else query.limit(literal_column(str(int(shape.limit))))
+
+
+@functools.lru_cache(maxsize=256)
+def _games_statement(shape: _GameQueryShape) -> Select:
+    # The page is chosen on ids alone, then named: a join of two tables that PostgreSQL plans in
+    # a fraction of a millisecond, instead of five. A pair's games are its two colourings, each
+    # read in id order from the (black, white, id) index, merged.
+    if shape.opponent:
+        both = union_all(_matching(shape, ("player", "opponent")), _matching(shape, ("opponent", "player")))
+        page = both.subquery("page")
+    else:
+        page = _matching(shape).subquery("page")
+    black, white = aliased(Player), aliased(Player)
+    query = (select(page.c.id, page.c.tournament_id, Tournament.name.label("tournament"), black.name.label("black"),
+                    white.name.label("white"), page.c.result, page.c.move_count, page.c.duration_s,
+                    page.c.finished_at)
+             .join(Tournament, Tournament.id == page.c.tournament_id)
+             .join(black, black.id == page.c.black_player_id)
+             .join(white, white.id == page.c.white_player_id)
+             .order_by(page.c.id.desc()))
+    return query if shape.limit is None else query.limit(literal_column(str(int(shape.limit))))
+
+
+def _game_params(filters: GameFilter, before_id: int | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"player": filters.player, "opponent": filters.opponent, "result": filters.result,
+                              "since": filters.since, "until": filters.until, "before_id": before_id}
+    if filters.tournament is not None:
+        params.update(tournament_ref_params(filters.tournament))
+    return params
+
+
+def games_statement(filters: GameFilter, *, before_id: int | None = None,
+                    limit: int | None = 50) -> tuple[Select, dict[str, Any]]:
+    """The query for finished games matching `filters` by descending id (below `before_id`, at
+    most `limit`; None: all), and its parameters. Rows are `GameSummary` fields in order. The
+    statement is shared by every filter of the same shape. ValueError names a bad filter."""
+    return _games_statement(_shape(filters, before_id, limit)), _game_params(filters, before_id)
+
+
+def _json_utc(column):
+    """A timestamptz as pydantic writes a UTC datetime in JSON: ISO 8601, microseconds only when
+    there are any, `Z`."""
+    utc = func.timezone("UTC", column)
+    fraction = case((func.extract("microseconds", column) % 1_000_000 == 0, ""), else_=func.to_char(utc, ".US"))
+    return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS') + fraction + "Z"
+
+
+@functools.lru_cache(maxsize=256)
+def _games_page_json(shape: _GameQueryShape) -> Select:
+    games = _games_statement(shape).subquery("games")  # shape.limit is the page's limit + 1
+    numbered = select(games, func.row_number().over(order_by=games.c.id.desc()).label("rn")).subquery("numbered")
+    shown = numbered.c.rn < shape.limit
+    summary = func.json_build_object(*itertools.chain.from_iterable(
+        (literal(f.name), _json_utc(numbered.c[f.name]) if f.name == "finished_at" else numbered.c[f.name])
+        for f in dataclasses.fields(GameSummary)))
+    return select(
+        func.coalesce(func.json_agg(aggregate_order_by(summary, numbered.c.id.desc())).filter(shown),
+                      literal("[]").cast(JSON)).cast(Text),
+        func.count() >= shape.limit,
+        func.min(numbered.c.id).filter(shown),
+    ).select_from(numbered)
+
+
+def games_page_json_statement(filters: GameFilter, *, before_id: int | None = None,
+                              limit: int = 50) -> tuple[Select, dict[str, Any]]:
+    """One page as `page_games` reads it, built by PostgreSQL: one row of (the page's
+    `GameSummary`s as a JSON array, newest first, in pydantic's format; whether more follow; the
+    page's smallest id, the next page's `before_id`). An API process that would otherwise turn
+    every row into Python objects and back into JSON spends a third of its time doing so."""
+    shape = _shape(filters, before_id, limit + 1)
+    return _games_page_json(shape), _game_params(filters, before_id)
+
+
+def game_summaries(rows) -> list[GameSummary]:
+    """`GameSummary`s of rows of `games_statement`."""
+    return [GameSummary(*row) for row in rows]
 
 
 def list_games(session: Session, *, player: str | None = None, tournament_id: int | None = None,
                limit: int | None = 50) -> list[GameSummary]:
-    """Finished games, newest first; only `player`'s (either colour) and/or one tournament's."""
-    query = _games_query(GameFilter(player=player, tournament_id=tournament_id)).order_by(
-        FinishedGame.finished_at.desc(), FinishedGame.scheduled_game_id.desc())
-    if limit is not None:
-        query = query.limit(limit)
-    return _summaries(session, query)
+    """Finished games, newest (largest id) first; only `player`'s (either colour) and/or one tournament's."""
+    statement, params = games_statement(GameFilter(player=player, tournament=tournament_id), limit=limit)
+    return game_summaries(session.execute(statement, params))
 
 
 def page_games(session: Session, filters: GameFilter, *, before_id: int | None = None,
@@ -282,10 +440,12 @@ def page_games(session: Session, filters: GameFilter, *, before_id: int | None =
     """One page of finished games by descending id (stable while games are added: new games get
     larger ids), those with id < `before_id` only; and the `before_id` of the next page (None
     at the end). ValueError names a bad filter."""
-    query = _games_query(filters).order_by(FinishedGame.scheduled_game_id.desc()).limit(limit + 1)
-    if before_id is not None:
-        query = query.where(FinishedGame.scheduled_game_id < before_id)
-    games = _summaries(session, query)
+    statement, params = games_statement(filters, before_id=before_id, limit=limit + 1)
+    return split_page(game_summaries(session.execute(statement, params)), limit)
+
+
+def split_page(games: list[GameSummary], limit: int) -> tuple[list[GameSummary], int | None]:
+    """The first `limit` of `limit + 1` fetched games, and the next page's `before_id` (None: no more)."""
     more = len(games) > limit
     games = games[:limit]
     return games, (games[-1].id if more else None)
@@ -309,7 +469,9 @@ class GameDetail:
 
 def game_detail(session: Session, game_id: int) -> GameDetail:
     """The finished game `game_id` with per-move statistics; LookupFailedError if unknown or unfinished."""
-    rows = _summaries(session, _games_query(GameFilter()).where(FinishedGame.scheduled_game_id == game_id))
+    # The newest finished game below game_id + 1: this one, if it is finished.
+    statement, params = games_statement(GameFilter(), before_id=game_id + 1, limit=1)
+    rows = [game for game in game_summaries(session.execute(statement, params)) if game.id == game_id]
     if not rows:
         game_sgf(session, game_id)  # raises with the reason
     game = session.get(FinishedGame, game_id)
@@ -502,62 +664,94 @@ def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoin
     return sorted(points, key=lambda p: (p.training_step is None, p.training_step or 0, p.player))
 
 
-def leaderboard_key(session: Session, *, tournament_id: int | None = None,
-                    board_size: int | None = None) -> tuple[Any, ...]:
-    """What changes whenever a finished game enters `leaderboard`'s game set, cheaply (no scan of
-    the games): the tournaments' games_finished counters (record_finished_game bumps them in the
-    same transaction as the game) and the largest finished game id (its primary key's last entry).
-    Finished games are never rewritten, so an equal key means the same games."""
-    progress = select(func.count(Tournament.id), func.coalesce(func.sum(Tournament.games_finished), 0))
-    if tournament_id is not None:
-        progress = progress.where(Tournament.id == tournament_id)
-    if board_size is not None:
-        progress = progress.where(Tournament.configuration["board_size"].as_integer() == board_size)
-    tournaments, finished = session.execute(progress).one()
-    newest = session.scalar(select(func.max(FinishedGame.scheduled_game_id)))
+@functools.lru_cache(maxsize=8)
+def leaderboard_key_statement(*, tournament: bool, board_size: bool) -> Select:
+    """What changes whenever a finished game enters `leaderboard`'s game set, in one cheap row (no
+    scan of the games): the resolved tournament id (NULL: no such tournament), the count and the
+    games_finished counters of the tournaments in the set (record_finished_game bumps them in the
+    same transaction as the game), and the largest finished game id (its primary key's last entry).
+    Finished games are never rewritten, so an equal key means the same games.
+
+    Parameters: `tournament_name`/`tournament_id` (`tournament_ref_params`) with `tournament`,
+    `board_size` with `board_size`."""
+    newest = select(func.max(FinishedGame.scheduled_game_id)).scalar_subquery()
+    tournament_id = tournament_ref_id() if tournament else null()
+    query = select(tournament_id, func.count(Tournament.id), func.coalesce(func.sum(Tournament.games_finished), 0),
+                   newest)
+    if tournament:
+        query = query.where(Tournament.id == tournament_id)
+    if board_size:
+        query = query.where(Tournament.configuration["board_size"].as_integer()
+                            == bindparam("board_size", type_=Integer))
+    return query
+
+
+def leaderboard_key_params(tournament: int | str | None, board_size: int | None) -> dict[str, Any]:
+    return {"board_size": board_size, **(tournament_ref_params(tournament) if tournament is not None else {})}
+
+
+def leaderboard_key(row: tuple[Any, ...], board_size: int | None) -> tuple[Any, ...]:
+    """The cache key of a `leaderboard_key_statement` row: (tournament id, board size, tournaments,
+    finished games, newest game id)."""
+    tournament_id, tournaments, finished, newest = row
     return (tournament_id, board_size, tournaments, int(finished), newest)
 
 
-class LeaderboardCache:
-    """Default-parameter leaderboards (and their `as_dict()`), refitted only when `leaderboard_key`
-    changes; the newest `maxsize` kept. Thread-safe: concurrent requests for the same key wait for
-    one fit instead of fitting in parallel."""
+@dataclass(frozen=True)
+class CachedLeaderboard:
+    board: Leaderboard
+    data: dict[str, Any]  # board.as_dict()
+    encoded: bytes | None  # data encoded by the cache's `encode`, if it has one
 
-    def __init__(self, maxsize: int = 64) -> None:
+
+class LeaderboardCache:
+    """Default-parameter leaderboards (with `as_dict()`, and that encoded, e.g. as JSON), refitted
+    only when their `leaderboard_key` changes; the newest `maxsize` kept. Thread-safe: concurrent
+    requests for the same key wait for one fit instead of fitting in parallel."""
+
+    def __init__(self, maxsize: int = 64, encode: Callable[[dict[str, Any]], bytes] | None = None) -> None:
         self.maxsize = maxsize
-        self._entries: OrderedDict[tuple[Any, ...], tuple[Leaderboard, dict[str, Any]]] = OrderedDict()
+        self.encode = encode
+        self._entries: OrderedDict[tuple[Any, ...], CachedLeaderboard] = OrderedDict()
         self._lock = threading.Lock()
         self._fitting: dict[tuple[Any, ...], threading.Lock] = {}
         self.fits = 0  # leaderboards fitted so far (tests, metrics)
 
-    def _cached(self, key: tuple[Any, ...]) -> tuple[Leaderboard, dict[str, Any]] | None:
+    def lookup(self, key: tuple[Any, ...]) -> CachedLeaderboard | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
             return entry
 
-    def get(self, session: Session, *, tournament_id: int | None = None,
-            board_size: int | None = None) -> tuple[Leaderboard, dict[str, Any]]:
-        """The leaderboard of `leaderboard(session, tournament_id=..., board_size=...)` and its dict."""
-        key = leaderboard_key(session, tournament_id=tournament_id, board_size=board_size)
-        entry = self._cached(key)
+    def fill(self, key: tuple[Any, ...], fit: Callable[[], Leaderboard]) -> CachedLeaderboard:
+        """The entry for `key`, made with `fit()` unless cached or being made by another thread.
+        `fit` must read the game set after the key was read: a game stored in between makes the
+        entry newer than its key, and the next key refits it. Never older."""
+        entry = self.lookup(key)
         if entry is not None:
             return entry
         with self._lock:
             fitting = self._fitting.setdefault(key, threading.Lock())
         with fitting:
-            entry = self._cached(key)
+            entry = self.lookup(key)
             if entry is None:
-                board = leaderboard(session, tournament_id=tournament_id, board_size=board_size)
-                entry = (board, board.as_dict())
+                board = fit()
+                data = board.as_dict()
+                entry = CachedLeaderboard(board, data, None if self.encode is None else self.encode(data))
                 with self._lock:
                     self.fits += 1
-                    # The game set is read after the key: a game stored in between makes the entry
-                    # newer than its key, and the next request's key refits it. Never older.
                     self._entries[key] = entry
                     while len(self._entries) > self.maxsize:
                         self._entries.popitem(last=False)
             with self._lock:
                 self._fitting.pop(key, None)
         return entry
+
+    def get(self, session: Session, *, tournament_id: int | None = None,
+            board_size: int | None = None) -> CachedLeaderboard:
+        """The entry of `leaderboard(session, tournament_id=..., board_size=...)`, on `session`."""
+        statement = leaderboard_key_statement(tournament=tournament_id is not None, board_size=board_size is not None)
+        row = session.execute(statement, leaderboard_key_params(tournament_id, board_size)).one()
+        return self.fill(leaderboard_key(tuple(row), board_size),
+                         lambda: leaderboard(session, tournament_id=tournament_id, board_size=board_size))

@@ -14,13 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 
 from arena.db import queries
 
-from ..deps import ReadAccess, SessionDep, unprocessable
+from ..deps import ReadAccess, SessionDep, check_read, unprocessable
+from ..encoding import encode, json_response
+from ..lean import openapi_extra, parse_query
 
-router = APIRouter(prefix="/games", tags=["games"], dependencies=[ReadAccess])
+# Read access is checked per route: the list is a lean route (arena.api.lean), without dependencies.
+router = APIRouter(prefix="/games", tags=["games"])
 
 MAX_LIMIT = 500
 _CURSOR_PREFIX = "g1:"
@@ -51,44 +56,61 @@ def decode_cursor(cursor: str) -> int:
     return int(digits)
 
 
-@router.get("", summary="Finished games, newest id first, filtered, one page at a time")
-def list_games(
-    session: SessionDep,
-    player: Annotated[str | None, Query(description="Games of this player (either colour).")] = None,
-    opponent: Annotated[str | None, Query(description="With player: only games against this player.")] = None,
-    tournament: Annotated[str | None, Query(description="A tournament id or name.")] = None,
-    result: Annotated[str | None, Query(description=f"A result string (B+R, W+3.5, 0, Void) or one of "
-                                                    f"{', '.join(queries.RESULT_KINDS)}.")] = None,
-    since: Annotated[datetime | None, Query(description="Finished at or after (ISO 8601).")] = None,
-    until: Annotated[datetime | None, Query(description="Finished before (ISO 8601).")] = None,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
-) -> GamePage:
-    if opponent is not None and player is None:
+class GameQuery(BaseModel):
+    """The filters and page of GET /games (a lean route's query, arena.api.lean)."""
+
+    player: str | None = Field(default=None, description="Games of this player (either colour).")
+    opponent: str | None = Field(default=None, description="With player: only games against this player.")
+    tournament: str | None = Field(default=None, description="A tournament id or name.")
+    result: str | None = Field(default=None, description=f"A result string (B+R, W+3.5, 0, Void) or one of "
+                                                         f"{', '.join(queries.RESULT_KINDS)}.")
+    since: datetime | None = Field(default=None, description="Finished at or after (ISO 8601).")
+    until: datetime | None = Field(default=None, description="Finished before (ISO 8601).")
+    cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
+
+
+@router.get("", summary="Finished games, newest id first, filtered, one page at a time", response_model=GamePage,
+            openapi_extra=openapi_extra(GameQuery))
+async def list_games(request: Request) -> Response:
+    # A lean route on the hot read path (arena.api.lean, arena.api.reads): one query, the
+    # tournament resolved inside it.
+    await check_read(request)
+    query = parse_query(GameQuery, request)
+    if query.opponent is not None and query.player is None:
         raise unprocessable(("query", "opponent"), "needs a player")
-    if since is not None and until is not None and until <= since:
+    if query.since is not None and query.until is not None and query.until <= query.since:
         raise unprocessable(("query", "until"), "must be after since")
-    before_id = None if cursor is None else decode_cursor(cursor)
-    tournament_id = None if tournament is None else queries.find_tournament(session, tournament).id
-    filters = queries.GameFilter(player=player, opponent=opponent, tournament_id=tournament_id, result=result,
-                                 since=since, until=until)
+    before_id = None if query.cursor is None else decode_cursor(query.cursor)
+    filters = queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
+                                 result=query.result, since=query.since, until=query.until)
     try:
-        games, next_id = queries.page_games(session, filters, before_id=before_id, limit=limit)
+        statement, params = queries.games_page_json_statement(filters, before_id=before_id, limit=query.limit)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise unprocessable(("query", field), message) from None
-    return GamePage(games=games, next_cursor=None if next_id is None else encode_cursor(next_id))
+    games, more, last_id = (await request.app.state.reads.fetch(statement, params))[0]
+    if games == "[]" and query.tournament is not None:
+        await run_in_threadpool(_require_tournament, request, query.tournament)  # 404 naming near matches
+    # A GamePage, its games already JSON (built by PostgreSQL, in the format FastAPI would write).
+    cursor = encode(encode_cursor(last_id)) if more else b"null"
+    return json_response(b'{"games":' + games.encode() + b',"next_cursor":' + cursor + b"}")
+
+
+def _require_tournament(request: Request, ref: str) -> None:
+    with request.app.state.sessions() as session:
+        queries.find_tournament(session, ref)
 
 
 # Before /{game_id}: "12.sgf" must not reach the route that wants an integer.
-@router.get("/{game_id}.sgf", summary="The game's SGF", response_class=Response,
+@router.get("/{game_id}.sgf", summary="The game's SGF", response_class=Response, dependencies=[ReadAccess],
             responses={200: {"content": {"application/x-go-sgf": {}}}, 404: {"description": "unknown or unfinished"}})
 def game_sgf(game_id: GameId, session: SessionDep) -> Response:
     return Response(queries.game_sgf(session, game_id), media_type="application/x-go-sgf",
                     headers={"Content-Disposition": f'attachment; filename="game-{game_id}.sgf"'})
 
 
-@router.get("/{game_id}", summary="A finished game with per-move statistics",
+@router.get("/{game_id}", summary="A finished game with per-move statistics", dependencies=[ReadAccess],
             responses={404: {"description": "unknown or unfinished"}})
 def get_game(game_id: GameId, session: SessionDep) -> queries.GameDetail:
     return queries.game_detail(session, game_id)

@@ -1,23 +1,40 @@
 """`/ratings`: leaderboards (a tournament's or every game; one board size), head-to-head records,
 Elo vs visits, and a training run's Elo vs step, all fitted from stored games
 (`arena.db.queries.leaderboard`, `Leaderboard.as_dict()`), kept in the app's
-`LeaderboardCache` until a game is added (a 100k-game fit takes a fraction of a second)."""
+`LeaderboardCache` until a game is added (a 100k-game fit takes a fraction of a second). Whether
+one has been is asked at most every `Settings.api_leaderboard_max_age_s` per leaderboard."""
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import Annotated, Any
+import time
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+
+from pydantic import BaseModel, Field
 
 from arena.db import queries
 
-from ..deps import ReadAccess, SessionDep
+from ..deps import ReadAccess, check_read
+from ..encoding import encode, json_response
+from ..lean import openapi_extra, parse_query
 
-router = APIRouter(prefix="/ratings", tags=["ratings"], dependencies=[ReadAccess])
+T = TypeVar("T")
 
-TournamentRef = Annotated[str | None, Query(description="A tournament id or name; default: every finished game.")]
-BoardSize = Annotated[int | None, Query(ge=2, le=25, description="Only games of tournaments on this board size.")]
+# Read access is checked per route: the leaderboard routes are lean (arena.api.lean), without dependencies.
+router = APIRouter(prefix="/ratings", tags=["ratings"])
+
+
+class BoardQuery(BaseModel):
+    """Which leaderboard: a tournament's or every game's, of one board size or all."""
+
+    tournament: str | None = Field(default=None, description="A tournament id or name; default: every finished game.")
+    board_size: int | None = Field(default=None, ge=2, le=25,
+                                   description="Only games of tournaments on this board size.")
 
 
 def _cache(request: Request) -> queries.LeaderboardCache:
@@ -28,45 +45,118 @@ def _cache(request: Request) -> queries.LeaderboardCache:
         with _cache_lock:
             cache = getattr(state, "leaderboards", None)
             if cache is None:
-                cache = state.leaderboards = queries.LeaderboardCache()
+                cache = state.leaderboards = queries.LeaderboardCache(encode=encode)
     return cache
 
 
 _cache_lock = threading.Lock()
 
 
-def _board(request: Request, session, tournament: str | None,
-           board_size: int | None) -> tuple[queries.Leaderboard, dict[str, Any]]:
-    tournament_id = None if tournament is None else queries.find_tournament(session, tournament).id
-    return _cache(request).get(session, tournament_id=tournament_id, board_size=board_size)
+class _RecentKeys:
+    """Leaderboard keys read within the last `max_age_s` (per request parameters), so that a busy
+    API asks "has a game been added?" a few times a second per leaderboard instead of on every
+    request. Only resolved keys are kept, at most MAX of them."""
+
+    MAX = 1024
+
+    def __init__(self, max_age_s: float) -> None:
+        self.max_age_s = max_age_s
+        self._rows: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
+
+    def get(self, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        found = self._rows.get(params)
+        return found[1] if found is not None and time.monotonic() - found[0] < self.max_age_s else None
+
+    def put(self, params: tuple[Any, ...], row: tuple[Any, ...], read_at: float) -> None:
+        if self.max_age_s > 0:
+            if len(self._rows) >= self.MAX:
+                self._rows.clear()
+            self._rows[params] = (read_at, row)
 
 
-@router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits")
-def leaderboard(request: Request, session: SessionDep, tournament: TournamentRef = None,
-                board_size: BoardSize = None) -> dict[str, Any]:
-    return _board(request, session, tournament, board_size)[1]
+async def _key_row(request: Request, tournament: str | int | None, board_size: int | None) -> tuple[Any, ...]:
+    state = request.app.state
+    recent = getattr(state, "leaderboard_keys", None)
+    if recent is None:
+        recent = state.leaderboard_keys = _RecentKeys(state.settings.api_leaderboard_max_age_s)
+    row = recent.get((tournament, board_size))
+    if row is None:
+        read_at = time.monotonic()
+        statement = queries.leaderboard_key_statement(tournament=tournament is not None,
+                                                      board_size=board_size is not None)
+        row = tuple((await state.reads.fetch(statement, queries.leaderboard_key_params(tournament, board_size)))[0])
+        if row[0] is not None or tournament is None:
+            recent.put((tournament, board_size), row, read_at)
+    return row
 
 
-@router.get("/head-to-head", summary="Every pair that met: record, Elo difference, likelihood of superiority")
-def head_to_head(request: Request, session: SessionDep, tournament: TournamentRef = None,
-                 board_size: BoardSize = None) -> dict[str, Any]:
-    board = _board(request, session, tournament, board_size)[1]
-    return {"game_set": board["game_set"], "head_to_head": board["head_to_head"]}
+async def _lean_board(request: Request) -> queries.CachedLeaderboard:
+    """The read-access check and `_board` of the request's query, for the lean routes."""
+    await check_read(request)
+    return await _board(request, parse_query(BoardQuery, request))
 
 
-@router.get("/elo-vs-visits", summary="Elo against search visits, per checkpoint with a visits ladder")
-def elo_vs_visits(request: Request, session: SessionDep, tournament: TournamentRef = None,
-                  board_size: BoardSize = None) -> dict[str, Any]:
-    board = _board(request, session, tournament, board_size)[1]
-    return {"game_set": board["game_set"], "visits_curves": board["visits_curves"]}
+async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboard:
+    """The cached leaderboard `query` names: its key from one query on the read path (or a
+    recent one, see `Settings.api_leaderboard_max_age_s`); a fit, in a thread, only when a game
+    has been added since (or the key is new)."""
+    tournament, board_size = query.tournament, query.board_size
+    row = await _key_row(request, tournament, board_size)
+    tournament_id = row[0]
+    if tournament is not None and tournament_id is None:
+        # Unknown (404 naming near matches), or created since the key was read: then its own id.
+        tournament_id = (await run_in_threadpool(_session_call, request, queries.find_tournament, tournament)).id
+        row = await _key_row(request, tournament_id, board_size)
+    cache = _cache(request)
+    key = queries.leaderboard_key(row, board_size)
+    entry = cache.lookup(key)
+    if entry is None:
+        fit = functools.partial(_session_call, request, queries.leaderboard, tournament_id=tournament_id,
+                                board_size=board_size)
+        entry = await run_in_threadpool(cache.fill, key, fit)
+    return entry
 
 
+def _session_call(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(session, *args, **kwargs)` on a read-only session of its own (in a thread)."""
+    with request.app.state.sessions() as session:
+        try:
+            return function(session, *args, **kwargs)
+        finally:
+            session.rollback()
+
+
+@router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits",
+            response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+async def leaderboard(request: Request) -> Response:
+    return json_response((await _lean_board(request)).encoded)
+
+
+@router.get("/head-to-head", summary="Every pair that met: record, Elo difference, likelihood of superiority",
+            response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+async def head_to_head(request: Request) -> Response:
+    board = await _lean_board(request)
+    return json_response({"game_set": board.data["game_set"], "head_to_head": board.data["head_to_head"]})
+
+
+@router.get("/elo-vs-visits", summary="Elo against search visits, per checkpoint with a visits ladder",
+            response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+async def elo_vs_visits(request: Request) -> Response:
+    board = await _lean_board(request)
+    return json_response({"game_set": board.data["game_set"], "visits_curves": board.data["visits_curves"]})
+
+
+# Not a lean route (its path names the run): the board's query is documented as FastAPI does.
 @router.get("/runs/{run}/elo-vs-step", summary="Elo against training step of a run's checkpoints",
-            responses={404: {"description": "no checkpoint of that run is registered"}})
-def elo_vs_step(run: str, request: Request, session: SessionDep, tournament: TournamentRef = None,
-                board_size: BoardSize = None) -> dict[str, Any]:
-    if not queries.list_checkpoints(session, run=run):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no checkpoint of run {run!r} is registered")
-    board = _board(request, session, tournament, board_size)[0]
-    return {"run": run, "game_set": {"sha256": board.game_set.sha256, "games": len(board.game_set.results)},
-            "points": queries.elo_vs_step(session, board, run)}
+            responses={404: {"description": "no checkpoint of that run is registered"}},
+            response_model=dict[str, Any], dependencies=[ReadAccess])
+async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Query()]) -> Response:
+    board = await _board(request, query)
+    def points(session) -> list[queries.StepPoint]:
+        if not queries.list_checkpoints(session, run=run):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no checkpoint of run {run!r} is registered")
+        return queries.elo_vs_step(session, board.board, run)
+
+    game_set = board.board.game_set
+    return json_response({"run": run, "game_set": {"sha256": game_set.sha256, "games": len(game_set.results)},
+                          "points": await run_in_threadpool(_session_call, request, points)})

@@ -1,0 +1,134 @@
+"""The asynchronous read path (arena.api.reads, .lean, .encoding): what it answers is what the
+synchronous path answers, byte for byte where FastAPI would have encoded it; it survives
+PostgreSQL dropping its connections; a database that does not answer is a 503, not a hang."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import TypeAdapter
+from sqlalchemy import text
+
+from arena.api.encoding import encode
+from arena.api.reads import DatabaseUnavailable, ReadPool
+from arena.api.routers.games import GamePage, encode_cursor
+from arena.benchmarks.api import load_games
+from arena.benchmarks.http_load import HttpLoadClient
+from arena.db import queries
+
+GAMES = 1500
+
+
+@pytest.fixture(scope="module")
+def loaded(db_url, engine):  # noqa: F811 -- the API conftest's fresh database
+    return load_games(db_url, GAMES, seed=11)
+
+
+def _filters(loaded) -> list[dict]:
+    a, b = loaded.players[0], loaded.players[-1]
+    since = (loaded.first_finished_at + timedelta(days=50)).isoformat()
+    return [{}, {"player": a}, {"player": a, "opponent": b}, {"tournament": loaded.tournaments[1]},
+            {"tournament": "2"}, {"result": "draw"}, {"result": "forfeit", "tournament": loaded.tournaments[0]},
+            {"result": "W+R"}, {"result": "void"}, {"player": b, "since": since},
+            {"until": since, "result": "black"}, {"player": "nobody"}]
+
+
+def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, loaded, engine) -> None:  # noqa: F811
+    """Every filter shape, first and later pages: the page PostgreSQL builds as JSON equals
+    `page_games` (the ORM path) encoded by pydantic, game for game and field for field."""
+    for params in _filters(loaded):
+        cursor, before = None, None
+        for _ in range(3):
+            response = client.get("/games", params={**params, "limit": 7, **({"cursor": cursor} if cursor else {})})
+            assert response.status_code == 200, (params, response.text)
+            tournament = params.get("tournament")
+            since = params.get("since")
+            until = params.get("until")
+            filters = queries.GameFilter(
+                player=params.get("player"), opponent=params.get("opponent"), tournament=tournament,
+                result=params.get("result"), since=datetime.fromisoformat(since) if since else None,
+                until=datetime.fromisoformat(until) if until else None)
+            with engine.connect() as conn:
+                from sqlalchemy.orm import Session
+
+                games, next_id = queries.page_games(Session(bind=conn), filters, before_id=before, limit=7)
+            expected = GamePage(games=games, next_cursor=None if next_id is None else encode_cursor(next_id))
+            assert response.json() == json.loads(TypeAdapter(GamePage).dump_json(expected)), params
+            cursor, before = response.json()["next_cursor"], next_id
+            if cursor is None:
+                break
+
+
+def test_encoding_matches_fastapi_for_datetimes_and_numbers() -> None:
+    import numpy as np
+
+    page = GamePage(games=[queries.GameSummary(
+        id=1, tournament_id=2, tournament="t", black="b", white="w", result="B+R", move_count=3, duration_s=1.5,
+        finished_at=datetime(2026, 11, 21, 13, 0, 0, tzinfo=UTC))], next_cursor=None)
+    assert encode(page) == TypeAdapter(GamePage).dump_json(page)
+    assert json.loads(encode({"x": np.float64(0.25), "n": np.int64(3)})) == {"x": 0.25, "n": 3}
+
+
+def test_lean_routes_document_and_validate_their_query(client) -> None:
+    schema = client.get("/openapi.json").json()["paths"]
+    games = {p["name"]: p for p in schema["/games"]["get"]["parameters"]}
+    assert set(games) == {"player", "opponent", "tournament", "result", "since", "until", "cursor", "limit"}
+    assert games["limit"]["schema"]["maximum"] == 500 and games["since"]["in"] == "query"
+    board = {p["name"] for p in schema["/ratings/leaderboard"]["get"]["parameters"]}
+    assert board == {"tournament", "board_size"}
+    bad = client.get("/ratings/leaderboard", params={"board_size": "nine"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "board_size"]
+
+
+def test_reads_survive_the_server_dropping_their_connections(client, loaded, engine) -> None:  # noqa: F811
+    """Every pooled read connection killed by the server (as a restart does): the next reads
+    are answered, on new connections, without an error."""
+    for _ in range(3):
+        assert client.get("/games", params={"limit": 2}).status_code == 200
+    with engine.connect() as conn:
+        killed = conn.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                   "WHERE application_name = 'arena-api-reads' AND datname = current_database()"))
+        assert killed.scalar() >= 1
+    for _ in range(12):
+        assert client.get("/games", params={"limit": 2}).status_code == 200
+        assert client.get("/healthz").status_code == 200
+
+
+def test_an_unreachable_database_is_database_unavailable() -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    reads = ReadPool(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nothing", timeout_s=2)
+    with pytest.raises(DatabaseUnavailable, match="did not answer"):
+        asyncio.run(reads.fetch(queries.leaderboard_key_statement(tournament=False, board_size=False), {}))
+
+
+def test_load_client_frames_answers(client, loaded) -> None:
+    """The benchmark's HTTP client against a real server: status, body, keep-alive."""
+    import threading
+
+    import uvicorn
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        async def talk():
+            while not server.started:
+                await asyncio.sleep(0.05)
+            async with HttpLoadClient("127.0.0.1", port) as conn:
+                first = await conn.get("/games", {"limit": 3})
+                second = await conn.get("/games/0")
+                return first, second
+        (status, body), (missing, _) = asyncio.run(talk())
+        assert status == 200 and len(json.loads(body)["games"]) == 3 and missing == 422
+    finally:
+        server.should_exit = True
+        thread.join(10)
