@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need: GNU Go is the rules oracle and the reference engine; Prometheus
-# scrapes the metrics endpoints in the dashboards test; Chromium and its driver run the web dashboard's tests.
+# scrapes the metrics endpoints in the dashboards test; Chromium and its driver run the web dashboard's tests;
 APT_PACKAGES := gnugo prometheus chromium chromium-driver
+# docker-compose (1.29) checks docker-compose.yml where the docker CLI has no compose plugin;
+# without its recommended Docker engine, which the check does not need.
+APT_PACKAGES_BARE := docker-compose
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test install install-test apt-packages services bench clean proto
@@ -49,9 +52,16 @@ install-test: $(VENV)/.installed-test
 
 apt-packages:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	bare=""; for p in $(APT_PACKAGES_BARE); do dpkg -s $$p >/dev/null 2>&1 || bare="$$bare $$p"; done; \
+	if [ -n "$$missing$$bare" ]; then \
+		echo "installing Debian packages:$$missing$$bare"; \
+		$(SUDO) apt-get update -qq; \
+	fi; \
 	if [ -n "$$missing" ]; then \
-		echo "installing Debian packages:$$missing"; \
-		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi; \
+	if [ -n "$$bare" ]; then \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$bare; \
 	fi
 
 # Start this machine's PostgreSQL if it is installed but stopped; without one the storage tests
