@@ -9,7 +9,7 @@ whose message says which.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -23,7 +23,9 @@ from arena.tokens import TokenError, verify_token
 from .reads import ReadPool
 
 __all__ = ["EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep", "WriteAccess",
-           "check_read", "unprocessable"]
+           "check_read", "in_session", "unprocessable", "with_session"]
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="A token from `arena token create`.")
 
@@ -95,14 +97,22 @@ async def check_read(request: Request) -> None:
 
 
 async def _token_in_thread(request: Request, credentials: HTTPAuthorizationCredentials | None) -> ApiToken:
-    def check() -> ApiToken:
-        with request.app.state.sessions() as session:
-            try:
-                return require_token(credentials, session)
-            finally:
-                session.rollback()
+    return await in_session(request, lambda session: require_token(credentials, session))
 
-    return await run_in_threadpool(check)
+
+def with_session(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`function(session, *args, **kwargs)` on a session of its own, rolled back after (as
+    `get_session`'s). Blocking: call it in a thread (`in_session`)."""
+    with request.app.state.sessions() as session:
+        try:
+            return function(session, *args, **kwargs)
+        finally:
+            session.rollback()
+
+
+async def in_session(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`with_session` in a thread: how an asynchronous route does a rare synchronous read."""
+    return await run_in_threadpool(with_session, request, function, *args, **kwargs)
 
 
 WriteAccess = Annotated[ApiToken, Depends(require_token)]

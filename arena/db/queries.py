@@ -105,6 +105,11 @@ _HEX = re.compile(r"[0-9a-fA-F]+")
 _LADDER = re.compile(r"(?P<checkpoint>.+)@(?P<visits>[1-9][0-9]*)v")  # arena.scheduling.ladder_name
 
 
+def _as_id(text: str) -> int | None:
+    """`text` as a table's integer key, if it is ASCII digits within the keys' range."""
+    return int(text) if _DB_ID.fullmatch(text) and int(text) <= MAX_DB_ID else None
+
+
 class LookupFailedError(LookupError):
     """Nothing (or more than one thing) answers to a reference; the message lists near matches."""
 
@@ -200,8 +205,8 @@ def find_tournament(session: Session, ref: str | int) -> TournamentSummary:
     """The tournament with this id (an integer, or digits) or name; LookupFailedError otherwise."""
     text = str(ref).strip()
     tournament = session.scalars(select(Tournament).where(Tournament.name == text)).first()
-    if tournament is None and _DB_ID.fullmatch(text) and int(text) <= MAX_DB_ID:
-        tournament = session.get(Tournament, int(text))
+    if tournament is None and (as_id := _as_id(text)) is not None:
+        tournament = session.get(Tournament, as_id)
     if tournament is None:
         names = list(session.scalars(select(Tournament.name)))
         near = difflib.get_close_matches(text, names, n=5, cutoff=0.6)
@@ -303,8 +308,7 @@ def tournament_ref_params(ref: int | str) -> dict[str, Any]:
     if isinstance(ref, int):
         return {"tournament_name": None, "tournament_id": ref if 0 < ref <= MAX_DB_ID else -1}
     text = ref.strip()
-    as_id = int(text) if _DB_ID.fullmatch(text) and int(text) <= MAX_DB_ID else None
-    return {"tournament_name": text, "tournament_id": as_id}
+    return {"tournament_name": text, "tournament_id": _as_id(text)}
 
 
 def tournament_ref_id():
@@ -747,11 +751,3 @@ class LeaderboardCache:
             with self._lock:
                 self._fitting.pop(key, None)
         return entry
-
-    def get(self, session: Session, *, tournament_id: int | None = None,
-            board_size: int | None = None) -> CachedLeaderboard:
-        """The entry of `leaderboard(session, tournament_id=..., board_size=...)`, on `session`."""
-        statement = leaderboard_key_statement(tournament=tournament_id is not None, board_size=board_size is not None)
-        row = session.execute(statement, leaderboard_key_params(tournament_id, board_size)).one()
-        return self.fill(leaderboard_key(tuple(row), board_size),
-                         lambda: leaderboard(session, tournament_id=tournament_id, board_size=board_size))

@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from arena.db import queries
 
-from ..deps import ReadAccess, SessionDep, check_read, unprocessable
+from ..deps import ReadAccess, SessionDep, check_read, in_session, unprocessable
 from ..encoding import encode, json_response
 from ..lean import openapi_extra, parse_query
 
@@ -91,15 +90,10 @@ async def list_games(request: Request) -> Response:
         raise unprocessable(("query", field), message) from None
     games, more, last_id = (await request.app.state.reads.fetch(statement, params))[0]
     if games == "[]" and query.tournament is not None:
-        await run_in_threadpool(_require_tournament, request, query.tournament)  # 404 naming near matches
+        await in_session(request, queries.find_tournament, query.tournament)  # 404 naming near matches
     # A GamePage, its games already JSON (built by PostgreSQL, in the format FastAPI would write).
     cursor = encode(encode_cursor(last_id)) if more else b"null"
     return json_response(b'{"games":' + games.encode() + b',"next_cursor":' + cursor + b"}")
-
-
-def _require_tournament(request: Request, ref: str) -> None:
-    with request.app.state.sessions() as session:
-        queries.find_tournament(session, ref)
 
 
 # Before /{game_id}: "12.sgf" must not reach the route that wants an integer.

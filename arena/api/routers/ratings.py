@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
@@ -19,11 +18,9 @@ from pydantic import BaseModel, Field
 
 from arena.db import queries
 
-from ..deps import ReadAccess, check_read
+from ..deps import ReadAccess, check_read, in_session, with_session
 from ..encoding import encode, json_response
 from ..lean import openapi_extra, parse_query
-
-T = TypeVar("T")
 
 # Read access is checked per route: the leaderboard routes are lean (arena.api.lean), without dependencies.
 router = APIRouter(prefix="/ratings", tags=["ratings"])
@@ -105,25 +102,16 @@ async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboa
     tournament_id = row[0]
     if tournament is not None and tournament_id is None:
         # Unknown (404 naming near matches), or created since the key was read: then its own id.
-        tournament_id = (await run_in_threadpool(_session_call, request, queries.find_tournament, tournament)).id
+        tournament_id = (await in_session(request, queries.find_tournament, tournament)).id
         row = await _key_row(request, tournament_id, board_size)
     cache = _cache(request)
     key = queries.leaderboard_key(row, board_size)
     entry = cache.lookup(key)
     if entry is None:
-        fit = functools.partial(_session_call, request, queries.leaderboard, tournament_id=tournament_id,
+        fit = functools.partial(with_session, request, queries.leaderboard, tournament_id=tournament_id,
                                 board_size=board_size)
         entry = await run_in_threadpool(cache.fill, key, fit)
     return entry
-
-
-def _session_call(request: Request, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """`function(session, *args, **kwargs)` on a read-only session of its own (in a thread)."""
-    with request.app.state.sessions() as session:
-        try:
-            return function(session, *args, **kwargs)
-        finally:
-            session.rollback()
 
 
 @router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits",
@@ -159,4 +147,4 @@ async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Q
 
     game_set = board.board.game_set
     return json_response({"run": run, "game_set": {"sha256": game_set.sha256, "games": len(game_set.results)},
-                          "points": await run_in_threadpool(_session_call, request, points)})
+                          "points": await in_session(request, points)})
