@@ -98,7 +98,7 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
     ratings = board.ratings
     anchor = board.parameters.get("anchor")
     relative = f"{anchor} = {board.parameters['anchor_elo']:g}" if anchor else "pool mean = 0"
-    table = Table(title=f"Elo over {len(board.game_set.results)} games ({relative}; "
+    table = Table(title=f"Elo over {board.game_set.games} games ({relative}; "
                         f"game set {board.game_set.sha256[:12]})")
     headers = ["#", "player", "Elo", "95% CI", "± se"]
     boot = ratings.bootstrap_ci is not None

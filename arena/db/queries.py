@@ -13,41 +13,34 @@
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
-import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     DateTime,
     Integer,
     Select,
     String,
-    Text,
     bindparam,
-    case,
     func,
-    literal,
     literal_column,
     null,
     or_,
     select,
     union_all,
 )
-from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import (
-    GameResult,
     HeadToHead,
+    PairCounts,
     Ratings,
     VisitsPoint,
     compute_ratings,
@@ -82,7 +75,6 @@ __all__ = [
     "game_detail",
     "game_sgf",
     "game_summaries",
-    "games_page_json_statement",
     "games_statement",
     "leaderboard",
     "leaderboard_key",
@@ -393,40 +385,6 @@ def games_statement(filters: GameFilter, *, before_id: int | None = None,
     return _games_statement(_shape(filters, before_id, limit)), _game_params(filters, before_id)
 
 
-def _json_utc(column):
-    """A timestamptz as pydantic writes a UTC datetime in JSON: ISO 8601, microseconds only when
-    there are any, `Z`."""
-    utc = func.timezone("UTC", column)
-    fraction = case((func.extract("microseconds", column) % 1_000_000 == 0, ""), else_=func.to_char(utc, ".US"))
-    return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS') + fraction + "Z"
-
-
-@functools.lru_cache(maxsize=256)
-def _games_page_json(shape: _GameQueryShape) -> Select:
-    games = _games_statement(shape).subquery("games")  # shape.limit is the page's limit + 1
-    numbered = select(games, func.row_number().over(order_by=games.c.id.desc()).label("rn")).subquery("numbered")
-    shown = numbered.c.rn < shape.limit
-    summary = func.json_build_object(*itertools.chain.from_iterable(
-        (literal(f.name), _json_utc(numbered.c[f.name]) if f.name == "finished_at" else numbered.c[f.name])
-        for f in dataclasses.fields(GameSummary)))
-    return select(
-        func.coalesce(func.json_agg(aggregate_order_by(summary, numbered.c.id.desc())).filter(shown),
-                      literal("[]").cast(JSON)).cast(Text),
-        func.count() >= shape.limit,
-        func.min(numbered.c.id).filter(shown),
-    ).select_from(numbered)
-
-
-def games_page_json_statement(filters: GameFilter, *, before_id: int | None = None,
-                              limit: int = 50) -> tuple[Select, dict[str, Any]]:
-    """One page as `page_games` reads it, built by PostgreSQL: one row of (the page's
-    `GameSummary`s as a JSON array, newest first, in pydantic's format; whether more follow; the
-    page's smallest id, the next page's `before_id`). An API process that would otherwise turn
-    every row into Python objects and back into JSON spends a third of its time doing so."""
-    shape = _shape(filters, before_id, limit + 1)
-    return _games_page_json(shape), _game_params(filters, before_id)
-
-
 def game_summaries(rows) -> list[GameSummary]:
     """`GameSummary`s of rows of `games_statement`."""
     return [GameSummary(*row) for row in rows]
@@ -550,7 +508,7 @@ class Leaderboard:
         """JSON-ready: what `arena leaderboard --json` prints and the API returns."""
         ratings = self.ratings
         out: dict[str, Any] = {
-            "game_set": {"sha256": self.game_set.sha256, "games": len(self.game_set.results)},
+            "game_set": {"sha256": self.game_set.sha256, "games": self.game_set.games},
             "parameters": dict(self.parameters),
             "colour_advantage": None,
             "players": [{"name": s.name, "elo": s.elo, "stderr": s.stderr, "ci95": [s.lo, s.hi],
@@ -580,17 +538,18 @@ def parse_ladder_name(name: str) -> tuple[str, int] | None:
     return (match["checkpoint"], int(match["visits"])) if match else None
 
 
-def _records(results: tuple[GameResult, ...]) -> dict[str, list[int]]:
+def _records(counts: Mapping[tuple[str, str], PairCounts]) -> dict[str, list[int]]:
+    """[wins, losses, draws] of every player in the pair counts."""
     wld: dict[str, list[int]] = {}
-    for game in results:
-        for player in (game.black, game.white):
-            row = wld.setdefault(player, [0, 0, 0])
-            if game.winner is None:
-                row[2] += 1
-            elif game.winner == player:
-                row[0] += 1
-            else:
-                row[1] += 1
+    for c in counts.values():
+        black = wld.setdefault(c.black, [0, 0, 0])
+        white = wld.setdefault(c.white, [0, 0, 0])
+        black[0] += c.wins_black
+        black[1] += c.wins_white
+        white[0] += c.wins_white
+        white[1] += c.wins_black
+        black[2] += c.draws
+        white[2] += c.draws
     return wld
 
 
@@ -602,11 +561,11 @@ def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anch
     """
     parameters = {"anchor": anchor, "anchor_elo": anchor_elo, "bootstrap": bootstrap, "seed": seed,
                   "colour_advantage": True, "prior_games": 2.0, "draw_model": "half"}
-    if not game_set.results:
+    if not game_set.games:
         return Leaderboard(game_set=game_set, standings=(), ratings=None, head_to_head=None, parameters=parameters)
-    ratings = compute_ratings(game_set.results, anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap,
+    ratings = compute_ratings(game_set.counts, anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap,
                               seed=seed, colour_advantage=True, prior_games=2.0, draw_model="half")
-    wld = _records(game_set.results)
+    wld = _records(game_set.counts)
     standings = []
     for name in ratings.players:
         lo, hi = ratings.ci95(name)
@@ -627,7 +586,7 @@ def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anch
             points = elo_vs_visits(ratings, by_visits)
             curves[checkpoint] = [(by_visits[p.visits], p) for p in points]
     return Leaderboard(game_set=game_set, standings=tuple(standings), ratings=ratings,
-                       head_to_head=head_to_head(game_set.results, ratings), visits_curves=curves,
+                       head_to_head=head_to_head(game_set.counts, ratings), visits_curves=curves,
                        parameters=parameters)
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.orm import aliased
 
 from arena.checkpoint_store import store_checkpoint
 from arena.checkpoints import record_checkpoint
-from arena.db import queries, repository
+from arena.db import queries
 from arena.db.engine import database_url, make_engine, session_scope
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
 from arena.scheduling import TournamentConfig
@@ -250,7 +250,7 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                                             games=s.games, wins=s.wins, losses=s.losses, draws=s.draws,
                                             score=s.score or 0.0) for s in board.standings]
         return arena_pb2.Leaderboard(tournament_id=tournament_id, tournament_status=status,
-                                     game_set_sha256=board.game_set.sha256, games=len(board.game_set.results),
+                                     game_set_sha256=board.game_set.sha256, games=board.game_set.games,
                                      players=players)
 
     def _get_leaderboard(self, request, context):

@@ -94,7 +94,7 @@ def table_rows(text: str) -> list[list[str]]:
 def fitted(engine, tournament_id=None, **kwargs):  # noqa: F811
     with session_scope(engine) as s:
         games = repo.rated_game_set(s, tournament_id)
-    return games, compute_ratings(games.results, **kwargs)
+    return games, compute_ratings(games.counts, **kwargs)
 
 
 def test_leaderboard_json_matches_compute_ratings_head_to_head_and_the_visits_curve(
@@ -115,7 +115,7 @@ def test_leaderboard_json_matches_compute_ratings_head_to_head_and_the_visits_cu
     assert by_name["ckA@64v"]["games"] == 8 and by_name["ckA@64v"]["score"] == pytest.approx(4.5 / 8)
     assert out["colour_advantage"]["elo"] == pytest.approx(ratings.colour_advantage_elo, abs=1e-9)
 
-    h2h = head_to_head(games.results, ratings)
+    h2h = head_to_head(games.counts, ratings)
     assert len(out["head_to_head"]) == 3  # every pair of rungs met
     for row in out["head_to_head"]:
         record = h2h.record(row["a"], row["b"])

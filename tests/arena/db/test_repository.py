@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from arena.db import repository as repo
 from arena.db.engine import session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.ratings import compute_ratings
+from arena.ratings import PairCounts, compute_ratings
 
 _counter = itertools.count()
 
@@ -198,7 +198,13 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
                                       sgf="(;RE[B+R])")
         first = repo.rated_game_set(s, tournament_id=t.id)
         assert repo.rated_game_set(s, tournament_id=t.id) == first  # same games, same hash
-        ratings = compute_ratings(list(first.results))
+        # The hash is the documented one (stored snapshots stay comparable): one line per game.
+        lines = "".join(f"{g.id}\t{(a if k % 2 else b).name}\t{(b if k % 2 else a).name}\tB+R\n"
+                        for g, k in sorted(((g, k) for k, g in enumerate(games[:4])), key=lambda gk: gk[0].id))
+        assert first.sha256 == hashlib.sha256(lines.encode()).hexdigest()
+        assert first.counts == {(b.name, a.name): PairCounts(b.name, a.name, wins_black=2),
+                                (a.name, b.name): PairCounts(a.name, b.name, wins_black=2)} and first.games == 4
+        ratings = compute_ratings(first.counts)
         snapshot = repo.save_rating_snapshot(s, game_set=first, ratings=ratings, method="bradley_terry",
                                              parameters={"prior_games": 2.0})
         stored = {entry.player_id: (entry.rating, entry.stderr) for entry in snapshot.entries}
@@ -207,6 +213,6 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         repo.record_finished_game(s, scheduled_game_id=games[4].id, result="W+R", move_count=0, duration_s=0.0,
                                   sgf="(;RE[W+R])")
         second = repo.rated_game_set(s, tournament_id=t.id)
-        assert second.sha256 != first.sha256 and len(second.game_ids) == 5
+        assert second.sha256 != first.sha256 and second.games == 5
         with pytest.raises(repo.StorageError, match="fitted on 4 games"):
             repo.save_rating_snapshot(s, game_set=second, ratings=ratings, method="bradley_terry", parameters={})
