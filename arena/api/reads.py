@@ -5,7 +5,7 @@ A request through the synchronous path (FastAPI's thread pool, an ORM session, a
 checkout with its ping, BEGIN ... ROLLBACK) costs about four round trips and a thread switch
 under the GIL: about 1,000 requests a second for `SELECT 1` on two cores, against about
 3,500 this way. The SQL is the same: the statements come from `arena.db.queries`
-(`games_page_json_statement`, `leaderboard_key_statement`), are compiled once per shape for psycopg, and
+(`games_statement`, `leaderboard_key_statement`), are compiled once per shape for psycopg, and
 run in autocommit on a psycopg `AsyncConnectionPool`, where the server prepares them once per
 connection.
 
@@ -64,8 +64,10 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     """psycopg.connect keyword arguments for a SQLAlchemy PostgreSQL URL (host, port, a socket
     directory in the query string, ...), as SQLAlchemy's own dialect reads it."""
     _, kwargs = _DIALECT.create_connect_args(make_url(url))
-    # Named so that an operator (and a test) can tell these connections apart in pg_stat_activity.
-    return {"application_name": "arena-api-reads", **kwargs, "autocommit": True}
+    # Named so that an operator (and a test) can tell these connections apart in pg_stat_activity;
+    # times read in UTC whatever the server's TimeZone, as the API writes them (`...Z`).
+    options = f"{kwargs.pop('options', '')} -c TimeZone=UTC".strip()
+    return {"application_name": "arena-api-reads", **kwargs, "options": options, "autocommit": True}
 
 
 class ReadPool:
@@ -79,10 +81,13 @@ class ReadPool:
 
     async def open(self) -> None:
         """Open this loop's pool (the lifespan's startup). Connections are made in the background:
-        a database that is down now does not stop the API from starting."""
+        a database that is down now does not stop the API from starting. All `max_size` of them
+        are kept open: a pool that grows under load connects one at a time (a new backend each,
+        tens of ms on a busy host) while the requests of the first burst queue for the few
+        connections it has."""
         loop = asyncio.get_running_loop()
         if loop not in self._pools:
-            pool = AsyncConnectionPool("", kwargs=self._kwargs, min_size=min(2, self.max_size),
+            pool = AsyncConnectionPool("", kwargs=self._kwargs, min_size=self.max_size,
                                        max_size=self.max_size, timeout=self.timeout_s, open=False,
                                        name="arena-api-reads")
             await pool.open(wait=False)

@@ -8,6 +8,7 @@ the cursor is opaque (the last id seen, encoded) and only valid with the same fi
 from __future__ import annotations
 
 import base64
+import dataclasses
 import binascii
 import re
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pydantic import BaseModel, Field
 from arena.db import queries
 
 from ..deps import ReadAccess, SessionDep, check_read, in_session, unprocessable
-from ..encoding import encode, json_response
+from ..encoding import json_response
 from ..lean import openapi_extra, parse_query
 
 # Read access is checked per route: the list is a lean route (arena.api.lean), without dependencies.
@@ -31,6 +32,9 @@ _CURSOR_PREFIX = "g1:"
 _DIGITS = re.compile(r"[0-9]{1,10}")
 # Game ids are the database's integer keys: a larger one is refused (422) rather than sent to it.
 GameId = Annotated[int, Path(ge=1, le=queries.MAX_DB_ID, description="A finished game's id.")]
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(queries.GameSummary))  # the rows' columns
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,21 @@ async def list_games(request: Request) -> Response:
     filters = queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
                                  result=query.result, since=query.since, until=query.until)
     try:
-        statement, params = queries.games_page_json_statement(filters, before_id=before_id, limit=query.limit)
+        statement, params = queries.games_statement(filters, before_id=before_id, limit=query.limit + 1)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise unprocessable(("query", field), message) from None
-    games, more, last_id = (await request.app.state.reads.fetch(statement, params))[0]
-    if games == "[]" and query.tournament is not None:
+    rows = await request.app.state.reads.fetch(statement, params)
+    if not rows and query.tournament is not None:
         await in_session(request, queries.find_tournament, query.tournament)  # 404 naming near matches
-    # A GamePage, its games already JSON (built by PostgreSQL, in the format FastAPI would write).
-    cursor = encode(encode_cursor(last_id)) if more else b"null"
-    return json_response(b'{"games":' + games.encode() + b',"next_cursor":' + cursor + b"}")
+    more = len(rows) > query.limit
+    del rows[query.limit:]
+    # A GamePage, straight from the rows: orjson writes what FastAPI would for GameSummary objects
+    # (UTC times as read, see arena.api.reads) without making them. PostgreSQL could build the
+    # JSON itself, but that costs it three times what orjson takes here, on a host where it and
+    # the API share the CPU.
+    return json_response({"games": [dict(zip(_SUMMARY_FIELDS, row)) for row in rows],
+                          "next_cursor": encode_cursor(rows[-1][0]) if more else None})
 
 
 # Before /{game_id}: "12.sgf" must not reach the route that wants an integer.

@@ -6,9 +6,12 @@ one has been is asked at most every `Settings.api_leaderboard_max_age_s` per lea
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response, status
@@ -24,6 +27,7 @@ from ..lean import openapi_extra, parse_query
 
 # Read access is checked per route: the leaderboard routes are lean (arena.api.lean), without dependencies.
 router = APIRouter(prefix="/ratings", tags=["ratings"])
+log = logging.getLogger(__name__)
 
 
 class BoardQuery(BaseModel):
@@ -52,17 +56,38 @@ _cache_lock = threading.Lock()
 class _RecentKeys:
     """Leaderboard keys read within the last `max_age_s` (per request parameters), so that a busy
     API asks "has a game been added?" a few times a second per leaderboard instead of on every
-    request. Only resolved keys are kept, at most MAX of them."""
+    request. A key past half its max age is read again in the background while requests go on
+    with the one they have: under load no leaderboard request waits for that read (it would
+    queue behind the game pages for a database connection), and none is answered from a key
+    older than `max_age_s`. Only resolved keys are kept, at most MAX of them."""
 
     MAX = 1024
 
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
         self._rows: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
+        self._refreshing: dict[tuple[Any, ...], asyncio.Task] = {}  # keeps the tasks referenced
 
-    def get(self, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def get(self, params: tuple[Any, ...], refresh: Callable[[], Awaitable[Any]]) -> tuple[Any, ...] | None:
+        """The key read for `params` less than `max_age_s` ago, if any; past half of that, `refresh`
+        (which reads and `put`s it) is started in the background, once."""
         found = self._rows.get(params)
-        return found[1] if found is not None and time.monotonic() - found[0] < self.max_age_s else None
+        if found is None:
+            return None
+        age = time.monotonic() - found[0]
+        if age >= self.max_age_s:
+            return None
+        if age >= self.max_age_s / 2 and params not in self._refreshing:
+            task = asyncio.get_running_loop().create_task(refresh())
+            self._refreshing[params] = task
+            task.add_done_callback(functools.partial(self._refreshed, params))
+        return found[1]
+
+    def _refreshed(self, params: tuple[Any, ...], task: asyncio.Task) -> None:
+        self._refreshing.pop(params, None)
+        if not task.cancelled() and task.exception() is not None:
+            # The next request past the max age reads the key itself and answers the error.
+            log.warning("background read of a leaderboard key failed: %s", task.exception())
 
     def put(self, params: tuple[Any, ...], row: tuple[Any, ...], read_at: float) -> None:
         if self.max_age_s > 0:
@@ -71,20 +96,24 @@ class _RecentKeys:
             self._rows[params] = (read_at, row)
 
 
+async def _read_key(request: Request, tournament: str | int | None, board_size: int | None,
+                    recent: _RecentKeys) -> tuple[Any, ...]:
+    read_at = time.monotonic()  # before the read: the row is at least this new
+    statement = queries.leaderboard_key_statement(tournament=tournament is not None, board_size=board_size is not None)
+    params = queries.leaderboard_key_params(tournament, board_size)
+    row = tuple((await request.app.state.reads.fetch(statement, params))[0])
+    if row[0] is not None or tournament is None:
+        recent.put((tournament, board_size), row, read_at)
+    return row
+
+
 async def _key_row(request: Request, tournament: str | int | None, board_size: int | None) -> tuple[Any, ...]:
     state = request.app.state
     recent = getattr(state, "leaderboard_keys", None)
     if recent is None:
         recent = state.leaderboard_keys = _RecentKeys(state.settings.api_leaderboard_max_age_s)
-    row = recent.get((tournament, board_size))
-    if row is None:
-        read_at = time.monotonic()
-        statement = queries.leaderboard_key_statement(tournament=tournament is not None,
-                                                      board_size=board_size is not None)
-        row = tuple((await state.reads.fetch(statement, queries.leaderboard_key_params(tournament, board_size)))[0])
-        if row[0] is not None or tournament is None:
-            recent.put((tournament, board_size), row, read_at)
-    return row
+    row = recent.get((tournament, board_size), functools.partial(_read_key, request, tournament, board_size, recent))
+    return row if row is not None else await _read_key(request, tournament, board_size, recent)
 
 
 async def _lean_board(request: Request) -> queries.CachedLeaderboard:
@@ -146,5 +175,5 @@ async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Q
         return queries.elo_vs_step(session, board.board, run)
 
     game_set = board.board.game_set
-    return json_response({"run": run, "game_set": {"sha256": game_set.sha256, "games": len(game_set.results)},
+    return json_response({"run": run, "game_set": {"sha256": game_set.sha256, "games": game_set.games},
                           "points": await in_session(request, points)})

@@ -38,8 +38,8 @@ def _filters(loaded) -> list[dict]:
 
 
 def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, loaded, engine) -> None:  # noqa: F811
-    """Every filter shape, first and later pages: the page PostgreSQL builds as JSON equals
-    `page_games` (the ORM path) encoded by pydantic, game for game and field for field."""
+    """Every filter shape, first and later pages: the page the read path encodes from rows is
+    `page_games` (the ORM path) encoded by pydantic, byte for byte."""
     for params in _filters(loaded):
         cursor, before = None, None
         for _ in range(3):
@@ -57,7 +57,7 @@ def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, lo
 
                 games, next_id = queries.page_games(Session(bind=conn), filters, before_id=before, limit=7)
             expected = GamePage(games=games, next_cursor=None if next_id is None else encode_cursor(next_id))
-            assert response.json() == json.loads(TypeAdapter(GamePage).dump_json(expected)), params
+            assert response.content == TypeAdapter(GamePage).dump_json(expected), params
             cursor, before = response.json()["next_cursor"], next_id
             if cursor is None:
                 break
@@ -98,6 +98,36 @@ def test_reads_survive_the_server_dropping_their_connections(client, loaded, eng
         assert client.get("/healthz").status_code == 200
 
 
+def test_reads_are_in_utc_whatever_the_servers_time_zone(db_url, engine) -> None:  # noqa: F811
+    """Pages write times as read, with `Z`: the read connections ask for UTC even where the
+    database's default time zone is another."""
+    import psycopg
+
+    from arena.api.reads import connect_kwargs
+
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        name = conn.scalar(text("SELECT current_database()"))
+        conn.execute(text(f'ALTER DATABASE "{name}" SET TimeZone = \'Asia/Tokyo\''))
+    try:
+        plain = {k: v for k, v in connect_kwargs(db_url).items() if k != "options"}
+        with psycopg.connect(**plain) as conn:
+            assert conn.execute("SHOW TimeZone").fetchone()[0] == "Asia/Tokyo"  # the setting took
+
+        async def read():
+            reads = ReadPool(db_url)
+            statement, params = queries.games_statement(queries.GameFilter(), limit=1)
+            try:
+                return await reads.fetch(statement, params)
+            finally:
+                await reads.close()
+
+        (row,) = asyncio.run(read())
+        assert row[-1].utcoffset() == timedelta(0) and encode(row[-1]).endswith(b'Z"')
+    finally:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" RESET TimeZone'))
+
+
 def test_an_unreachable_database_is_database_unavailable() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
@@ -132,3 +162,23 @@ def test_load_client_frames_answers(client, loaded) -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_the_served_app_tunes_the_garbage_collector(db_url, monkeypatch) -> None:  # noqa: F811
+    """`arena api`'s factory freezes what start-up made and collects young objects rarely."""
+    import gc
+
+    from arena.api.app import GC_YOUNG_THRESHOLD, serving_app
+    from arena.settings import get_settings
+
+    monkeypatch.setenv("ARENA_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    before = gc.get_threshold()
+    try:
+        app = serving_app()
+        assert app.state.settings.database_url == db_url
+        assert gc.get_freeze_count() > 10_000 and gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+    finally:
+        gc.set_threshold(*before)
+        gc.unfreeze()
+        get_settings.cache_clear()
