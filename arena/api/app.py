@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     app.state.reads = reads
     app.state.engines = lambda: server_engines(settings)
     app.state.send = send or _celery_send(settings)
+    ratings.attach_state(app.state, settings)
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
     # Request counts and latency by route, GET /metrics, pending games and Elo from the database.

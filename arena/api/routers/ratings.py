@@ -2,14 +2,14 @@
 Elo vs visits, and a training run's Elo vs step, all fitted from stored games
 (`arena.db.queries.leaderboard`, `Leaderboard.as_dict()`), kept in the app's
 `LeaderboardCache` until a game is added (a 100k-game fit takes a fraction of a second). Whether
-one has been is asked at most every `Settings.api_leaderboard_max_age_s` per leaderboard."""
+one has been is known to within `Settings.api_leaderboard_max_age_s` per leaderboard, asked in
+the background while requests are served (`_RecentKeys`)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -20,6 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from arena.db import queries
+from arena.settings import Settings
 
 from ..deps import ReadAccess, check_read, in_session, with_session
 from ..encoding import encode, json_response
@@ -36,21 +37,6 @@ class BoardQuery(BaseModel):
     tournament: str | None = Field(default=None, description="A tournament id or name; default: every finished game.")
     board_size: int | None = Field(default=None, ge=2, le=25,
                                    description="Only games of tournaments on this board size.")
-
-
-def _cache(request: Request) -> queries.LeaderboardCache:
-    """The app's leaderboard cache (made on first use): a fit is redone only when games are added."""
-    state = request.app.state
-    cache = getattr(state, "leaderboards", None)
-    if cache is None:
-        with _cache_lock:
-            cache = getattr(state, "leaderboards", None)
-            if cache is None:
-                cache = state.leaderboards = queries.LeaderboardCache(encode=encode)
-    return cache
-
-
-_cache_lock = threading.Lock()
 
 
 class _RecentKeys:
@@ -107,11 +93,15 @@ async def _read_key(request: Request, tournament: str | int | None, board_size: 
     return row
 
 
+def attach_state(state: Any, settings: Settings) -> None:
+    """What these routes keep per app, on `state` (the app's): the leaderboard cache (a fit is
+    redone only when games are added) and the recently read keys."""
+    state.leaderboards = queries.LeaderboardCache(encode=encode)
+    state.leaderboard_keys = _RecentKeys(settings.api_leaderboard_max_age_s)
+
+
 async def _key_row(request: Request, tournament: str | int | None, board_size: int | None) -> tuple[Any, ...]:
-    state = request.app.state
-    recent = getattr(state, "leaderboard_keys", None)
-    if recent is None:
-        recent = state.leaderboard_keys = _RecentKeys(state.settings.api_leaderboard_max_age_s)
+    recent: _RecentKeys = request.app.state.leaderboard_keys
     row = recent.get((tournament, board_size), functools.partial(_read_key, request, tournament, board_size, recent))
     return row if row is not None else await _read_key(request, tournament, board_size, recent)
 
@@ -133,7 +123,7 @@ async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboa
         # Unknown (404 naming near matches), or created since the key was read: then its own id.
         tournament_id = (await in_session(request, queries.find_tournament, tournament)).id
         row = await _key_row(request, tournament_id, board_size)
-    cache = _cache(request)
+    cache: queries.LeaderboardCache = request.app.state.leaderboards
     key = queries.leaderboard_key(row, board_size)
     entry = cache.lookup(key)
     if entry is None:

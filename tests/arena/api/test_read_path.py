@@ -182,3 +182,31 @@ def test_the_served_app_tunes_the_garbage_collector(db_url, monkeypatch) -> None
         gc.set_threshold(*before)
         gc.unfreeze()
         get_settings.cache_clear()
+
+
+def test_a_leaderboard_key_past_half_its_age_is_refreshed_in_the_background() -> None:
+    """Requests go on with a key younger than the max age; past half of it one background read
+    (not one per request) replaces it; past the max age the caller reads it itself."""
+    import time
+
+    from arena.api.routers.ratings import _RecentKeys
+
+    async def scenario():
+        recent = _RecentKeys(max_age_s=1.0)
+        reads = []
+
+        async def refresh():
+            reads.append(time.monotonic())
+            await asyncio.sleep(0.01)
+            recent.put(("t", None), ("new",), time.monotonic())
+
+        recent.put(("t", None), ("fresh",), time.monotonic())
+        assert recent.get(("t", None), refresh) == ("fresh",) and not reads
+        recent.put(("t", None), ("old",), time.monotonic() - 0.6)
+        assert [recent.get(("t", None), refresh) for _ in range(5)] == [("old",)] * 5  # answered at once
+        await asyncio.sleep(0.05)
+        assert len(reads) == 1 and recent.get(("t", None), refresh) == ("new",)
+        recent.put(("t", None), ("stale",), time.monotonic() - 1.5)
+        assert recent.get(("t", None), refresh) is None and len(reads) == 1
+
+    asyncio.run(scenario())
