@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,6 +43,8 @@ from urllib.parse import urlsplit
 import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+
+from arena.ports import free_port
 
 from .http_load import HttpLoadClient, HttpLoadError, run
 
@@ -267,18 +268,12 @@ async def run_clients(base_url: str, data: LoadedData, *, clients: int, seconds:
             "first_leaderboard_s": max(first.values())}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def api_server(url: str, *, workers: int = 1, log: Path | None = None) -> Iterator[str]:
     """The real API process (`python -m arena.cli api`) on a free loopback port; its base URL."""
     import httpx
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "ARENA_DATABASE_URL": url, "ARENA_API_PUBLIC_READS": "true"}
     out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "arena.cli", "api", "--port", str(port),

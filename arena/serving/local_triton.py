@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +34,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
+
+from arena.ports import free_port
 
 HOST = "127.0.0.1"
 STARTUP_TIMEOUT_S = 90.0  # model loading imports torch in every Python-backend stub: seconds each
@@ -66,12 +67,6 @@ def find_triton() -> TritonInstall | str:
         if not path.exists():
             return f"nvidia-pytriton is installed but {path} is missing (Python {version} unsupported?)"
     return install
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 class TritonServerError(RuntimeError):

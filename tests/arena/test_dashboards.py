@@ -9,10 +9,8 @@ HTTP API for every metric a dashboard query uses.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -23,8 +21,10 @@ import pytest
 import yaml
 
 from arena import metrics as api_metrics
+from arena.ports import free_port
 from search_workers import metrics as worker_metrics
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
+from tests.support.ci import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "dashboards" / "grafana").glob("*.json"))
@@ -81,25 +81,13 @@ def test_every_dashboard_query_names_a_metric_the_code_defines() -> None:
 def test_promtool_accepts_the_prometheus_config() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
-        _missing("promtool")
+        unavailable("promtool is not installed (apt-get install -y prometheus)")
     run = subprocess.run([promtool, "check", "config", "--syntax-only", str(ROOT / "dashboards/prometheus.yml")],
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stdout + run.stderr
 
 
 # ---------------------------------------------------------------------------- the real Prometheus
-
-def _missing(what: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{what} is not installed (CI=true; APT_PACKAGES has prometheus)")
-    pytest.skip(f"{what} is not installed (apt-get install -y prometheus)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _get(url: str) -> dict:
     with urllib.request.urlopen(url, timeout=5) as response:
@@ -151,7 +139,7 @@ def activity(engine, db_url, tmp_path: Path):  # noqa: F811
 
 def test_prometheus_scrapes_every_metric_the_dashboards_use(activity, tmp_path: Path) -> None:
     if not Path(PROMETHEUS).exists():
-        _missing("prometheus")
+        unavailable("prometheus is not installed (apt-get install -y prometheus)")
     FastAPI = pytest.importorskip("fastapi").FastAPI  # the API's dependency (arena/api)
     TestClient = pytest.importorskip("fastapi.testclient").TestClient
     from prometheus_client import CollectorRegistry, start_http_server
@@ -174,7 +162,7 @@ def test_prometheus_scrapes_every_metric_the_dashboards_use(activity, tmp_path: 
     assert 'method="GET",route="/games/{game_id}",status="422"' in exposition, exposition
     assert 'arena_player_elo{player="n0",pool="metrics-rr"}' in exposition, exposition
 
-    api_port, worker_port, prom_port = _free_port(), _free_port(), _free_port()
+    api_port, worker_port, prom_port = free_port(), free_port(), free_port()
     api_server, _ = start_http_server(api_port, addr="127.0.0.1", registry=registry)
     worker_server, _ = start_http_server(worker_port, addr="127.0.0.1", registry=worker_metrics.REGISTRY)
     config = tmp_path / "prometheus.yml"

@@ -27,7 +27,7 @@ import tritonclient.grpc as grpcclient
 
 from arena.db.engine import session_scope
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
-from arena.serving.local_triton import free_port
+from arena.ports import free_port
 from arena.tokens import create_token
 from arena.tournaments import advance
 from models.demo import demo_manifests

@@ -17,7 +17,7 @@ from arena.checkpoint_store import store_checkpoint
 from arena.checkpoints import record_checkpoint
 from arena.db.engine import session_scope
 from arena.db.models import Checkpoint
-from arena.serving.local_triton import free_port
+from arena.ports import free_port
 from arena.settings import Settings
 from arena.worker import triton_context
 from models.demo import demo_manifests

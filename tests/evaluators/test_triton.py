@@ -26,7 +26,8 @@ from search_workers.evaluators.triton import (
 )
 from search_workers.go import GameState, random_game, stack_features
 from search_workers.search.evaluator import EvaluationError, Evaluator, check_evaluation
-from tests.support.triton import TritonServer, TritonServerError, find_triton, free_port, require_triton, triton_server
+from arena.ports import free_port
+from tests.support.triton import TritonServer, TritonServerError, find_triton, require_triton, triton_server
 
 BOARD = 9
 # A 10 ms queue delay lets the batcher merge concurrent requests even on a busy 2-core machine.

@@ -6,11 +6,10 @@ skipping it, so the oracle can never silently stop running.
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
-import pytest
+from .ci import unavailable
 
 # Debian installs games outside root's PATH.
 DEBIAN_GAMES_DIR = Path("/usr/games")
@@ -25,8 +24,5 @@ def require_gnugo() -> str:
     """The GNU Go binary, or skip (fail under CI) with the reason."""
     path = find_gnugo()
     if path is None:
-        message = "GNU Go is not installed (apt-get install gnugo; `make test` installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+        unavailable("GNU Go is not installed (apt-get install gnugo; `make test` installs it)")
     return path

@@ -5,7 +5,6 @@ The launcher itself is product code (`arena.serving.local_triton`): benchmarks u
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -15,21 +14,16 @@ from arena.serving.local_triton import (  # noqa: F401  (re-exported for tests)
     TritonServer,
     TritonServerError,
     find_triton,
-    free_port,
 )
 
-
-def under_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+from .ci import unavailable
 
 
 def require_triton() -> TritonInstall:
     """The install, or skip (fail under CI) with the reason."""
     found = find_triton()
     if isinstance(found, str):
-        if under_ci():
-            pytest.fail(found)
-        pytest.skip(found)
+        unavailable(found)
     return found
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -19,6 +18,7 @@ from arena.api.routers.games import GamePage, encode_cursor
 from arena.benchmarks.api import load_games
 from arena.benchmarks.http_load import HttpLoadClient
 from arena.db import queries
+from arena.ports import free_port
 
 GAMES = 1500
 
@@ -129,10 +129,7 @@ def test_reads_are_in_utc_whatever_the_servers_time_zone(db_url, engine) -> None
 
 
 def test_an_unreachable_database_is_database_unavailable() -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    reads = ReadPool(f"postgresql+psycopg://postgres@127.0.0.1:{port}/nothing", timeout_s=2)
+    reads = ReadPool(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", timeout_s=2)  # nobody there
     with pytest.raises(DatabaseUnavailable, match="did not answer"):
         asyncio.run(reads.fetch(queries.leaderboard_key_statement(tournament=False, board_size=False), {}))
 
@@ -143,9 +140,7 @@ def test_load_client_frames_answers(client, loaded) -> None:
 
     import uvicorn
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

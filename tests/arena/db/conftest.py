@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 from arena.db import embedded, migrate
 from arena.db.engine import make_engine, normalize_url
+from tests.support.ci import unavailable
 
 LOCAL_CANDIDATES = ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test")
 
@@ -31,13 +32,6 @@ def _reachable(url: str) -> bool:
         return False
     finally:
         engine.dispose()
-
-
-def unavailable(reason: str):
-    """Skip locally; fail in CI, where a missing database must not pass silently."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"no PostgreSQL for the storage tests (CI=true): {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import shutil
-import socket
 import threading
 import time
 import urllib.request
@@ -22,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from arena.ports import free_port
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
+from tests.support.ci import unavailable
 
 ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
@@ -37,15 +37,7 @@ def _require_chromium() -> None:
     except ImportError:
         missing.append("selenium (pip install -e '.[test]')")
     if missing:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"missing {missing} (CI=true; APT_PACKAGES has chromium chromium-driver)")
-        pytest.skip(f"missing {missing} (apt-get install -y chromium chromium-driver)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        unavailable(f"missing {missing} (apt-get install -y chromium chromium-driver)")
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +94,7 @@ def base_url(played, db_url, tmp_path_factory) -> str:  # noqa: F811
 
     data = tmp_path_factory.mktemp("api")
     settings = Settings(database_url=db_url, data_dir=data, checkpoint_dir=data / "checkpoints")
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings, send=lambda payload: None), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
