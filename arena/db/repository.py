@@ -13,8 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, literal, null, select, union_all, update
-from sqlalchemy import text as sa_text
+from sqlalchemy import Select, Text, cast, func, literal, null, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.orm import Session, aliased
 
@@ -256,15 +255,14 @@ def rated_game_set(session: Session, tournament_id: int | None = None, *,
     per_pair = (select(black.name, white.name, pairs.c.wins_black, pairs.c.wins_white, pairs.c.draws, null(), null())
                 .join(black, black.id == pairs.c.black).join(white, white.id == pairs.c.white))
     # The hash `RatedGameSet` documents: "<id>\t<black>\t<white>\t<result>\n" per game, UTF-8, in id order.
-    black, white = aliased(Player), aliased(Player)
     line = cast(games.c.id, Text) + "\t" + black.name + "\t" + white.name + "\t" + games.c.result + "\n"
-    text = func.coalesce(func.string_agg(line, aggregate_order_by(literal("", Text), games.c.id)), "")
+    lines = func.coalesce(func.string_agg(line, aggregate_order_by(literal("", Text), games.c.id)), "")
     whole = (select(null(), null(), null(), null(), null(), func.count(),
-                    func.encode(func.sha256(func.convert_to(text, "UTF8")), "hex"))
+                    func.encode(func.sha256(func.convert_to(lines, "UTF8")), "hex"))
              .select_from(games).join(black, black.id == games.c.black).join(white, white.id == games.c.white))
     # Sorting 100,000 lines for the hash spills to disk under the default 4 MB; the setting ends
     # with the caller's transaction.
-    session.execute(sa_text("SET LOCAL work_mem = '64MB'"))
+    session.execute(text("SET LOCAL work_mem = '64MB'"))
     counts: dict[tuple[str, str], PairCounts] = {}
     total, digest = 0, ""
     for black_name, white_name, wins_black, wins_white, draws, count, sha in session.execute(

@@ -8,8 +8,8 @@ the cursor is opaque (the last id seen, encoded) and only valid with the same fi
 from __future__ import annotations
 
 import base64
-import dataclasses
 import binascii
+import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
