@@ -61,11 +61,14 @@ class Checkpoint(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    # One sha256 per name for good: re-registering a name under other weights is refused.
+    name: Mapped[str] = mapped_column(String(200), unique=True)
     manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
     run_name: Mapped[str | None] = mapped_column(String(200))
     training_step: Mapped[int | None] = mapped_column(BigInteger)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("checkpoints.id", ondelete="RESTRICT"))
+    # The API token that registered it (None: the CLI, or a token since deleted).
+    created_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
 
     parent: Mapped[Checkpoint | None] = relationship(remote_side=[id])
@@ -125,6 +128,11 @@ class Tournament(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     games_scheduled: Mapped[int] = mapped_column(Integer, default=0)
     games_finished: Mapped[int] = mapped_column(Integer, default=0)
+    # The API token that created it (None: the CLI, or a token since deleted); it may cancel it.
+    created_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    # Why the scheduler last failed to advance it, in words fit for clients (details: its log).
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
@@ -225,11 +233,17 @@ class ApiToken(Base):
     """A bearer token for the HTTP API's writes. Only its sha256 is stored; the token is shown once."""
 
     __tablename__ = "api_tokens"
-    __table_args__ = (CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),)
+    __table_args__ = (
+        CheckConstraint("token_sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+        CheckConstraint("scope IN ('read', 'submit', 'admin')", name="scope_known"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    # read: GET routes only; submit: also register checkpoints, create tournaments and cancel its
+    # own; admin: also cancel any tournament and manage tokens.
+    scope: Mapped[str] = mapped_column(String(20), server_default="submit")
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
