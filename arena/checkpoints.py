@@ -1,10 +1,19 @@
 """Registering a checkpoint: verify and store its files, then record it in the database.
 
-    stored = store_checkpoint(path, root=settings.checkpoint_root())   # refusals touch nothing
-    registration = record_checkpoint(session, stored, name=None)      # idempotent by sha256
+    registration = register_checkpoint_file(session, path, settings=settings,
+                                            admission=Admission.network(settings), roots=settings.import_dirs,
+                                            name=None, token_id=token.id)
 
-The two steps are separate so that a refused checkpoint never needs the database. The CLI
-(`arena checkpoint register`) and the HTTP API (`POST /checkpoints`) both go through here.
+which is: admit (load and verify once, nothing written), check the name, store the files, record
+the row (idempotent by sha256). A refusal at any step before the last leaves nothing in the store
+or the database. The CLI (`arena checkpoint register`, `Admission.operator`), the HTTP API
+(`POST /checkpoints`) and gRPC (`RegisterCheckpoint`, both `Admission.network`) all go through
+here; `record_checkpoint` alone records a checkpoint already in the store.
+
+A name maps to one sha256 for good: recording other weights under a registered name raises
+`CheckpointNameTaken` (the API's 409, gRPC's ALREADY_EXISTS), also when two registrations race
+for it (the database's unique constraint decides). The same weights under the same name again
+change nothing.
 
 With Triton configured (`ARENA_TRITON_URL`, `ARENA_TRITON_REPOSITORY`), `record_checkpoint(...,
 settings=settings)` also exports the checkpoint into the model repository and loads it into the
@@ -18,12 +27,15 @@ itself before it plays (search_workers.tasks.evaluator_for).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from arena.checkpoint_store import StoredCheckpoint
+from arena.checkpoint_store import Admission, StoredCheckpoint, admit_checkpoint, store_loaded
 from arena.db import repository
 from arena.db.models import Checkpoint
 from arena.settings import Settings
@@ -31,7 +43,20 @@ from models.triton_serving import Publication
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Registration", "publish_to_triton", "record_checkpoint"]
+__all__ = ["CheckpointNameTaken", "Registration", "check_name", "publish_to_triton", "record_checkpoint",
+           "register_checkpoint_file"]
+
+_NAME_CONSTRAINT = "uq_checkpoints_name"
+
+
+class CheckpointNameTaken(Exception):
+    """The name is registered with other weights; the message names the name and those weights."""
+
+    def __init__(self, name: str, sha256: str | None):
+        other = f" (sha256 {sha256[:12]}...)" if sha256 else ""
+        super().__init__(f"name: a checkpoint named {name!r} is already registered with other weights{other}; a "
+                         f"name keeps its weights for good, register these under another name")
+        self.name = name
 
 
 @dataclass(frozen=True)
@@ -47,8 +72,32 @@ class Registration:
     gauntlet_error: str | None = None  # why enrolment failed (the registration stands)
 
 
+def register_checkpoint_file(session: Session, path: str | Path, *, settings: Settings, admission: Admission,
+                             roots: Sequence[str | Path] | None = None, name: str | None = None,
+                             token_id: int | None = None) -> Registration:
+    """Admit the checkpoint at `path` (arena.checkpoint_store), check its name, store and record it
+    in the caller's transaction. Refusals (CheckpointError, NotImportableError, CheckpointNameTaken,
+    ValueError for a blank name) come before anything is stored or written."""
+    if name is not None and not name.strip():
+        raise ValueError("name: must not be empty")
+    loaded = admit_checkpoint(path, admission=admission, roots=roots)
+    check_name(session, name or loaded.manifest.name, loaded.sha256)
+    stored = store_loaded(loaded, root=settings.checkpoint_root())
+    return record_checkpoint(session, stored, name=name, settings=settings, token_id=token_id)
+
+
+def check_name(session: Session, name: str, sha256: str) -> None:
+    """CheckpointNameTaken if `name` is registered with weights other than `sha256`'s, unless those
+    weights are registered already (recording them again changes nothing)."""
+    if session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == sha256)) is not None:
+        return
+    taken = session.scalar(select(Checkpoint.sha256).where(Checkpoint.name == name))
+    if taken is not None and taken != sha256:
+        raise CheckpointNameTaken(name, taken)
+
+
 def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str | None = None,
-                      settings: Settings | None = None) -> Registration:
+                      settings: Settings | None = None, token_id: int | None = None) -> Registration:
     """Record the stored checkpoint under `name` (default: its manifest's) in the caller's transaction.
 
     With `settings` naming a Triton server or repository, the checkpoint is also published to
@@ -56,18 +105,31 @@ def record_checkpoint(session: Session, stored: StoredCheckpoint, *, name: str |
     registration repeated after a Triton failure repairs it); see the module docstring.
 
     A parent the database does not know is dropped (reported in `dropped_parent`) rather than
-    refused: lineage is optional, the rating is not. Raises ValueError for an empty name.
+    refused: lineage is optional, the rating is not. `token_id`: the API token registering it
+    (recorded on a new row; None for the CLI). Raises ValueError for an empty name and
+    CheckpointNameTaken for a name registered with other weights (nothing written).
     """
     if name is not None and not name.strip():
         raise ValueError("name: must not be empty")
     manifest = stored.manifest
+    name = name or manifest.name
+    check_name(session, name, stored.sha256)
     existing = session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == stored.sha256))
     parent, dropped = manifest.parent, None
     if parent is not None and session.scalar(select(Checkpoint.id).where(Checkpoint.sha256 == parent)) is None:
         parent, dropped = None, parent
-    row = repository.register_checkpoint(
-        session, sha256=stored.sha256, name=name or manifest.name, manifest=manifest.model_dump(mode="json"),
-        run_name=manifest.run_name, training_step=manifest.training_step, parent_sha256=parent)
+    try:
+        with session.begin_nested():  # a lost race for the name rolls back this insert only
+            row = repository.register_checkpoint(
+                session, sha256=stored.sha256, name=name, manifest=manifest.model_dump(mode="json"),
+                run_name=manifest.run_name, training_step=manifest.training_step, parent_sha256=parent)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.orig, "diag", None), "constraint_name", None) != _NAME_CONSTRAINT:
+            raise
+        raise CheckpointNameTaken(name, None) from None
+    if existing is None and token_id is not None:
+        row.created_by_token_id = token_id
+        session.flush()
     triton = publish_to_triton(stored, settings) if settings is not None else None
     gauntlet_id = gauntlet_error = None
     if existing is None and settings is not None and settings.auto_gauntlet is not None:
@@ -97,9 +159,11 @@ def publish_to_triton(stored: StoredCheckpoint, settings: Settings) -> Publicati
     from models.triton_serving import publish_checkpoint
 
     try:
-        loaded = load_checkpoint(stored.manifest_path)
+        # The registration's own load when there was one; else the store's copy, admitted when stored.
+        loaded = stored.loaded or load_checkpoint(stored.manifest_path, allow_executable=True)
     except (CheckpointError, OSError) as exc:  # verified when stored; only a damaged store gets here
-        publication = Publication(error=f"cannot read the stored checkpoint: {exc}")
+        log.warning("checkpoint %s: cannot read the stored copy for Triton: %s", stored.sha256[:12], exc)
+        publication = Publication(error="cannot read the stored checkpoint (see the server's log)")
     else:
         publication = publish_checkpoint(loaded.module, stored.sha256, loaded.board_sizes,
                                          settings.triton_repository, settings.triton_url,

@@ -13,9 +13,16 @@ Four weight formats load into a module obeying the Evaluator contract of ARCHITE
 
 Nothing is ever unpickled as an arbitrary Python object. The weights are read once, hashed and
 loaded from those same bytes, so the file checked against `weights_sha256` is the one loaded.
-Native checkpoints (safetensors, state_dict) are checked tensor by tensor against the manifest's
-architecture before loading; every checkpoint then plays a test forward on positions of each of
-its board sizes (`verify=True`), which catches NaN/inf outputs and contract violations.
+Native checkpoints (safetensors, state_dict) are data: their architecture is measured on torch's
+meta device (against the caller's `NetworkLimits`) and their tensors checked against it
+(`models.weights`; a safetensors file from its header alone) before a network is built. Every
+checkpoint then plays a test forward on positions of each of its board sizes (`verify=True`, in a
+worker thread with a time limit when asked), which catches NaN/inf outputs and contract violations.
+
+TorchScript and ONNX files are programs: loading one runs what its author wrote (TorchScript can
+read and write files). `load_checkpoint` refuses them (`ExecutableFormatError`) unless the caller
+passes `allow_executable=True`, which only an operator's own tools do (the CLI, the demo, workers
+loading what the operator stored).
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import os
 import pickle
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,15 +52,20 @@ from .manifest import (
     NATIVE_FORMATS,
     CheckpointError,
     CheckpointManifest,
+    ExecutableFormatError,
+    LimitExceededError,
     WeightsFormat,
+    check_format_allowed,
     manifest_json,
     read_manifest,
     validate_manifest,
 )
-from .network import NetworkConfig, PolicyValueNet
+from .network import NetworkConfig, NetworkLimits, PolicyValueNet, meta_network
+from .weights import check_tensors, describe_tensors, max_weights_bytes, safetensors_header
 
-__all__ = ["CheckpointError", "CheckpointManifest", "LoadedCheckpoint", "OnnxModule", "load_checkpoint",
-           "register_checkpoint", "sample_positions", "save_checkpoint", "sha256_file", "verify_module"]
+__all__ = ["CheckpointError", "CheckpointManifest", "ExecutableFormatError", "LimitExceededError", "LoadedCheckpoint",
+           "NetworkLimits", "OnnxModule", "load_checkpoint", "locate_checkpoint", "register_checkpoint",
+           "sample_positions", "save_checkpoint", "sha256_file", "verify_module", "verify_within"]
 
 VALUE_TOLERANCE = 1e-4  # tanh in float32 never leaves [-1, 1]; other exports may round a little
 TEST_POSITIONS_PER_SIZE = 3
@@ -126,13 +140,15 @@ def save_checkpoint(net: PolicyValueNet, directory: str | Path, name: str, *, bo
 
 def register_checkpoint(weights_path: str | Path, *, format: WeightsFormat, board_sizes, training_step: int,
                         run_name: str, architecture: NetworkConfig | dict | None = None, name: str | None = None,
-                        parent: str | None = None, metadata: dict | None = None, verify: bool = True) -> Path:
+                        parent: str | None = None, metadata: dict | None = None, verify: bool = True,
+                        allow_executable: bool = False) -> Path:
     """Write the manifest beside an existing weights file (`foo.pt` -> `foo.json`); return its path.
 
     For user exports (torchscript/onnx) `architecture` describes the export and defaults to
     `{"input_planes": 17, "feature_set_version": 1}` (the current feature set); for
     state_dict/safetensors it is the PolicyValueNet config and is required. With `verify` the
-    checkpoint is loaded once (test forward included) and the manifest removed if refused.
+    checkpoint is loaded once (test forward included) and the manifest removed if refused; an
+    export is loaded (its code run) only with `allow_executable`, for files the caller trusts.
     """
     weights_path = Path(weights_path)
     if weights_path.suffix == ".json" or not weights_path.is_file():
@@ -154,7 +170,7 @@ def register_checkpoint(weights_path: str | Path, *, format: WeightsFormat, boar
     write_atomically(manifest_path, lambda temp: Path(temp).write_text(manifest_json(manifest), encoding="utf-8"))
     if verify:
         try:
-            load_checkpoint(manifest_path)
+            load_checkpoint(manifest_path, allow_executable=allow_executable)
         except CheckpointError:
             manifest_path.unlink(missing_ok=True)
             raise
@@ -163,56 +179,38 @@ def register_checkpoint(weights_path: str | Path, *, format: WeightsFormat, boar
 
 # ---------------------------------------------------------------------------------- loading
 
-def _locate(path: Path) -> tuple[Path, Path | None]:
-    """(manifest path, weights path the caller named or None)."""
+def _label(show_paths: bool):
+    """How refusals name files: by path (the operator's own files), or by name only (a server's
+    client must not learn where the server keeps things)."""
+    return str if show_paths else (lambda path: Path(path).name)
+
+
+def locate_checkpoint(path: str | Path, *, show_paths: bool = True) -> tuple[Path, Path | None]:
+    """(the manifest's path, the weights path if `path` named the weights file, else None)."""
+    path = Path(path)
     if path.suffix == ".json":
         return path, None
     manifest = path.with_suffix(".json")
     if not manifest.is_file():
-        raise CheckpointError(f"{path}: no manifest {manifest.name} beside it; a checkpoint is NAME.json "
-                              f"beside its weights file")
+        raise CheckpointError(f"{_label(show_paths)(path)}: no manifest {manifest.name} beside it; a checkpoint is "
+                              f"NAME.json beside its weights file")
     return manifest, path
 
 
-def _shape(tensor: torch.Tensor) -> str:
-    return "[" + ", ".join(str(d) for d in tensor.shape) + "]"
+def _architecture_tensors(config: NetworkConfig, limits: NetworkLimits | None, source: str) -> dict[str, torch.Tensor]:
+    """The architecture's tensors on the meta device, after `limits` (nothing allocated either way)."""
+    excess = limits.excess(config) if limits is not None else None
+    if excess is not None:
+        what, value, limit = excess
+        raise LimitExceededError(f"{source}: manifest field architecture: a network of {value} {what} is over this "
+                                 f"server's limit of {limit} {what}", limit=what)
+    return dict(meta_network(config).state_dict())
 
 
-def _check_tensors(tensors: Mapping[str, Any], expected: Mapping[str, torch.Tensor], source: str) -> None:
-    """Refuse, naming each offending tensor, anything load_state_dict would choke on or
-    silently convert: missing/unexpected names, other shapes, non-float parameters."""
-    problems = []
-    for key in expected:
-        if key not in tensors:
-            problems.append(f"tensor {key} is missing (the architecture needs shape {_shape(expected[key])})")
-    for key in tensors:
-        if key not in expected:
-            got = tensors[key]
-            shape = f" (shape {_shape(got)})" if isinstance(got, torch.Tensor) else ""
-            problems.append(f"unexpected tensor {key}{shape}, not part of the architecture")
-    for key, want in expected.items():
-        got = tensors.get(key)
-        if got is None:
-            continue
-        if not isinstance(got, torch.Tensor) or got.layout != torch.strided or got.is_quantized:
-            problems.append(f"tensor {key} is not a plain dense tensor")
-        elif tuple(got.shape) != tuple(want.shape):
-            problems.append(f"tensor {key} has shape {_shape(got)} in the checkpoint but the architecture "
-                            f"needs {_shape(want)}")
-        elif want.is_floating_point() and not got.is_floating_point():
-            problems.append(f"tensor {key} has dtype {got.dtype} but must be floating point")
-        elif not want.is_floating_point() and (got.is_floating_point() or got.is_complex() or got.dtype == torch.bool):
-            # Integer buffers (BatchNorm's num_batches_tracked) stay integers.
-            problems.append(f"tensor {key} has dtype {got.dtype} but must be an integer")
-    if problems:
-        more = f"; and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise CheckpointError(f"{source}: " + "; ".join(problems[:20]) + more)
-
-
-def _native_module(tensors: Mapping[str, Any], config: NetworkConfig, source: str) -> nn.Module:
-    net = PolicyValueNet(config)
-    expected = net.state_dict()
-    _check_tensors(tensors, expected, source)
+def _native_module(tensors: Mapping[str, Any], config: NetworkConfig, expected: Mapping[str, torch.Tensor],
+                   source: str) -> nn.Module:
+    check_tensors(describe_tensors(tensors), expected, source)
+    net = PolicyValueNet(config)  # only now is memory allocated: every tensor was checked
     # float16/bfloat16/float64 weights become float32: the CPU path runs float32.
     net.load_state_dict({key: tensors[key].to(expected[key].dtype) for key in expected}, strict=True)
     return net
@@ -222,7 +220,7 @@ def _read_safetensors(data: bytes, source: str) -> Mapping[str, torch.Tensor]:
     try:
         return safetensors.torch.load(data)
     except Exception as exc:  # noqa: BLE001 -- SafetensorError, or a dtype this torch lacks
-        raise CheckpointError(f"{source}: not a valid safetensors file: {exc}") from None
+        raise CheckpointError(f"{source}: not a valid safetensors file: {str(exc)[:200]}") from None
 
 
 def _read_state_dict(data: bytes, source: str) -> Mapping[str, Any]:
@@ -321,6 +319,10 @@ def sample_positions(board_size: int, count: int = TEST_POSITIONS_PER_SIZE, seed
     return _cached_positions(board_size, count, seed).copy()
 
 
+def _shape(tensor: torch.Tensor) -> str:
+    return "[" + ", ".join(str(d) for d in tensor.shape) + "]"
+
+
 def verify_module(module: Any, board_sizes, *, device: str | torch.device = "cpu", source: str = "network") -> None:
     """Run `module` on a few positions of each board size and refuse (CheckpointError naming
     the output) anything off the contract: wrong shapes, NaN/inf, value outside [-1, 1]."""
@@ -352,16 +354,57 @@ def verify_module(module: Any, board_sizes, *, device: str | torch.device = "cpu
             raise CheckpointError(f"{source}: output value leaves [-1, 1] on {where} (|value| up to {worst:.6g})")
 
 
-def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", verify: bool = True) -> LoadedCheckpoint:
+def verify_within(timeout_s: float | None, module: Any, board_sizes, *, device: str | torch.device = "cpu",
+                  source: str = "network") -> None:
+    """`verify_module` in a worker thread, refused (LimitExceededError, limit "forward_seconds")
+    when it takes longer than `timeout_s`; None: in this thread, unbounded.
+
+    A thread cannot be killed: one past its time runs on as a daemon, its result dropped. The
+    caller is free at once (an API request answers, the network is not stored)."""
+    if timeout_s is None:
+        verify_module(module, board_sizes, device=device, source=source)
+        return
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            verify_module(module, board_sizes, device=device, source=source)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=run, name="checkpoint-test-forward", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if not outcome:
+        raise LimitExceededError(f"{source}: the test forward took longer than {timeout_s:g} s", limit="forward_seconds")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", verify: bool = True,
+                    allow_executable: bool = False, limits: NetworkLimits | None = None,
+                    forward_timeout_s: float | None = None, show_paths: bool = True) -> LoadedCheckpoint:
     """Load the checkpoint whose manifest (`NAME.json`) or weights file (manifest beside it) is `path`.
 
     Always: the manifest is validated, its feature set must be this code's, and the weights'
-    sha256 must match `weights_sha256`. With `verify`, a test forward on positions of every
-    board size in the manifest. Any refusal is a CheckpointError naming the field or tensor.
+    sha256 must match `weights_sha256`. A native checkpoint's architecture is measured and its
+    tensors (a safetensors file: its header) checked on the meta device before a network is
+    built. With `verify`, a test forward on positions of every board size in the manifest. Any
+    refusal is a CheckpointError naming the field or tensor.
+
+    allow_executable: TorchScript and ONNX files are programs, run when loaded; they are refused
+        (ExecutableFormatError) unless this is True. Pass it only for files an operator trusts.
+    limits: refuse (LimitExceededError) a native architecture beyond them, before reading weights.
+    forward_timeout_s: the test forward runs in a worker thread and is refused after this long.
+    show_paths: False names files by their names only in refusals (for a server's clients).
     """
-    manifest_path, named_weights = _locate(Path(path))
-    manifest = read_manifest(manifest_path)
-    source = str(manifest_path)
+    label = _label(show_paths)
+    manifest_path, named_weights = locate_checkpoint(path, show_paths=show_paths)
+    source = label(manifest_path)
+    manifest = read_manifest(manifest_path, source=source)
+    check_format_allowed(manifest, allow_executable=allow_executable, source=source)
     if manifest.feature_set_version != FEATURE_SET_VERSION:
         raise CheckpointError(f"{source}: manifest field feature_set_version: the checkpoint reads feature set "
                               f"{manifest.feature_set_version} but this code computes feature set "
@@ -374,23 +417,21 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
     if named_weights is not None and named_weights.name != manifest.weights_file:
         raise CheckpointError(f"{source}: manifest field weights_file: names {manifest.weights_file}, "
                               f"not {named_weights.name}")
-    try:
-        data = weights_path.read_bytes()  # once: the bytes hashed are the bytes loaded
-    except OSError as exc:
-        raise CheckpointError(f"{source}: manifest field weights_file: cannot read {weights_path}: "
-                              f"{exc.strerror or exc}") from None
+    config = manifest.network_config
+    expected = _architecture_tensors(config, limits, source) if config is not None else None
+    data = _read_weights(weights_path, manifest, expected, source)
     digest = hashlib.sha256(data).hexdigest()
     if digest != manifest.weights_sha256:
         raise CheckpointError(f"{source}: manifest field weights_sha256: the manifest says {manifest.weights_sha256} "
                               f"but {manifest.weights_file} has sha256 {digest}; the weights were changed or "
                               f"replaced")
     device = torch.device(device)
-    weights_source = str(weights_path)
-    config = manifest.network_config
+    weights_source = label(weights_path)
     if manifest.format == "safetensors":
-        module = _native_module(_read_safetensors(data, weights_source), config, weights_source)
+        check_tensors(safetensors_header(data, weights_source), expected, weights_source)
+        module = _native_module(_read_safetensors(data, weights_source), config, expected, weights_source)
     elif manifest.format == "state_dict":
-        module = _native_module(_read_state_dict(data, weights_source), config, weights_source)
+        module = _native_module(_read_state_dict(data, weights_source), config, expected, weights_source)
     elif manifest.format == "torchscript":
         module = _read_torchscript(data, device, weights_source)
     else:
@@ -401,6 +442,24 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
     for parameter in module.parameters():
         parameter.requires_grad_(False)
     if verify:
-        verify_module(module, manifest.board_sizes, device=device, source=weights_source)
+        verify_within(forward_timeout_s, module, manifest.board_sizes, device=device, source=weights_source)
     return LoadedCheckpoint(manifest=manifest, sha256=digest, module=module, board_sizes=tuple(manifest.board_sizes),
                             path=manifest_path, weights_path=weights_path, config=config)
+
+
+def _read_weights(path: Path, manifest: CheckpointManifest, expected: Mapping[str, torch.Tensor] | None,
+                  source: str) -> bytes:
+    """The weights file's bytes, read once (the bytes hashed are the bytes loaded). A native
+    checkpoint's file is refused unread when it is larger than its architecture could fill."""
+    try:
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            bound = max_weights_bytes(expected, manifest.format) if expected is not None else None
+            if bound is not None and size > bound:
+                raise CheckpointError(f"{source}: manifest field weights_file: {manifest.weights_file} is {size} "
+                                      f"bytes, more than the declared architecture's tensors can fill "
+                                      f"(at most {bound})")
+            return handle.read()
+    except OSError as exc:
+        raise CheckpointError(f"{source}: manifest field weights_file: cannot read {manifest.weights_file}: "
+                              f"{exc.strerror or type(exc).__name__}") from None

@@ -274,7 +274,9 @@ def evaluate_strength(players: list, *, games: int = 200, gnugo_games: int = 40,
     """
     from models.checkpoint import load_checkpoint
 
-    players = [p if isinstance(p, tuple) else (Path(p).stem, load_checkpoint(p).module) for p in players]
+    # The caller's own checkpoint files (exports included).
+    players = [p if isinstance(p, tuple) else (Path(p).stem, load_checkpoint(p, allow_executable=True).module)
+               for p in players]
     pairings = [(i, i + 1) for i in range(len(players) - 1)]
     if len(players) > 2:
         pairings.append((0, len(players) - 1))

@@ -28,6 +28,9 @@ FORMAT_VERSION = 1
 WeightsFormat = Literal["safetensors", "state_dict", "torchscript", "onnx"]
 # Formats whose architecture is a PolicyValueNet config; the others are registered exports.
 NATIVE_FORMATS = ("safetensors", "state_dict")
+# Formats whose weights file is a program (TorchScript code, an ONNX graph with its operators):
+# loading one runs what its author wrote. Only an operator registers them, from files they trust.
+EXECUTABLE_FORMATS = frozenset({"torchscript", "onnx"})
 # A manifest is a few kB; the cap keeps a hostile file from eating memory before validation.
 MAX_MANIFEST_BYTES = 4 << 20
 
@@ -39,6 +42,36 @@ BoardSize = Annotated[int, Field(ge=MIN_BOARD_SIZE, le=MAX_BOARD_SIZE)]
 
 class CheckpointError(ValueError):
     """A checkpoint or manifest that is refused; the message names the file and the field or tensor."""
+
+
+class ExecutableFormatError(CheckpointError):
+    """A TorchScript or ONNX checkpoint offered where only data formats are accepted."""
+
+
+class LimitExceededError(CheckpointError):
+    """A checkpoint beyond a configured bound; `limit` says which (a key of the caller's limits:
+    "blocks", "channels", "parameters" or "forward_seconds")."""
+
+    def __init__(self, message: str, *, limit: str):
+        super().__init__(message)
+        self.limit = limit
+
+
+def check_format_allowed(manifest: CheckpointManifest, *, allow_executable: bool, source: str) -> None:
+    """Refuse (ExecutableFormatError) a manifest of an executable format unless it is allowed."""
+    if manifest.format in EXECUTABLE_FORMATS and not allow_executable:
+        raise ExecutableFormatError(
+            f"{source}: manifest field format: {manifest.format} checkpoints contain code that runs when they are "
+            f"loaded and are not accepted here; send safetensors weights of a server-known architecture, or ask "
+            f"an operator to register it on the server with the CLI (`arena checkpoint register`)")
+
+
+def _kind(value: Any) -> str:
+    """How a refusal describes a value it was given: integers as themselves, anything else by its
+    type only, so that a refusal never quotes text from the file it refuses."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**12:
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 def _check_sha256(value: str | None) -> str | None:
@@ -73,7 +106,7 @@ class CheckpointManifest(BaseModel):
     @classmethod
     def _known_version(cls, value: int) -> int:
         if value != FORMAT_VERSION:
-            raise ValueError(f"this code reads manifest format version {FORMAT_VERSION}, got {value}")
+            raise ValueError(f"this code reads manifest format version {FORMAT_VERSION}, got {_kind(value)}")
         return value
 
     @field_validator("name", "run_name")
@@ -89,7 +122,7 @@ class CheckpointManifest(BaseModel):
         # The weights must lie beside the manifest: a path could point a shared manifest at
         # any file the evaluator can read.
         if "/" in value or "\\" in value or value in (".", "..") or _CONTROL.search(value):
-            raise ValueError(f"must be a plain file name beside the manifest, got {value!r}")
+            raise ValueError("must be a plain file name beside the manifest")
         return value
 
     @field_validator("weights_sha256", "parent")
@@ -103,14 +136,14 @@ class CheckpointManifest(BaseModel):
         try:
             datetime.fromisoformat(value)
         except ValueError:
-            raise ValueError(f"must be an ISO 8601 time, got {value!r}") from None
+            raise ValueError("must be an ISO 8601 time") from None
         return value
 
     @field_validator("board_sizes")
     @classmethod
     def _distinct(cls, value: list[int]) -> list[int]:
         if len(set(value)) != len(value):
-            raise ValueError(f"must not repeat a board size, got {value}")
+            raise ValueError("must not repeat a board size")
         return value
 
     @field_validator("metadata")
@@ -144,7 +177,7 @@ class CheckpointManifest(BaseModel):
                 item = value.get(key)
                 if isinstance(item, bool) or not isinstance(item, int) or not low <= item <= high:
                     raise ValueError(f"a {fmt} export must describe its {key} as an integer in "
-                                     f"[{low}, {high}], got {item!r}")
+                                     f"[{low}, {high}], got {_kind(item)}")
         expected = info.data.get("feature_set_version")
         if expected is not None and value["feature_set_version"] != expected:
             raise ValueError(f"architecture feature_set_version {value['feature_set_version']} differs "
@@ -161,7 +194,8 @@ def _location(loc: tuple[int | str, ...]) -> str:
     """("architecture", "channels") -> "architecture.channels"; ("board_sizes", 0) -> "board_sizes[0]"."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        part = part if isinstance(part, int) else str(part)[:40]  # a key of the file: named, not quoted whole
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
     return text or "(manifest)"
 
 
@@ -171,7 +205,7 @@ def describe_validation_error(error: ValidationError, source: str) -> Checkpoint
     for item in error.errors(include_url=False):
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] not in ("missing", "extra_forbidden") and "got" not in message:
-            message += f" (got {item['input']!r:.80})"
+            message += f" (got {_kind(item['input'])})"
         parts.append(f"manifest field {_location(item['loc'])}: {message}")
     return CheckpointError(f"{source}: " + "; ".join(parts))
 
@@ -200,24 +234,29 @@ def _no_constants(name: str) -> None:
     raise CheckpointError(f"{name} is not standard JSON")
 
 
-def read_manifest(path: str | Path) -> CheckpointManifest:
-    """Parse and validate the manifest at `path`; a CheckpointError names the file and the field."""
+def read_manifest(path: str | Path, *, source: str | None = None) -> CheckpointManifest:
+    """Parse and validate the manifest at `path`; a CheckpointError names the file (as `source`,
+    default the path) and the field, never quoting the file's text."""
     path = Path(path)
+    source = str(path) if source is None else source
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read the manifest: {exc.strerror or exc}") from None
+        raise CheckpointError(f"{source}: cannot read the manifest: {exc.strerror or type(exc).__name__}") from None
     if len(raw) > MAX_MANIFEST_BYTES:
-        raise CheckpointError(f"{path}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
+        raise CheckpointError(f"{source}: manifest larger than {MAX_MANIFEST_BYTES} bytes")
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicate_keys,
                           parse_constant=_no_constants)
     except CheckpointError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path}: manifest is not valid UTF-8 JSON: {exc}") from None
-    return validate_manifest(data, str(path))
+        raise CheckpointError(f"{source}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CheckpointError(f"{source}: manifest is not valid UTF-8 (at byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{source}: manifest is not valid JSON: {exc.msg} at line {exc.lineno} "
+                              f"column {exc.colno}") from None
+    return validate_manifest(data, source)
 
 
 def manifest_json(manifest: CheckpointManifest) -> str:

@@ -43,9 +43,10 @@ class NetworkConfig:
                                 ("input_planes", 1, 64), ("feature_set_version", 1, 1000)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"network {name} must be an integer in [{low}, {high}], got {value!r}")
+                got = value if isinstance(value, int) and not isinstance(value, bool) else f"a {type(value).__name__}"
+                raise ValueError(f"network {name} must be an integer in [{low}, {high}], got {got}")
         if not isinstance(self.global_pooling, bool):
-            raise ValueError(f"network global_pooling must be a bool, got {self.global_pooling!r}")
+            raise ValueError(f"network global_pooling must be a bool, got a {type(self.global_pooling).__name__}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +56,7 @@ class NetworkConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"unknown network config fields: {sorted(unknown)}")
+            raise ValueError(f"unknown network config fields: {sorted(str(key)[:40] for key in unknown)[:5]}")
         return cls(**data)
 
     def gpool_block(self, index: int) -> bool:
@@ -125,3 +126,29 @@ class PolicyValueNet(nn.Module):
 
 def parameter_count(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
+
+
+def meta_network(config: NetworkConfig) -> PolicyValueNet:
+    """The network of `config` on torch's meta device: every shape and dtype, no memory, so an
+    architecture can be measured and a weights file checked against it before anything is built."""
+    with torch.device("meta"):
+        return PolicyValueNet(config)
+
+
+@dataclass(frozen=True)
+class NetworkLimits:
+    """The largest network a server accepts (every worker holds it in memory and searches with it)."""
+
+    blocks: int  # residual blocks
+    channels: int  # trunk channels
+    parameters: int  # trainable parameters in all
+
+    def excess(self, config: NetworkConfig) -> tuple[str, int, int] | None:
+        """(which limit, the architecture's value, the limit) for the first limit `config` passes;
+        None when it fits. Measured on the meta device: nothing is allocated."""
+        for what, value, limit in (("blocks", config.blocks, self.blocks),
+                                   ("channels", config.channels, self.channels)):
+            if value > limit:
+                return what, value, limit
+        count = parameter_count(meta_network(config))
+        return ("parameters", count, self.parameters) if count > self.parameters else None

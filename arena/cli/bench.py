@@ -74,7 +74,7 @@ def load_for_board(checkpoint: str | None, board_size: int, device: str = "cpu")
     from models.demo import newest_demo_manifest
 
     try:
-        loaded = load_checkpoint(checkpoint or newest_demo_manifest(), device=device)
+        loaded = load_checkpoint(checkpoint or newest_demo_manifest(), device=device, allow_executable=True)
     except (CheckpointError, FileNotFoundError) as err:
         raise typer.BadParameter(str(err), param_hint="--checkpoint") from None
     if board_size not in loaded.board_sizes:

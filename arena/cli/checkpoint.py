@@ -5,8 +5,10 @@
 
 A registered checkpoint is copied, verified, into the content-addressed store
 (`arena.checkpoint_store`, under `Settings.checkpoint_root()`) and recorded in the database with
-its manifest, run, training step and parent. Elsewhere it is named by its name (the newest if
-several share it), its sha256, or a unique sha256 prefix of 8 digits or more.
+its manifest, run, training step and parent. Elsewhere it is named by its name (a name keeps
+the weights it was first registered with), its sha256, or a unique sha256 prefix of 8 digits or
+more. TorchScript and ONNX exports may be registered here, by the operator, from files they
+trust: unlike safetensors they run code when loaded, so the HTTP and gRPC APIs refuse them.
 """
 
 from __future__ import annotations
@@ -70,24 +72,28 @@ def register(
     path: Annotated[Path, typer.Argument(help="The checkpoint's manifest (NAME.json) or weights file.")],
     name: Annotated[str | None, typer.Option(help="Name to register it under; default: the manifest's.")] = None,
 ) -> None:
-    """Verify a checkpoint, copy it into the store and record it (a no-op if already registered)."""
-    from arena.checkpoint_store import store_checkpoint
-    from arena.checkpoints import record_checkpoint
+    """Verify a checkpoint, copy it into the store and record it (a no-op if already registered).
+
+    The operator's own files: TorchScript and ONNX exports are accepted here (and only here), and
+    they run code when loaded, so register only files you trust."""
+    from arena.checkpoint_store import Admission
+    from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
     from arena.settings import get_settings
     from models.checkpoint import CheckpointError
 
     if name is not None and not name.strip():
         raise typer.BadParameter("must not be empty", param_hint="--name")
     settings = get_settings()
-    root = settings.checkpoint_root()
-    try:
-        stored = store_checkpoint(path, root=root)  # before the database: a refusal touches nothing
-    except (CheckpointError, OSError) as err:
-        raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
     with cli_session() as session:
-        registration = record_checkpoint(session, stored, name=name, settings=settings)
+        try:  # a refusal stores and records nothing
+            registration = register_checkpoint_file(session, path, settings=settings,
+                                                    admission=Admission.operator(settings), name=name)
+        except (CheckpointError, OSError) as err:
+            raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
+        except CheckpointNameTaken as err:
+            raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
         row = registration.checkpoint
-        summary = f"{row.name} (id {row.id}, sha256 {row.sha256[:12]}, {stored.manifest_path})"
+        summary = f"{row.name} (id {row.id}, sha256 {row.sha256[:12]}, {registration.stored.manifest_path})"
     if registration.dropped_parent is not None:
         typer.echo(f"note: parent {registration.dropped_parent[:12]} is not registered; registering without a "
                    f"parent", err=True)

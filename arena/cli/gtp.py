@@ -119,7 +119,7 @@ def _build_server(path: Path, *, visits: int, seed: int, threads: int | None, ru
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        loaded = load_checkpoint(path)
+        loaded = load_checkpoint(path, allow_executable=True)  # the operator's own file
     except (CheckpointError, OSError) as err:
         raise typer.BadParameter(str(err), param_hint="--checkpoint") from None
     name = loaded.manifest.name

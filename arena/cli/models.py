@@ -31,7 +31,7 @@ def export(
     if flavours is None:
         raise typer.BadParameter("must be gpu, cpu or both", param_hint="--flavour")
     try:
-        loaded = load_checkpoint(checkpoint)
+        loaded = load_checkpoint(checkpoint, allow_executable=True)  # the operator's own file
     except (CheckpointError, FileNotFoundError) as err:
         raise typer.BadParameter(str(err), param_hint="CHECKPOINT") from None
     size = board_size or loaded.board_sizes[0]

@@ -8,7 +8,9 @@ list of them; pair k of every pairing plays book[k % len(book)] (see plan.py). S
   `paired_openings`), cheap variety for tiny networks.
 * sgf: the first `plies` moves of every game of that board size in a directory (human or
   engine games: realistic positions). Every opening must replay legally under the
-  tournament's rules, or the book is refused naming the file.
+  tournament's rules, or the book is refused naming the file. A network client's directory
+  (`roots` given: ARENA_IMPORT_DIRS) must resolve under a root, and so must every file read
+  from it (arena.import_roots); refusals name files by name, never by server path.
 * policy: the first `plies` moves sampled from a network's policy, kept only if the network
   judges the resulting position near even (|value| <= max_abs_value): positions the network
   itself would play, without handing one side a won game. Candidates are sampled in batches,
@@ -25,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from arena.import_roots import importable
 from search_workers.engines import paired_openings
-from search_workers.go import GameRecord, GameState, IllegalMoveError, Rules, read_sgf_file, stack_features
+from search_workers.go import GameRecord, GameState, IllegalMoveError, Rules, SgfError, read_sgf, stack_features
 from search_workers.go.coords import CoordinateError, from_gtp, to_gtp
 from search_workers.search import Evaluator, check_evaluation
 
@@ -47,10 +50,11 @@ Opening = tuple[int, ...]
 
 
 def opening_book(spec: OpeningsSpec, *, board_size: int, rules: Rules, evaluator: Evaluator | None = None,
-                 max_tries: int | None = None) -> list[Opening]:
+                 max_tries: int | None = None, sgf_roots: Sequence[str | Path] | None = None) -> list[Opening]:
     """The book `spec` describes. `evaluator` (the network of `spec.checkpoint`) is for policy only.
 
     max_tries: policy openings sampled at most (default 20 * spec.count).
+    sgf_roots: the folders an sgf `directory` must lie under (None: a trusted caller, any folder).
     """
     if spec.source == "none":
         return [()]
@@ -58,7 +62,7 @@ def opening_book(spec: OpeningsSpec, *, board_size: int, rules: Rules, evaluator
         return random_openings(spec.count, spec.plies, board_size=board_size, rules=rules, seed=spec.seed)
     if spec.source == "sgf":
         assert spec.directory is not None
-        return from_sgf_directory(spec.directory, spec.plies, board_size, rules=rules)
+        return from_sgf_directory(spec.directory, spec.plies, board_size, rules=rules, roots=sgf_roots)
     if evaluator is None:
         raise SchedulingError(f"openings: policy openings need the evaluator of checkpoint {spec.checkpoint!r}")
     return from_policy(evaluator, spec.plies, board_size, rules, count=spec.count, max_abs_value=spec.max_abs_value,
@@ -86,41 +90,53 @@ def replay_opening(moves: Iterable[int], board_size: int, rules: Rules) -> GameS
     return state
 
 
-def from_sgf_directory(path: str | Path, plies: int, board_size: int, *, rules: Rules | None = None) -> list[Opening]:
+def from_sgf_directory(path: str | Path, plies: int, board_size: int, *, rules: Rules | None = None,
+                       roots: Sequence[str | Path] | None = None) -> list[Opening]:
     """The first `plies` moves of each `*.sgf` in `path` (sorted by name) of this board size.
 
     Files of another size, with setup stones (handicap) or with fewer than `plies` moves are
     skipped; a file that does not parse, or whose first `plies` moves do not replay legally
     (Black first, alternating, under `rules`), is an error naming it. Identical openings are
-    kept once. Error if no file qualifies.
+    kept once. Error if no file qualifies. roots: the folders `path` and every file read from
+    it must resolve under (arena.import_roots.NotImportableError otherwise); None: any folder.
     """
     rules = Rules.preset("tromp-taylor") if rules is None else rules
-    folder = Path(path)
+    folder = importable(path, roots, kind="directory")
     if not folder.is_dir():
-        raise SchedulingError(f"openings.directory: {str(folder)!r} is not a directory")
+        raise SchedulingError("openings.directory: not a directory")
     files = sorted(folder.glob("*.sgf"))
     book: dict[Opening, None] = {}
     for file in files:
-        record = read_sgf_file(file)
+        record = _read_sgf(importable(file, roots))  # a symlink in the folder may not lead out of the roots
         if record.board_size != board_size or record.setup_black or record.setup_white or len(record.moves) < plies:
             continue
         book[_sgf_opening(record, plies, rules, file)] = None
     if not book:
-        raise SchedulingError(f"openings.directory: none of the {len(files)} .sgf files in {str(folder)!r} is a "
+        raise SchedulingError(f"openings.directory: none of the {len(files)} .sgf files in it is a "
                               f"{board_size}x{board_size} game without setup stones and with at least {plies} moves")
     return list(book)
+
+
+def _read_sgf(file: Path) -> GameRecord:
+    """The game in `file`; a SchedulingError names the file by its name only."""
+    try:
+        return read_sgf(file.read_bytes())
+    except SgfError as exc:
+        raise SchedulingError(f"{file.name}: {exc}") from None
+    except OSError as exc:
+        raise SchedulingError(f"{file.name}: cannot be read ({exc.strerror or type(exc).__name__})") from None
 
 
 def _sgf_opening(record: GameRecord, plies: int, rules: Rules, file: Path) -> Opening:
     moves = record.moves[:plies]
     for k, (color, _) in enumerate(moves):
         if int(color) != (1 if k % 2 == 0 else 2):
-            raise SchedulingError(f"{file}: move {k + 1} is out of turn; an opening alternates from Black")
+            raise SchedulingError(f"{file.name}: move {k + 1} is out of turn; an opening alternates from Black")
     opening = tuple(p for _, p in moves)
     try:
         replay_opening(opening, record.board_size, rules)
     except SchedulingError as exc:
-        raise SchedulingError(f"{file}: {exc}") from None
+        raise SchedulingError(f"{file.name}: {exc}") from None
     return opening
 
 

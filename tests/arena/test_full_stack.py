@@ -30,7 +30,7 @@ from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.ports import free_port
 from arena.tokens import create_token
 from arena.tournaments import advance
-from models.demo import demo_manifests
+from models.demo import DEMO_DIR, demo_manifests
 from models.triton_serving import checkpoint_model_name
 from search_workers.go import read_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
@@ -81,7 +81,8 @@ def test_register_schedule_watch_and_read_back_through_every_service(
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
     env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"), ARENA_BROKER_URL=private_redis_url(),
                ARENA_TRITON_URL=triton.grpc_url, ARENA_TRITON_REPOSITORY=str(repository),
-               ARENA_TRITON_FLAVOUR="cpu", ARENA_WORKER_METRICS_PORT=str(metrics_port))
+               ARENA_TRITON_FLAVOUR="cpu", ARENA_WORKER_METRICS_PORT=str(metrics_port),
+               ARENA_IMPORT_DIRS=json.dumps([str(DEMO_DIR)]))  # the checkpoints registered by path below
     with session_scope(engine) as session:
         token = create_token(session, name="full-stack").token
     logs = {name: tmp_path / f"{name}.log" for name in ("api", "grpc", "worker")}

@@ -123,8 +123,8 @@ def test_torchscript_export_of_the_network_loads_and_matches(tmp_path):
     net = tiny_net()
     torch.jit.script(net).save(str(tmp_path / "scripted.ts"))
     register_checkpoint(tmp_path / "scripted.ts", format="torchscript", board_sizes=[9, 7], training_step=3,
-                        run_name="unit")
-    loaded = load_checkpoint(tmp_path / "scripted.json")
+                        run_name="unit", allow_executable=True)
+    loaded = load_checkpoint(tmp_path / "scripted.json", allow_executable=True)
     assert loaded.config is None
     assert loaded.manifest.architecture == {"input_planes": 17, "feature_set_version": FEATURE_SET_VERSION}
     for size in (9, 7):
@@ -155,8 +155,9 @@ def test_own_architecture_registered_as_torchscript(tmp_path):
     torch.jit.script(OwnArchitecture()).save(str(tmp_path / "own.pt"))
     path = register_checkpoint(tmp_path / "own.pt", format="torchscript", board_sizes=[9], training_step=0,
                                run_name="unit", architecture={"input_planes": 17, "feature_set_version": 1,
-                                                              "description": "one 1x1 conv"})
-    loaded = load_checkpoint(path)
+                                                              "description": "one 1x1 conv"},
+                               allow_executable=True)
+    loaded = load_checkpoint(path, allow_executable=True)
     policy, value = outputs(loaded.module)
     assert policy.shape == (3, 82) and value.shape == (3,)
 
@@ -169,7 +170,7 @@ def test_export_breaking_the_contract_is_refused_naming_the_output(tmp_path, fau
     torch.jit.script(OwnArchitecture(fault)).save(str(tmp_path / "bad.pt"))
     with pytest.raises(CheckpointError, match=message):
         register_checkpoint(tmp_path / "bad.pt", format="torchscript", board_sizes=[9], training_step=0,
-                            run_name="unit")
+                            run_name="unit", allow_executable=True)
     assert not (tmp_path / "bad.json").exists()  # a refused registration leaves no manifest
 
 
@@ -390,7 +391,7 @@ def test_pickle_posing_as_torchscript_is_refused_without_executing(tmp_path):
     manifest = register_checkpoint(tmp_path / "evil.ts", format="torchscript", board_sizes=[9], training_step=0,
                                    run_name="unit", verify=False)
     with pytest.raises(CheckpointError, match="not a loadable TorchScript archive"):
-        load_checkpoint(manifest)
+        load_checkpoint(manifest, allow_executable=True)
     assert not marker.exists()
 
 
@@ -415,7 +416,7 @@ def test_onnx_without_onnxruntime_is_a_clear_error(tmp_path):
     manifest = register_checkpoint(tmp_path / "net.onnx", format="onnx", board_sizes=[9], training_step=0,
                                    run_name="unit", verify=False)
     with pytest.raises(CheckpointError, match="needs the onnxruntime package"):
-        load_checkpoint(manifest)
+        load_checkpoint(manifest, allow_executable=True)
 
 
 def test_weights_file_without_manifest_is_refused(tmp_path):

@@ -1,46 +1,59 @@
-"""`/checkpoints`: register (upload, or a path the server can read), list, get one with its ratings.
+"""`/checkpoints`: register (upload, or a path under ARENA_IMPORT_DIRS), list, get one with its ratings.
 
 An upload is the manifest (`NAME.json`) and the weights file it names, as multipart fields
-`manifest` and `weights`. It is written to a temporary folder, verified and stored by
-`arena.checkpoint_store.store_checkpoint` (nothing unpickled) and recorded by
-`arena.checkpoints.record_checkpoint`, the same path `arena checkpoint register` takes. A
-refused checkpoint leaves nothing in the store or the database.
+`manifest` and `weights`. It is received as it arrives (arena.api.uploads: counted, a 413 as
+soon as it passes ARENA_API_MAX_UPLOAD_BYTES, the manifest part capped by
+ARENA_API_MAX_MANIFEST_BYTES) into a temporary folder. A `{"path": ...}` registration names a
+file under ARENA_IMPORT_DIRS; anything else gets one generic refusal (arena.import_roots).
+
+Both then go through `arena.checkpoints.register_checkpoint_file` under `Admission.network`, in a
+worker thread so the event loop keeps answering while the checkpoint is hashed, loaded and tried:
+safetensors or state-dict weights of a server-known architecture within the configured limits
+only (TorchScript/ONNX are 415: they run code when loaded, only an operator registers them with
+the CLI). A refused checkpoint leaves nothing in the store or the database, and refusals name
+files by their names only.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
 
-from arena.checkpoint_store import StoredCheckpoint, store_checkpoint
-from arena.checkpoints import record_checkpoint
+from arena.checkpoint_store import Admission
+from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
 from arena.db import queries
 from arena.db.models import Checkpoint
-from models.checkpoint import CheckpointError
+from arena.import_roots import NotImportableError
+from models.checkpoint import CheckpointError, ExecutableFormatError
 
 from ..deps import ReadAccess, SessionDep, SettingsDep, WriteAccess, unprocessable
+from ..uploads import Field as UploadField
+from ..uploads import FormError, UploadTooLarge, receive_form
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/checkpoints", tags=["checkpoints"])
 
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
-_CHUNK = 1 << 20
+_NAME_BYTES = 1024  # the `name` field: a checkpoint name is at most 200 characters
 
 
 class RegisterPath(BaseModel):
-    """Register a checkpoint the server can read (shared storage)."""
+    """Register a checkpoint from a folder the operator opened to imports (ARENA_IMPORT_DIRS)."""
 
-    path: str = Field(min_length=1, description="The manifest (NAME.json) or weights file, on the server.")
+    path: str = Field(min_length=1, description="The manifest (NAME.json) or weights file, on the server, under "
+                                                "one of ARENA_IMPORT_DIRS.")
     name: str | None = Field(default=None, min_length=1, description="Register under this name; default: the "
                                                                       "manifest's.")
 
@@ -71,40 +84,33 @@ class CheckpointDetail:
     players: list[PlayerRating]
 
 
-def _too_large(limit: int) -> JSONResponse:
-    return JSONResponse({"detail": f"upload too large: the limit is {limit} bytes (ARENA_API_MAX_UPLOAD_BYTES)"},
-                        status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+def _too_large(message: str) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
 
 
-class _TooLarge(Exception):
-    pass
+def _upload_fields(settings) -> dict[str, UploadField]:
+    return {"manifest": UploadField(file=True, max_bytes=settings.api_max_manifest_bytes,
+                                    setting="ARENA_API_MAX_MANIFEST_BYTES"),
+            "weights": UploadField(file=True),
+            "name": UploadField(file=False, max_bytes=_NAME_BYTES, setting="a checkpoint name's length")}
 
 
-async def _save(upload: UploadFile, target: Path, budget: list[int]) -> None:
-    with target.open("wb") as out:
-        while chunk := await upload.read(_CHUNK):
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise _TooLarge
-            out.write(chunk)
-
-
-async def _receive_upload(request: Request, folder: Path, limit: int) -> tuple[Path, str | None]:
-    """The uploaded manifest, saved beside its weights in `folder`; and the requested name."""
-    form = await request.form(max_files=2, max_fields=3)
-    manifest, weights, name = form.get("manifest"), form.get("weights"), form.get("name")
-    for field, value in (("manifest", manifest), ("weights", weights)):
-        if not isinstance(value, UploadFile):
+def _arrange_upload(folder: Path, parts: dict[str, Path | bytes]) -> tuple[Path, str | None]:
+    """The received parts as a checkpoint on disk: NAME.json beside the weights file it names.
+    Returns the manifest's path and the requested name (422 naming the field if malformed)."""
+    for field in ("manifest", "weights"):
+        if not isinstance(parts.get(field), Path):
             raise unprocessable(("body", field), "a file is required")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise unprocessable(("body", "name"), "must be a non-empty string")
-    budget = [limit]
-    text = await manifest.read(limit + 1)
-    budget[0] -= len(text)
-    if budget[0] < 0:
-        raise _TooLarge
+    name = parts.get("name")
+    if name is not None:
+        try:
+            name = name.decode("utf-8")
+        except UnicodeDecodeError:
+            raise unprocessable(("body", "name"), "must be UTF-8 text") from None
+        if not name.strip():
+            raise unprocessable(("body", "name"), "must be a non-empty string")
     try:
-        data = json.loads(text)
+        data = json.loads(parts["manifest"].read_bytes())
         weights_file = data["weights_file"]
     except (ValueError, KeyError, TypeError):
         raise unprocessable(("body", "manifest"), "not a checkpoint manifest (JSON with weights_file)") from None
@@ -113,18 +119,32 @@ async def _receive_upload(request: Request, folder: Path, limit: int) -> tuple[P
     stem = data.get("name") if isinstance(data.get("name"), str) and _FILE_NAME.fullmatch(data["name"]) else "upload"
     manifest_path = folder / f"{stem}.json"
     if manifest_path.name == weights_file:
-        manifest_path = folder / "manifest.json"
-    manifest_path.write_bytes(text)
-    await _save(weights, folder / weights_file, budget)
+        manifest_path = folder / "upload.json"
+    parts["manifest"].rename(manifest_path)
+    parts["weights"].rename(folder / weights_file)
     return manifest_path, name
 
 
-def _registered(session, stored: StoredCheckpoint, name: str | None, settings) -> JSONResponse:
-    # Sync (run in a thread by the callers): with Triton configured, export and load take seconds.
+def _register(session, settings, token_id: int, path: Path | str, name: str | None, *, field: str,
+              roots) -> JSONResponse:
+    """Admit, store and record (blocking: the callers run it in a worker thread)."""
     try:
-        registration = record_checkpoint(session, stored, name=name, settings=settings)
+        registration = register_checkpoint_file(session, path, settings=settings, admission=Admission.network(settings),
+                                                roots=roots, name=name, token_id=token_id)
+    except NotImportableError as exc:
+        raise unprocessable(("body", "path"), str(exc)) from None
+    except ExecutableFormatError as exc:
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, detail=str(exc)) from None
+    except CheckpointError as exc:
+        raise unprocessable(("body", field), f"checkpoint refused, nothing stored or registered: {exc}") from None
+    except CheckpointNameTaken as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(exc)) from None
     except ValueError as exc:
         raise unprocessable(("body", "name"), str(exc)) from None
+    except OSError:  # the store's disk, not the client's input; the path stays in the log
+        log.exception("registering a checkpoint failed on the server's side")
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            detail="the server could not store the checkpoint; try again later") from None
     session.commit()
     summary = queries.checkpoint_summary(session, registration.checkpoint.id)
     body = {"checkpoint": summary, "created": registration.created, "dropped_parent": registration.dropped_parent,
@@ -136,44 +156,47 @@ def _registered(session, stored: StoredCheckpoint, name: str | None, settings) -
                         status_code=status.HTTP_201_CREATED if registration.created else status.HTTP_200_OK)
 
 
-@router.post("", summary="Register a checkpoint (upload, or a path on the server)", openapi_extra=_UPLOAD_SCHEMA,
-             status_code=status.HTTP_201_CREATED,
+@router.post("", summary="Register a checkpoint (upload, or a path under ARENA_IMPORT_DIRS)",
+             openapi_extra=_UPLOAD_SCHEMA, status_code=status.HTTP_201_CREATED,
              responses={200: {"description": "already registered (same weights)"},
-                        413: {"description": "upload over ARENA_API_MAX_UPLOAD_BYTES"},
+                        409: {"description": "the name is registered with other weights"},
+                        413: {"description": "upload over ARENA_API_MAX_UPLOAD_BYTES (or its manifest over "
+                                             "ARENA_API_MAX_MANIFEST_BYTES)"},
+                        415: {"description": "TorchScript/ONNX: executable, registered by an operator only"},
                         422: {"description": "refused: the message names the field or the check"}})
 async def register_checkpoint(request: Request, session: SessionDep, settings: SettingsDep,
-                              _: WriteAccess) -> JSONResponse:
+                              token: WriteAccess) -> JSONResponse:
     limit = settings.api_max_upload_bytes
     content_type = request.headers.get("content-type", "")
-    root = settings.checkpoint_root()
     if content_type.startswith("application/json"):
+        raw = await request.body()  # small: the JSON route reads no file from the client
         try:
-            body = RegisterPath.model_validate_json(await request.body())
+            body = RegisterPath.model_validate_json(raw)
         except ValidationError as exc:
             raise unprocessable(("body", *exc.errors()[0]["loc"]), exc.errors()[0]["msg"]) from None
-        try:
-            stored = store_checkpoint(body.path, root=root)
-        except (CheckpointError, OSError) as exc:
-            raise unprocessable(("body", "path"), f"checkpoint refused, nothing stored or registered: {exc}") from None
-        return await run_in_threadpool(_registered, session, stored, body.name, settings)
+        return await run_in_threadpool(_register, session, settings, token.id, body.path, body.name, field="path",
+                                       roots=settings.import_dirs)
     if not content_type.startswith("multipart/form-data"):
         raise unprocessable(("body",), "send multipart/form-data (manifest, weights) or application/json "
                                        "({\"path\": ...})")
     declared = request.headers.get("content-length")
+    too_large = f"upload too large: the limit is {limit} bytes (ARENA_API_MAX_UPLOAD_BYTES)"
     if declared is not None and declared.isdigit() and int(declared) > limit + 64 * 1024:
-        return _too_large(limit)  # before reading a byte; multipart framing gets 64 KiB of slack
-    with tempfile.TemporaryDirectory(prefix="arena-upload-") as folder:
+        return _too_large(too_large)  # before reading a byte; multipart framing gets 64 KiB of slack
+    folder = Path(tempfile.mkdtemp(prefix="arena-upload-"))
+    try:
         try:
-            manifest_path, name = await _receive_upload(request, Path(folder), limit)
-        except _TooLarge:
-            return _too_large(limit)
-        try:
-            stored = store_checkpoint(manifest_path, root=root)
-        except (CheckpointError, OSError) as exc:
-            message = str(exc).replace(folder + "/", "")  # the temporary folder means nothing to a client
-            raise unprocessable(("body", "weights"), f"checkpoint refused, nothing stored or registered: "
-                                                     f"{message}") from None
-    return await run_in_threadpool(_registered, session, stored, name, settings)
+            parts = await receive_form(request, folder, _upload_fields(settings), max_bytes=limit,
+                                       setting="ARENA_API_MAX_UPLOAD_BYTES")
+        except UploadTooLarge as exc:
+            return _too_large(str(exc))
+        except FormError as exc:
+            raise unprocessable(("body", exc.field) if exc.field else ("body",), str(exc)) from None
+        manifest_path, name = _arrange_upload(folder, parts)
+        return await run_in_threadpool(_register, session, settings, token.id, manifest_path, name, field="weights",
+                                       roots=None)  # a folder the server chose
+    finally:
+        await run_in_threadpool(shutil.rmtree, folder, True)
 
 
 @router.get("", summary="Registered checkpoints, oldest first", dependencies=[ReadAccess])

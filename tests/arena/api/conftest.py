@@ -13,6 +13,7 @@ from arena.api import create_app
 from arena.db.engine import session_scope
 from arena.settings import Settings
 from arena.tokens import create_token
+from models.demo import DEMO_DIR
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 
 ENGINES_TOML = """
@@ -37,8 +38,9 @@ def api_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(db_url: str, api_dir: Path) -> Settings:  # noqa: F811
     engines = api_dir / "engines.toml"
     engines.write_text(ENGINES_TOML)
+    # The demo checkpoints' folder is open to `{"path": ...}` registrations (ARENA_IMPORT_DIRS).
     return Settings(database_url=db_url, data_dir=api_dir / "data", checkpoint_dir=api_dir / "checkpoints",
-                    engines_file=engines)
+                    engines_file=engines, import_dirs=[DEMO_DIR])
 
 
 @pytest.fixture(scope="module")

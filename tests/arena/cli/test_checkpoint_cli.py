@@ -92,13 +92,23 @@ def test_find_checkpoint_by_name_sha256_and_prefix_with_near_matches(arena_env: 
             find_checkpoint(s, "f00dbabe00")
 
 
-def test_a_name_shared_by_two_checkpoints_finds_the_newest(
+def test_a_name_keeps_its_first_weights_and_other_weights_are_refused_under_it(
         arena_env: Path, engine, tmp_path: Path) -> None:  # noqa: F811
-    older, newer = (tiny_checkpoint(tmp_path / str(seed), "shared-name", seed) for seed in (1, 2))
-    for manifest in (older, newer):
-        assert arena("checkpoint", "register", str(manifest)).exit_code == 0
+    first, other = (tiny_checkpoint(tmp_path / str(seed), "shared-name", seed) for seed in (1, 2))
+    assert arena("checkpoint", "register", str(first)).exit_code == 0
+    before = (count(engine), sorted(p.name for p in arena_env.iterdir()))
+    refused = arena("checkpoint", "register", str(other))
+    assert refused.exit_code == 1
+    assert "checkpoint refused, nothing stored or registered" in refused.output
+    assert "'shared-name' is already registered with other weights" in refused.output
+    assert (count(engine), sorted(p.name for p in arena_env.iterdir())) == before  # not even the files
+    again = arena("checkpoint", "register", str(first))  # the same weights under the same name: a no-op
+    assert again.exit_code == 0 and again.output.startswith("already registered: shared-name")
+    assert arena("checkpoint", "register", str(other), "--name", "shared-name-2").exit_code == 0
     with session_scope(engine) as s:
-        assert find_checkpoint(s, "shared-name").sha256 == read_manifest(newer).weights_sha256
+        assert find_checkpoint(s, "shared-name").sha256 == read_manifest(first).weights_sha256
+        assert find_checkpoint(s, "shared-name-2").sha256 == read_manifest(other).weights_sha256
+        assert s.scalar(select(Checkpoint.created_by_token_id).where(Checkpoint.name == "shared-name")) is None
 
 
 def test_gtp_finds_a_registered_checkpoint_after_paths_and_demo_names(arena_env: Path, tmp_path: Path) -> None:
