@@ -3,10 +3,16 @@
 `run_scheduler` advances and dispatches running tournaments until they finish; it keeps no
 state of its own (see arena.tournaments), so it can be stopped and restarted at any time, and
 two of them only ever send a game twice, which the workers skip.
+
+One tournament that fails (a stored configuration this server no longer accepts, a broker
+refusing its blocks) never stops the others: its failure is logged in full, recorded on the
+tournament in words fit for its clients (`Tournament.last_error`, shown in its progress), and
+retried on the next pass.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -18,28 +24,61 @@ from typing import Callable, Iterable
 from celery import Celery
 
 from arena.db.engine import make_engine, session_factory, session_scope
+from arena.scheduling import TournamentLimits
 from arena.settings import Settings, get_settings
-from arena.tournaments import Progress, advance, dispatch, progress, running_tournaments
+from arena.tournaments import Progress, advance, dispatch, progress, record_error, running_tournaments
 from arena.worker import enqueue, make_celery
+
+log = logging.getLogger(__name__)
 
 DONE = ("finished", "cancelled")
 
+# What a tournament's clients read when a step fails; the exception itself goes to the log only
+# (it may name hosts, paths or credentials of the database or the broker).
+FAILED = {
+    "advance": "the scheduler could not schedule this tournament's next games; it retries on every pass",
+    "dispatch": "the scheduler could not send this tournament's games to the workers; it retries on every pass",
+}
+
 
 def scheduler_pass(sessions, app: Celery, tournament_ids: Iterable[int] | None = None, *,
-                   block_size: int = 32, resend_after: timedelta | None = None) -> dict[int, Progress]:
-    """One round: advance each tournament, send its unsent games; the progress of each."""
+                   block_size: int = 32, resend_after: timedelta | None = None,
+                   limits: TournamentLimits | None = None) -> dict[int, Progress]:
+    """One round: advance each tournament, send its unsent games; the progress of each.
+
+    A tournament whose step raises is recorded (`record_error`) and skipped until the next pass;
+    one whose progress cannot be read is left out of the report.
+    """
     with session_scope(sessions) as session:
         ids = list(tournament_ids) if tournament_ids is not None else running_tournaments(session)
     report = {}
     for tid in ids:
-        with session_scope(sessions) as session:
-            advance(session, tid)
-        with session_scope(sessions) as session:
-            dispatch(session, tid, send=lambda payload: enqueue(app, payload), block_size=block_size,
-                     resend_after=resend_after)
-        with session_scope(sessions) as session:
-            report[tid] = progress(session, tid)
+        steps = (("advance", lambda session, tid=tid: advance(session, tid)),
+                 ("dispatch", lambda session, tid=tid: dispatch(
+                     session, tid, send=lambda payload: enqueue(app, payload), block_size=block_size,
+                     resend_after=resend_after, limits=limits)))
+        for stage, step in steps:
+            try:
+                with session_scope(sessions) as session:
+                    step(session)
+            except Exception:  # noqa: BLE001 -- isolate the tournament, go on with the others
+                log.exception("tournament %s: %s failed; going on with the other tournaments", tid, stage)
+                _record(sessions, tid, FAILED[stage])
+                break
+        try:
+            with session_scope(sessions) as session:
+                report[tid] = progress(session, tid)
+        except Exception:  # noqa: BLE001
+            log.exception("tournament %s: reading its progress failed", tid)
     return report
+
+
+def _record(sessions, tournament_id: int, message: str) -> None:
+    try:
+        with session_scope(sessions) as session:
+            record_error(session, tournament_id, message)
+    except Exception:  # noqa: BLE001 -- the database itself may be what failed: the log has it
+        log.exception("tournament %s: recording its error failed", tournament_id)
 
 
 def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings | None = None,
@@ -51,12 +90,15 @@ def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings
     app = make_celery(settings)
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
+    limits = TournamentLimits.from_settings(settings)
     try:
         while True:
-            report = scheduler_pass(sessions, app, tournament_ids, block_size=block_size, resend_after=resend_after)
+            report = scheduler_pass(sessions, app, tournament_ids, block_size=block_size, resend_after=resend_after,
+                                    limits=limits)
             if on_progress is not None:
                 on_progress(report)
-            if until_done and tournament_ids is not None and all(p.status in DONE for p in report.values()):
+            if until_done and tournament_ids is not None and all(
+                    tid in report and report[tid].status in DONE for tid in tournament_ids):
                 return report
             time.sleep(poll_s)
     finally:

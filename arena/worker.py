@@ -20,7 +20,7 @@ from celery import Celery, signals
 from sqlalchemy import select
 
 from arena.db.engine import make_engine, session_factory, session_scope
-from arena.db.models import FinishedGame
+from arena.db.models import FinishedGame, Tournament
 from arena.db.repository import ConflictingResultError, record_finished_game
 from arena.settings import Settings, get_settings
 from search_workers import tasks
@@ -83,6 +83,11 @@ class DatabaseSink:
                                    .where(FinishedGame.scheduled_game_id.in_(list(scheduled_game_ids))))
             return set(rows)
 
+    def tournament_status(self, tournament_id: int) -> str | None:
+        """The tournament's status (one indexed lookup): the task stops a cancelled one's block."""
+        with session_scope(self.sessions) as session:
+            return session.scalar(select(Tournament.status).where(Tournament.id == tournament_id))
+
     def record(self, game: FinishedGameRecord) -> bool:
         try:
             with session_scope(self.sessions) as session:
@@ -106,6 +111,7 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
     tasks.configure(tasks.WorkerContext(sink=DatabaseSink(), checkpoint_root=Path(settings.checkpoint_root()),
                                         engines=server_engines(settings),
                                         concurrency=concurrency or games_at_once,
+                                        memory_bytes=settings.worker_memory_mb * 2**20,
                                         **triton_context(settings)))
 
 

@@ -8,31 +8,102 @@ command line, path outside the store or code ever travels in a payload.
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from search_workers.go import MAX_BOARD_SIZE, MIN_BOARD_SIZE, Rules, RulesError
+from search_workers.go import MIN_BOARD_SIZE, GameState, Rules, RulesError
+from search_workers.search import MAX_VISITS, search_bytes_per_game
 
 SCHEMA_VERSION = 1
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+\-]{0,99}$")
+
+# The game contract: every bound below is checked the same way where a tournament is accepted
+# (arena.scheduling.TournamentConfig inherits GameSettings) and where its games are played
+# (BlockPayload inherits it too), so whatever a server accepts, its workers can play.
+MAX_BOARD_SIZE = 19  # what the networks and reference engines here play
+MAX_KOMI = 150  # |komi|: beyond the largest area score difference of a 19x19 board (361) halved
+# 19x19's default limit is 4 * 361 + 20 = 1464: room above it, and a bound on the per-game
+# path and history buffers the search allocates (mcts.search_bytes_per_game).
+MAX_MOVE_LIMIT = 2000
+MAX_BLOCK_PLAYERS = 64  # players of one block payload
+MAX_BLOCK_GAMES = 1024  # games of one block payload
+# Remote evaluators search in two pipeline groups (tasks._seats); memory estimates assume it.
+MAX_PIPELINE_GROUPS = 2
+
+# A player name: ASCII letters, digits and _.@+- (no white space, so "A vs B" reads back
+# unambiguously); at most 98 characters, so a pairing fits ScheduledGame.pairing (200).
+PLAYER_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@+\-]{0,97}$"
+
+
+def _player_name(value: str) -> str:
+    if not re.fullmatch(PLAYER_NAME_PATTERN, value):
+        raise ValueError(f"player name {value!r} must be 1-98 letters, digits or _.@+- (no spaces), "
+                         f"beginning with a letter or a digit")
+    return value
+
+
+# Checked by _player_name (a message that says what a name may be); the schema documents it too.
+PlayerName = Annotated[str, AfterValidator(_player_name), Field(json_schema_extra={"pattern": PLAYER_NAME_PATTERN})]
+Visits = Annotated[int, Field(ge=1, le=MAX_VISITS)]  # playouts per move of a searching player
 
 
 class _Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _player_name(value: str) -> str:
-    if not _NAME.match(value):
-        raise ValueError(f"player name {value!r} must be 1-100 letters, digits or _.@+- (no spaces)")
-    return value
+class GameSettings(_Schema):
+    """How every game of a tournament is played: the one definition of the game's settings and
+    their bounds, shared by the tournament configuration and the block payload."""
+
+    board_size: int = Field(default=9, ge=MIN_BOARD_SIZE, le=MAX_BOARD_SIZE)  # N of the N x N board
+    rules: str = "tromp-taylor"  # a rules preset name (search_workers.go.rules.PRESETS)
+    komi: float = Field(default=7.5, ge=-MAX_KOMI, le=MAX_KOMI)  # added to White's area score; a multiple of 0.5
+    move_limit: int | None = Field(default=None, ge=1, le=MAX_MOVE_LIMIT)  # None: the rules' default for the size
+
+    @field_validator("rules")
+    @classmethod
+    def _known_rules(cls, value: str) -> str:
+        try:
+            Rules.preset(value)
+        except RulesError as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip().lower()
+
+    @field_validator("komi")
+    @classmethod
+    def _half_points(cls, komi: float) -> float:
+        if not math.isfinite(komi) or komi * 2 != round(komi * 2):
+            raise ValueError(f"komi must be a finite multiple of 0.5, got {komi!r}")
+        return komi
+
+    def game_settings(self) -> dict[str, Any]:
+        """The GameSettings fields of this model, to build the other side of the contract with."""
+        return {field: getattr(self, field) for field in GameSettings.model_fields}
+
+    def game_rules(self) -> Rules:
+        """The rules every game is played under."""
+        return Rules.preset(self.rules, komi=self.komi)
+
+    @property
+    def effective_move_limit(self) -> int:
+        """move_limit, or the rules layer's default for this board size."""
+        return self.move_limit if self.move_limit is not None else GameState.new(self.board_size).move_limit
+
+    def search_bytes(self, visits: Iterable[int], games: int) -> int:
+        """Search memory of `games` games played at once by searching players of these visit
+        counts (each keeps one tree per game, see search_workers.search.search_bytes_per_game)."""
+        per_game = sum(search_bytes_per_game(self.board_size, v, move_limit=self.effective_move_limit,
+                                             pipeline_groups=MAX_PIPELINE_GROUPS) for v in visits)
+        return games * per_game
 
 
 class SearchSettings(_Schema):
     """The SearchConfig fields a tournament may set (search_workers.search.SearchConfig checks ranges)."""
 
-    visits: int = Field(ge=1, le=1_000_000)
+    visits: Visits
     c_puct: float = 1.5
     fpu_reduction: float = 0.25
     reuse_tree: bool = True
@@ -45,25 +116,15 @@ class SearchSettings(_Schema):
 
 class CheckpointPlayer(_Schema):
     kind: Literal["checkpoint"] = "checkpoint"
-    name: str  # the player name results are stored under
+    name: PlayerName  # the player name results are stored under
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]  # weights hash: the store's key
     search: SearchSettings
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return _player_name(value)
 
 
 class EnginePlayer(_Schema):
     kind: Literal["engine"] = "engine"
-    name: str
+    name: PlayerName
     engine: str  # an engine defined in the worker's server-side configuration
-
-    @field_validator("name")
-    @classmethod
-    def _valid_name(cls, value: str) -> str:
-        return _player_name(value)
 
 
 PlayerSpec = Annotated[CheckpointPlayer | EnginePlayer, Field(discriminator="kind")]
@@ -79,32 +140,20 @@ class GameOrder(_Schema):
     seed: int = Field(ge=0, lt=2**63)
 
 
-class BlockPayload(_Schema):
-    """A block of games for one worker to play concurrently (`arena.play_block`, version 1)."""
+class BlockPayload(GameSettings):
+    """A block of games for one worker to play concurrently (`arena.play_block`, version 1).
+
+    The game's settings (board size, rules, komi, move limit) are GameSettings' fields.
+    """
 
     schema_version: Literal[1] = SCHEMA_VERSION
     tournament_id: int = Field(ge=1)
-    board_size: int = Field(ge=MIN_BOARD_SIZE, le=MAX_BOARD_SIZE)
-    rules: str  # a Rules preset name (tromp-taylor, chinese, japanese, ...)
-    komi: float = Field(ge=-150, le=150)
-    move_limit: int | None = Field(default=None, ge=1, le=10_000)
     referee: str | None = None  # engine that settles dead stones after passes; None: Tromp-Taylor
-    players: list[PlayerSpec] = Field(min_length=2, max_length=64)
-    games: list[GameOrder] = Field(min_length=1, max_length=1024)
-
-    @field_validator("komi")
-    @classmethod
-    def _half_points(cls, komi: float) -> float:
-        if komi * 2 != int(komi * 2):
-            raise ValueError(f"komi must be a multiple of 0.5, got {komi}")
-        return komi
+    players: list[PlayerSpec] = Field(min_length=2, max_length=MAX_BLOCK_PLAYERS)
+    games: list[GameOrder] = Field(min_length=1, max_length=MAX_BLOCK_GAMES)
 
     @model_validator(mode="after")
     def _consistent(self) -> BlockPayload:
-        try:
-            Rules.preset(self.rules, komi=self.komi)
-        except RulesError as exc:
-            raise ValueError(f"rules: {exc}") from None
         names = [p.name for p in self.players]
         if len(set(names)) != len(names):
             raise ValueError(f"players: duplicate names in {names}")
@@ -122,8 +171,10 @@ class BlockPayload(_Schema):
                 raise ValueError(f"game {g.scheduled_game_id}: opening moves must be flat points in [0, {nn}]")
         return self
 
-    def game_rules(self) -> Rules:
-        return Rules.preset(self.rules, komi=self.komi)
+    def search_bytes_at_once(self, games_at_once: int | None = None) -> int:
+        """Search memory of playing this block `games_at_once` games at a time (None: all)."""
+        slots = len(self.games) if games_at_once is None else min(games_at_once, len(self.games))
+        return self.search_bytes([p.search.visits for p in self.players if isinstance(p, CheckpointPlayer)], slots)
 
 
 class FinishedGameRecord(_Schema):
@@ -151,3 +202,4 @@ class BlockResult(_Schema):
     forfeits: int
     worker: str
     seconds: float
+    cancelled: int = 0  # games left unplayed because their tournament was cancelled meanwhile

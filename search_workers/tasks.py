@@ -13,6 +13,14 @@ Crash safety, end to end:
 - the sink's write is idempotent (an identical rewrite is a no-op, a different one is refused
   and the stored game kept), which covers two deliveries racing on two workers.
 
+Bounded and stoppable:
+- a block whose search trees (allocated up front, see BlockPayload.search_bytes_at_once) would
+  exceed the worker's memory budget is refused before anything is loaded or allocated
+  (`BlockTooLargeError`) and never requeued: it would only kill worker after worker;
+- a block of a tournament cancelled meanwhile is not played, and one cancelled during play stops
+  at the next finished game (the sink is asked for the status at most once per
+  `cancel_check_s`); games in play then are abandoned, stored games stay.
+
 Evaluators (one per checkpoint sha256) and engine processes (an `EnginePool`) are cached per
 worker process between tasks. Configuration comes from `configure`, called once per worker
 process: never from the environment inside a task.
@@ -22,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import socket
 import threading
@@ -56,6 +65,12 @@ class GameSink(Protocol):
 
     def record(self, game: FinishedGameRecord) -> bool: ...  # True: stored now, False: already there
 
+    def tournament_status(self, tournament_id: int) -> str | None: ...  # "running", "cancelled"...; None: unknown
+
+
+class BlockTooLargeError(ValueError):
+    """A block whose search memory exceeds this worker's budget: refused, never retried."""
+
 
 @dataclass
 class WorkerContext:
@@ -75,6 +90,11 @@ class WorkerContext:
     # exported there (from the checkpoint store) before the load is retried. None: load only.
     triton_repository: Path | None = None
     triton_flavour: str = "gpu"
+    # Search memory one block may take (ARENA_WORKER_MEMORY_MB); None: no limit.
+    memory_bytes: int | None = None
+    # Seconds between two looks at the tournament's status during a block: a cheap query, but
+    # games can end many times a second.
+    cancel_check_s: float = 1.0
 
 
 _context: WorkerContext | None = None
@@ -149,7 +169,8 @@ def _load_stored(ctx: WorkerContext, sha256: str, board_size: int):
     if len(manifests) != 1:
         raise FileNotFoundError(f"checkpoint {sha256} is not in the store {ctx.checkpoint_root} "
                                 f"({len(manifests)} manifests in {directory})")
-    loaded = load_checkpoint(manifests[0], device=ctx.device)
+    # The store holds only what a registration admitted (executable exports: by the operator's CLI).
+    loaded = load_checkpoint(manifests[0], device=ctx.device, allow_executable=True)
     if loaded.sha256 != sha256:
         raise ValueError(f"the stored checkpoint {manifests[0]} has weights {loaded.sha256}, not {sha256}")
     if board_size not in loaded.board_sizes:
@@ -245,34 +266,84 @@ def play_block(raw: Mapping[str, Any]) -> BlockResult:
         return _play_block(raw, started)
 
 
+class _Cancelled(Exception):
+    """Raised out of `play_games` to stop a block whose tournament was cancelled."""
+
+
+class _StatusWatch:
+    """Whether the block's tournament is still running, asked of the sink at most every `interval` s."""
+
+    def __init__(self, sink: GameSink, tournament_id: int, interval: float):
+        self.sink, self.tournament_id, self.interval = sink, tournament_id, interval
+        self.checked_at = -math.inf
+
+    def cancelled(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked_at < self.interval:
+            return False
+        self.checked_at = now
+        return self.sink.tournament_status(self.tournament_id) == "cancelled"
+
+
+def check_memory(payload: BlockPayload, ctx: WorkerContext) -> None:
+    """Raise BlockTooLargeError if the block's search trees would exceed the worker's budget."""
+    need = payload.search_bytes_at_once(ctx.concurrency)
+    if ctx.memory_bytes is not None and need > ctx.memory_bytes:
+        raise BlockTooLargeError(
+            f"block of tournament {payload.tournament_id} ({len(payload.games)} games) needs "
+            f"{need // 2**20} MiB of search memory, more than this worker's {ctx.memory_bytes // 2**20} MiB "
+            f"(ARENA_WORKER_MEMORY_MB)")
+
+
 def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     payload = BlockPayload.model_validate(raw)
     ctx = context()
+    check_memory(payload, ctx)
+    watch = _StatusWatch(ctx.sink, payload.tournament_id, ctx.cancel_check_s)
+    if watch.cancelled():
+        log.info("tournament %s is cancelled: not playing its block of %d games", payload.tournament_id,
+                 len(payload.games))
+        return BlockResult(tournament_id=payload.tournament_id, played=0, skipped=0, forfeits=0,
+                           worker=ctx.worker_name, seconds=round(time.perf_counter() - started, 3),
+                           cancelled=len(payload.games))
     done = ctx.sink.finished_ids([g.scheduled_game_id for g in payload.games])
     todo = [g for g in payload.games if g.scheduled_game_id not in done]
-    forfeits = 0
+    forfeits = played = 0
     if todo:
         seats = _seats(payload)
         games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
                            key=g.scheduled_game_id) for g in todo]
 
         def store(outcome: GameOutcome) -> None:
-            nonlocal forfeits
+            nonlocal forfeits, played
             forfeits += outcome.scoring == "forfeit"
+            played += 1
             ctx.sink.record(finished_record(outcome, payload, worker=ctx.worker_name))
             metrics.record_outcome(outcome, tournament=payload.tournament_id)
+            if played < len(todo) and watch.cancelled():
+                raise _Cancelled
 
-        play_games(games, board_size=payload.board_size, rules=payload.game_rules(), move_limit=payload.move_limit,
-                   concurrency=ctx.concurrency, referee=_referee(payload), on_finished=store)
-    return BlockResult(tournament_id=payload.tournament_id, played=len(todo), skipped=len(done), forfeits=forfeits,
-                       worker=ctx.worker_name, seconds=round(time.perf_counter() - started, 3))
+        try:
+            play_games(games, board_size=payload.board_size, rules=payload.game_rules(),
+                       move_limit=payload.move_limit, concurrency=ctx.concurrency, referee=_referee(payload),
+                       on_finished=store)
+        except _Cancelled:
+            log.info("tournament %s was cancelled: %d games of its block left unplayed", payload.tournament_id,
+                     len(todo) - played)
+    return BlockResult(tournament_id=payload.tournament_id, played=played, skipped=len(done), forfeits=forfeits,
+                       worker=ctx.worker_name, seconds=round(time.perf_counter() - started, 3),
+                       cancelled=len(todo) - played)
 
 
 @shared_task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def play_block_task(raw: dict) -> dict:
-    """The Celery entry point. A payload that fails validation is rejected, never retried."""
+    """The Celery entry point. A payload that fails validation, or needs more memory than this
+    worker has, is rejected, never retried."""
     try:
         return play_block(raw).model_dump()
     except ValidationError as exc:
         log.error("rejecting an invalid block payload: %s", exc)
         raise Reject(f"invalid block payload: {exc}", requeue=False) from None
+    except BlockTooLargeError as exc:
+        log.error("rejecting a block: %s", exc)
+        raise Reject(str(exc), requeue=False) from None

@@ -106,7 +106,8 @@ def _evaluator_for(checkpoint, board_size: int):
     from search_workers.evaluators import TorchEvaluator
 
     try:
-        loaded = load_checkpoint(stored_manifest(checkpoint.sha256, root=get_settings().checkpoint_root()))
+        loaded = load_checkpoint(stored_manifest(checkpoint.sha256, root=get_settings().checkpoint_root()),
+                                 allow_executable=True)  # admitted when it was registered
     except CheckpointNotStoredError as exc:
         raise typer.BadParameter(str(exc), param_hint="openings.checkpoint") from None
     return TorchEvaluator(loaded.module, board_size=board_size, device="cpu", name=checkpoint.name)
@@ -160,7 +161,7 @@ def status(
         except TournamentError as exc:
             raise typer.BadParameter(str(exc), param_hint="TOURNAMENT") from None
         if as_json:
-            typer.echo(json.dumps(asdict(report)))
+            typer.echo(json.dumps(asdict(report), default=str))  # error_at: ISO 8601
         else:
             eta = f", ETA {report.eta_s / 60:.1f} min" if report.eta_s is not None else ""
             rate = f", {report.games_per_hour:.0f} games/h" if report.games_per_hour else ""
@@ -168,6 +169,8 @@ def status(
                        f"{report.finished}/{report.scheduled} games, {report.forfeits} forfeits{rate}{eta}")
             if report.verdict:
                 typer.echo(f"SPRT verdict: {report.verdict}")
+            if report.error:
+                typer.echo(f"last scheduler error ({report.error_at:%Y-%m-%d %H:%M:%S %Z}): {report.error}")
         if not follow or report.status in ("finished", "cancelled"):
             return
         time.sleep(2.0)

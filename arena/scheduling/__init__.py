@@ -5,6 +5,8 @@
 * `formats`: `initial_games` / `next_games` for round-robin, gauntlet, visits ladder, adaptive
   and SPRT; `decision` for the SPRT gate.
 * `openings`: opening books (none, random, SGF directory, network policy) and their stored text.
+* `limits`: a server's limits on tournaments (games, players, visits, worker memory) and blocks
+  sized to the worker's memory budget.
 """
 
 from .config import (
@@ -18,6 +20,7 @@ from .config import (
 )
 from .errors import SchedulingError
 from .formats import GateDecision, decision, initial_games, next_games, static_pairings
+from .limits import TournamentLimits, check_limits, planned_games, split_blocks, with_game_cap
 from .openings import (
     format_opening,
     from_policy,
@@ -43,6 +46,11 @@ __all__ = [
     "initial_games",
     "next_games",
     "static_pairings",
+    "TournamentLimits",
+    "check_limits",
+    "planned_games",
+    "split_blocks",
+    "with_game_cap",
     "format_opening",
     "from_policy",
     "from_sgf_directory",

@@ -18,9 +18,9 @@ import math
 from collections.abc import Collection, Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from search_workers.go import GameState, Rules, RulesError
+from search_workers.schemas import MAX_VISITS, PLAYER_NAME_PATTERN, GameSettings, PlayerName, Visits
 
 from .errors import SchedulingError
 
@@ -36,16 +36,9 @@ __all__ = [
     "ladder_name",
 ]
 
-MAX_VISITS = 1_000_000  # as SearchConfig.visits
-MIN_BOARD_SIZE, MAX_BOARD_SIZE = 2, 19  # what networks and reference engines here play
 MAX_SEED = 2**63 - 1  # seeds are stored in a signed BigInteger column
 
 Format = Literal["round-robin", "gauntlet", "visits-ladder", "adaptive", "sprt"]
-
-# A player name: no white space, so the pairing "A vs B" reads back unambiguously; at most 98
-# characters, so that a pairing fits ScheduledGame.pairing (200).
-PlayerName = Annotated[str, Field(min_length=1, max_length=98, pattern=r"^\S+$")]
-Visits = Annotated[int, Field(ge=1, le=MAX_VISITS)]
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,18 +119,18 @@ _FORMAT_FIELDS: dict[str, tuple[tuple[Format, ...], object]] = {
 }
 
 
-class TournamentConfig(BaseModel):
-    """A tournament as stored in Tournament.configuration; see the module docstring."""
+class TournamentConfig(GameSettings):
+    """A tournament as stored in Tournament.configuration; see the module docstring.
+
+    The game's settings (board_size, rules, komi, move_limit) and their bounds are
+    `search_workers.schemas.GameSettings`, the contract the workers' block payload shares.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]  # unique tournament name
     format: Format  # how games are paired, see arena.scheduling.formats
     participants: list[ParticipantSpec] = []  # the players (visits-ladder: extra players besides the rungs)
-    board_size: Annotated[int, Field(ge=MIN_BOARD_SIZE, le=MAX_BOARD_SIZE)] = 9  # N of the N x N board
-    komi: float = 7.5  # points added to White's area score; a multiple of 0.5
-    rules: str = "tromp-taylor"  # a rules preset name (search_workers.go.rules.PRESETS)
-    move_limit: Annotated[int, Field(ge=1, le=100_000)] | None = None  # None: the rules' default for the size
     resign: ResignSpec = ResignSpec()  # resignation policy of searching players
     openings: OpeningsSpec = OpeningsSpec()  # openings shared by the two games of each pair
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0  # every game seed derives from this
@@ -156,24 +149,10 @@ class TournamentConfig(BaseModel):
     beta: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None  # false-reject rate; default 0.05
     max_games: Annotated[int, Field(ge=2, le=10_000_000)] | None = None  # stop undecided after this many; default 2000
     # Visits ladder: one checkpoint at several visit counts (players "<checkpoint>@<visits>v").
-    checkpoint: Annotated[str, Field(min_length=1, max_length=88, pattern=r"^\S+$")] | None = None  # climbs the ladder
+    # The checkpoint that climbs the ladder; short enough, and of the player name's characters,
+    # that "<checkpoint>@<visits>v" is a player name.
+    checkpoint: Annotated[str, Field(max_length=88, pattern=PLAYER_NAME_PATTERN)] | None = None
     visits: list[Visits] | None = None  # the rungs, at least two distinct counts
-
-    @field_validator("rules")
-    @classmethod
-    def _known_rules(cls, value: str) -> str:
-        try:
-            Rules.preset(value)
-        except RulesError as exc:
-            raise ValueError(str(exc)) from None
-        return value.strip().lower()
-
-    @field_validator("komi")
-    @classmethod
-    def _komi_playable(cls, value: float) -> float:
-        if not math.isfinite(value) or value * 2 != round(value * 2) or abs(value) > 1000:
-            raise ValueError(f"komi must be a finite multiple of 0.5 within ±1000, got {value!r}")
-        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -222,15 +201,6 @@ class TournamentConfig(BaseModel):
         if self.format == "visits-ladder":
             return expand_visits_ladder(self)
         return list(self.participants)
-
-    def game_rules(self) -> Rules:
-        """The rules every game of the tournament is played under."""
-        return Rules.preset(self.rules, komi=self.komi)
-
-    @property
-    def effective_move_limit(self) -> int:
-        """move_limit, or the rules layer's default for this board size."""
-        return self.move_limit if self.move_limit is not None else GameState.new(self.board_size).move_limit
 
     @property
     def baseline(self) -> str:

@@ -3,8 +3,9 @@
 Talks to networks only through the `Evaluator` protocol; imports neither torch nor grpc.
 """
 
-from .config import SearchConfig
+from .config import MAX_VISITS, SearchConfig
 from .evaluator import EvaluationError, Evaluator, check_evaluation
-from .mcts import BatchedMcts, SearchResult
+from .mcts import BatchedMcts, SearchResult, search_bytes_per_game
 
-__all__ = ["SearchConfig", "EvaluationError", "Evaluator", "check_evaluation", "BatchedMcts", "SearchResult"]
+__all__ = ["MAX_VISITS", "SearchConfig", "EvaluationError", "Evaluator", "check_evaluation", "BatchedMcts",
+           "SearchResult", "search_bytes_per_game"]

@@ -5,6 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+# The most playouts per move any player may ask for: the tree is allocated up front for this
+# many (see mcts.search_bytes_per_game), so the bound is part of the game contract
+# (search_workers.schemas) and servers lower it further (ARENA_MAX_VISITS).
+MAX_VISITS = 1_000_000
+
 
 @dataclass(frozen=True)
 class SearchConfig:
@@ -37,7 +42,7 @@ class SearchConfig:
                     or not low <= value <= high:
                 raise ValueError(f"search {name} must be a number in [{low}, {high}], got {value!r}")
 
-        integer("visits", 1, 1_000_000)
+        integer("visits", 1, MAX_VISITS)
         real("c_puct", 0.0, 100.0)
         real("fpu_reduction", 0.0, 2.0)
         real("temperature", 1e-3, 100.0)

@@ -65,6 +65,33 @@ class _Slot:
     may_resign: bool = True
 
 
+def tree_capacity(board_size: int, visits: int) -> tuple[int, int]:
+    """(nodes, edges) allocated per game: a search adds at most `visits` nodes to a reused
+    subtree of at most `visits` nodes, and a node has at most N*N + 1 edges (every point, pass)."""
+    nodes = 2 * visits + 2
+    return nodes, nodes * (board_size * board_size + 1)
+
+
+def search_bytes_per_game(board_size: int, visits: int, *, move_limit: int | None = None,
+                          pipeline_groups: int = 1) -> int:
+    """Bytes a `BatchedMcts` allocates up front for each of its games (all its arrays but the
+    one scratch board), so a worker can tell before allocating whether a block fits its memory.
+
+    Dominated by the tree: (2v+2)(N*N+1) edges of 20 bytes, about 6.7 KB per visit on 9x9 and
+    29 KB per visit on 19x19. A block holds one such slot per game for each searching player.
+    """
+    nodes, edges = tree_capacity(board_size, visits)
+    n, nn = board_size, board_size * board_size
+    limit = _layout.default_move_limit(n) if move_limit is None else move_limit
+    depth = limit + 2
+    tree = nodes * (4 + 4 + 4 + 8) + edges * (4 + 4 + 4 + 4 + 4) + 2 * 4  # node, edge arrays; tree_sizes
+    position = (_layout.board_length(n) + _layout.history_capacity(limit)) * 8  # root board, superko history
+    paths = depth * (4 + 4 + 8)  # paths, path_edges, undo_slots
+    inputs = pipeline_groups * (NUM_FEATURE_PLANES * nn * 4 + nn + 1 + 1)  # features, legal, group masks
+    flags = 4 + 1 + 8 + 8 + 1  # path_lengths, needs_eval, leaf_values, rows, _begun
+    return tree + position + paths + inputs + flags
+
+
 class BatchedMcts:
     """PUCT search over `num_games` games of one board size with one evaluator."""
 
@@ -84,9 +111,7 @@ class BatchedMcts:
         n, g = board_size, num_games
         nn = n * n
         self.move_limit = _layout.default_move_limit(n) if move_limit is None else move_limit
-        # A search adds at most `visits` nodes to a reused subtree of at most `visits` nodes.
-        node_capacity = 2 * config.visits + 2
-        edge_capacity = node_capacity * (nn + 1)
+        node_capacity, edge_capacity = tree_capacity(board_size, config.visits)
         self.node_first_edge = np.full((g, node_capacity), -1, dtype=np.int32)
         self.node_num_edges = np.zeros((g, node_capacity), dtype=np.int32)
         self.node_visits = np.zeros((g, node_capacity), dtype=np.int32)

@@ -29,6 +29,9 @@ class MemorySink:
         self.games[game.scheduled_game_id] = game
         return True
 
+    def tournament_status(self, tournament_id: int) -> str:
+        return "running"
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[Path, list[str]]:

@@ -63,14 +63,14 @@ def stored(engine) -> dict:  # noqa: F811
             specs = [repo.GameSpec(pairing=f"{b} vs {w}", game_index=i, black_player_id=players[b],
                                    white_player_id=players[w], seed=i) for i, (b, w, _) in enumerate(games)]
             scheduled = repo.schedule_games(s, tournament_id=t.id, games=specs)
-            for row, (b, w, result) in zip(scheduled, games):
-                repo.record_finished_game(s, scheduled_game_id=row.id, result=result, score=score(result),
+            for game_id, (b, w, result) in zip(scheduled, games):
+                repo.record_finished_game(s, scheduled_game_id=game_id, result=result, score=score(result),
                                           move_count=3, duration_s=1.5, sgf=sgf_text(b, w, result))
-                ids["games"][row.id] = (tournament, b, w, result)
+                ids["games"][game_id] = (tournament, b, w, result)
         (unplayed,) = repo.schedule_games(s, tournament_id=ids["other"], games=[repo.GameSpec(
             pairing="ckB vs ckA@16v", game_index=99, black_player_id=players["ckB"],
             white_player_id=players["ckA@16v"], seed=7)])
-        ids["unplayed"] = unplayed.id
+        ids["unplayed"] = unplayed
         ids["empty"] = repo.create_tournament(s, name="empty", format="gauntlet").id
     return ids
 

@@ -32,10 +32,10 @@ def setup(engine):
         a = repo.get_or_create_player(s, name=f"p{n}@16", checkpoint_id=parent.id, search_settings={"visits": 16})
         b = repo.get_or_create_player(s, name=f"c{n}@16", checkpoint_id=child.id, search_settings={"visits": 16})
         t = repo.create_tournament(s, name=f"t{n}", format="round_robin", configuration={"board_size": 9})
-        (game,) = repo.schedule_games(s, tournament_id=t.id, games=[
+        (game_id,) = repo.schedule_games(s, tournament_id=t.id, games=[
             repo.GameSpec(pairing=f"{a.name}-{b.name}", game_index=0, black_player_id=a.id,
                           white_player_id=b.id, seed=42)])
-        return {"tournament": t.id, "game": game.id, "a": a.id, "b": b.id, "names": (a.name, b.name)}
+        return {"tournament": t.id, "game": game_id, "a": a.id, "b": b.id, "names": (a.name, b.name)}
 
 
 GAME = {"result": "B+3.5", "score": 3.5, "move_count": 2, "duration_s": 1.25, "sgf": "(;GM[1]SZ[9]RE[B+3.5];B[ee];W[cc])",
@@ -170,9 +170,9 @@ def test_games_for_rating_feed_compute_ratings(engine):
                 stronger_black = i > j
                 outcome = "0" if k == 5 else ("B+R" if (k < 4) == stronger_black else "W+R")
                 results.append("Void" if (i, j, k) == (0, 1, 0) else outcome)
-        games = repo.schedule_games(s, tournament_id=t.id, games=specs)
-        for game, result in zip(games, results):
-            repo.record_finished_game(s, scheduled_game_id=game.id, result=result, move_count=0,
+        game_ids = repo.schedule_games(s, tournament_id=t.id, games=specs)
+        for game_id, result in zip(game_ids, results):
+            repo.record_finished_game(s, scheduled_game_id=game_id, result=result, move_count=0,
                                       duration_s=0.0, sgf=f"(;RE[{result}])")
         rated = repo.games_for_rating(s, tournament_id=t.id)
     assert len(rated) == len(specs) - 1
@@ -192,15 +192,15 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         t = repo.create_tournament(s, name="snapshots", format="round_robin")
         specs = [repo.GameSpec(pairing="a-b", game_index=k, black_player_id=(a if k % 2 else b).id,
                                white_player_id=(b if k % 2 else a).id, seed=k) for k in range(5)]
-        games = repo.schedule_games(s, tournament_id=t.id, games=specs)
-        for game in games[:4]:
-            repo.record_finished_game(s, scheduled_game_id=game.id, result="B+R", move_count=0, duration_s=0.0,
+        game_ids = repo.schedule_games(s, tournament_id=t.id, games=specs)
+        for game_id in game_ids[:4]:
+            repo.record_finished_game(s, scheduled_game_id=game_id, result="B+R", move_count=0, duration_s=0.0,
                                       sgf="(;RE[B+R])")
         first = repo.rated_game_set(s, tournament_id=t.id)
         assert repo.rated_game_set(s, tournament_id=t.id) == first  # same games, same hash
         # The hash is the documented one (stored snapshots stay comparable): one line per game.
-        lines = "".join(f"{g.id}\t{(a if k % 2 else b).name}\t{(b if k % 2 else a).name}\tB+R\n"
-                        for g, k in sorted(((g, k) for k, g in enumerate(games[:4])), key=lambda gk: gk[0].id))
+        lines = "".join(f"{g}\t{(a if k % 2 else b).name}\t{(b if k % 2 else a).name}\tB+R\n"
+                        for g, k in sorted(((g, k) for k, g in enumerate(game_ids[:4])), key=lambda gk: gk[0]))
         assert first.sha256 == hashlib.sha256(lines.encode()).hexdigest()
         assert first.counts == {(b.name, a.name): PairCounts(b.name, a.name, wins_black=2),
                                 (a.name, b.name): PairCounts(a.name, b.name, wins_black=2)} and first.games == 4
@@ -210,7 +210,7 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         stored = {entry.player_id: (entry.rating, entry.stderr) for entry in snapshot.entries}
         assert stored[a.id] == pytest.approx((ratings.elo[a.name], ratings.stderr[a.name]))
         assert snapshot.game_set_hash == first.sha256 and snapshot.game_count == 4
-        repo.record_finished_game(s, scheduled_game_id=games[4].id, result="W+R", move_count=0, duration_s=0.0,
+        repo.record_finished_game(s, scheduled_game_id=game_ids[4], result="W+R", move_count=0, duration_s=0.0,
                                   sgf="(;RE[W+R])")
         second = repo.rated_game_set(s, tournament_id=t.id)
         assert second.sha256 != first.sha256 and second.games == 5

@@ -7,7 +7,7 @@ import pytest
 
 from search_workers.evaluators import UniformEvaluator
 from search_workers.go import Color, GameState, Rules, coords
-from search_workers.search import BatchedMcts, EvaluationError, SearchConfig
+from search_workers.search import BatchedMcts, EvaluationError, SearchConfig, search_bytes_per_game
 
 OWN, OPPONENT = 1, 2  # feature planes (features.py)
 
@@ -274,3 +274,21 @@ def test_asynchronous_steps_search_exactly_like_search() -> None:
     with pytest.raises(RuntimeError):
         mcts.begin(0, states[0])
         mcts.search([None] * 6)
+
+
+@pytest.mark.parametrize("board_size, visits, move_limit, groups", [(9, 1, None, 1), (9, 64, None, 2),
+                                                                    (13, 300, 500, 1), (19, 8, 2000, 2)])
+def test_search_bytes_per_game_is_what_a_game_allocates(board_size, visits, move_limit, groups) -> None:
+    """A worker budgets blocks with it before allocating: it must be the allocation itself."""
+
+    def allocated(games: int) -> int:
+        mcts = BatchedMcts(UniformEvaluator(board_size), SearchConfig(visits=visits), board_size=board_size,
+                           num_games=games, move_limit=move_limit, pipeline_groups=groups)
+        arrays = [v for v in vars(mcts).values() if isinstance(v, np.ndarray)]
+        arrays += [*mcts._features[1:], *mcts._legal[1:], *mcts._group_masks]  # group 0's are attributes too
+        total = sum(a.nbytes for a in arrays)
+        mcts.close()
+        return total
+
+    assert allocated(3) - allocated(2) == search_bytes_per_game(board_size, visits, move_limit=move_limit,
+                                                                pipeline_groups=groups)
