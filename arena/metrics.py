@@ -169,24 +169,28 @@ def metrics_app(registry: CollectorRegistry = REGISTRY) -> Callable:
     return make_asgi_app(registry=registry)
 
 
-def metrics_endpoint(registry: CollectorRegistry = REGISTRY) -> Callable:
-    """A Starlette/FastAPI endpoint for `GET /metrics` (a route, not a mount: no slash redirect)."""
+def metrics_endpoint(registry: CollectorRegistry = REGISTRY, *, check: Callable | None = None) -> Callable:
+    """A Starlette/FastAPI endpoint for `GET /metrics` (a route, not a mount: no slash redirect).
+    `check(request)`, awaited first, refuses by raising (the API's read-access rule)."""
     from starlette.responses import Response
 
-    async def metrics(_request: Any) -> Response:
+    async def metrics(request: Any) -> Response:
+        if check is not None:
+            await check(request)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return metrics
 
 
 def instrument_app(app: Any, *, sessions: Callable[[], Any] | None = None,
-                   registry: CollectorRegistry = REGISTRY) -> Any:
+                   registry: CollectorRegistry = REGISTRY, check: Callable | None = None) -> Any:
     """Count and time `app`'s requests, serve `/metrics`, and (with `sessions`) add the database gauges.
 
-    `app` is a FastAPI or Starlette application; call once, before it starts serving.
+    `app` is a FastAPI or Starlette application; call once, before it starts serving. `check`:
+    an access check `/metrics` awaits with the request (see `metrics_endpoint`).
     """
     app.add_middleware(MetricsMiddleware)
-    app.add_route("/metrics", metrics_endpoint(registry), methods=["GET"], include_in_schema=False)
+    app.add_route("/metrics", metrics_endpoint(registry, check=check), methods=["GET"], include_in_schema=False)
     if sessions is not None:
         register_database_collector(sessions, registry)
     return app

@@ -63,8 +63,55 @@ class Settings(BaseSettings):
     # every request (one query each).
     api_leaderboard_max_age_s: float = Field(default=2.0, ge=0, le=60)
 
+    # HTTP API: the largest request body other than a checkpoint upload (JSON: a tournament's
+    # configuration is a few kB), in bytes; larger is a 413 before the rest is read.
+    api_max_json_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+
     # HTTP API: the largest checkpoint upload accepted (manifest and weights together), in bytes.
     api_max_upload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    # HTTP API: the largest manifest part of an upload, in bytes. A manifest is a few kB; the cap
+    # keeps a hostile one from being buffered whole before it is validated.
+    api_max_manifest_bytes: int = Field(default=1024 * 1024, ge=1024, le=4 * 1024 * 1024)
+
+    # Folders whose files `{"path": ...}` registrations (HTTP, gRPC) and `openings.directory` of
+    # tournaments created over the network may name (a JSON list in the environment). Paths are
+    # resolved, symlinks included, before the check. Empty: none (register by upload instead).
+    import_dirs: list[Path] = Field(default_factory=list)
+
+    # The largest network architecture a checkpoint may declare, refused before anything is
+    # allocated: every worker will hold it in memory and search with it.
+    max_network_blocks: int = Field(default=40, ge=1, le=64)
+    max_network_channels: int = Field(default=384, ge=8, le=512)
+    max_network_parameters: int = Field(default=64_000_000, ge=1_000, le=1_000_000_000)
+    # Seconds the test forward of a registration may take (it runs in a worker thread); a network
+    # slower than this on a few positions would not play games at a useful speed either.
+    checkpoint_forward_timeout_s: float = Field(default=60.0, gt=0, le=3600)
+
+    # gRPC API: certificate and key files (PEM) of the server; both set: TLS, neither: clear text
+    # (keep it on loopback, the default bind, or behind a TLS proxy).
+    grpc_tls_cert: Path | None = None
+    grpc_tls_key: Path | None = None
+    # gRPC API: open streams (WatchGames, WatchRatings) at once, on the whole server and from one
+    # client address; each holds a server thread, and beyond these a stream is RESOURCE_EXHAUSTED.
+    # The server has more threads than this, so unary calls (GetLeaderboard) always find one.
+    grpc_max_streams: int = Field(default=16, ge=1, le=1000)
+    grpc_max_streams_per_peer: int = Field(default=4, ge=1, le=1000)
+
+    # Tournaments this server runs (arena.scheduling.limits), each refused at creation with a 422
+    # naming the setting. Games a tournament may ever schedule: planning and storing 100,000
+    # games takes seconds and their rows stay; an adaptive tournament without a game_budget gets
+    # this one.
+    max_games_per_tournament: int = Field(default=100_000, ge=2, le=10_000_000)
+    # Players of one tournament (visits-ladder rungs included): a round-robin's pairings grow
+    # with the square of it.
+    max_players_per_tournament: int = Field(default=64, ge=2, le=1000)
+    # Playouts per move of a searching player: the search tree is allocated up front for them
+    # (about 6.7 KB per visit per game on 9x9, 29 KB on 19x19).
+    max_visits: int = Field(default=16_384, ge=1, le=1_000_000)
+    # Memory (MiB) the search trees of one block may take in a worker process, network and
+    # engines aside. Blocks are cut to fit it, a game that cannot fit alone is refused at
+    # creation, and a worker refuses (without retrying) a block beyond its own value.
+    worker_memory_mb: int = Field(default=4096, ge=16, le=1_048_576)
 
     # Port each match worker process serves its Prometheus metrics on (0: none). Prefork children
     # take the next free ports up from it (see search_workers.metrics).

@@ -5,9 +5,10 @@
     advance(session, tournament.id)                                  # next batch / finished
     progress(session, tournament.id)                                 # for status and ETA
 
-Everything a tournament can get wrong is checked before anything is stored: unknown
-checkpoints or engines, a board size one of them cannot play, impossible visit counts, fewer
-than two players (`TournamentError` names the problem). The plan (arena.scheduling) fixes each
+Everything a tournament can get wrong is checked before anything is stored: this server's
+limits (games, players, visits, worker memory: arena.scheduling.limits, before any planning),
+unknown checkpoints or engines, a board size one of them cannot play, impossible visit counts,
+fewer than two players (`TournamentError` names the problem). The plan (arena.scheduling) fixes each
 game's identity, colours, opening and seed before play; workers only fill in results.
 
 The scheduler is stateless: everything it needs is in the database, so any number of
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from sqlalchemy import func, select, update
@@ -32,13 +35,18 @@ from arena.scheduling import (
     PlayedGame,
     SchedulingError,
     TournamentConfig,
+    TournamentLimits,
+    check_limits,
     check_references,
     decision,
     format_opening,
     next_games,
     opening_book,
     parse_opening,
+    split_blocks,
+    with_game_cap,
 )
+from arena.settings import get_settings
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
 
 DEFAULT_BLOCK_SIZE = 32
@@ -81,13 +89,23 @@ def _engine_sizes(engines: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
 
 def create_tournament(session: Session, config: TournamentConfig, *, engines: Mapping[str, Any],
                       evaluator_for: Callable[[Checkpoint, int], Any] | None = None,
-                      referee: str | None = None) -> Tournament:
+                      referee: str | None = None, limits: TournamentLimits | None = None,
+                      sgf_roots: Sequence[str | Path] | None = None) -> Tournament:
     """Check `config` against what is registered, store its players, plan and store its first games.
 
     `engines`: the server's engine configuration (name -> EngineSpec). `evaluator_for(checkpoint,
     board_size)` is needed only for policy openings. `referee`: an engine that settles dead
-    stones after passes (default: GNU Go when configured, else strict Tromp-Taylor).
+    stones after passes (default: GNU Go when configured, else strict Tromp-Taylor). `limits`:
+    this server's (default: from the process's settings), checked before anything else.
+    `sgf_roots`: the folders an sgf `openings.directory` must lie under (ARENA_IMPORT_DIRS for a
+    network client); None: a trusted caller (the CLI, enrolment), any folder.
     """
+    limits = limits or TournamentLimits.from_settings(get_settings())
+    try:
+        check_limits(config, limits)
+    except SchedulingError as exc:
+        raise TournamentError(str(exc)) from None
+    config = with_game_cap(config, limits)
     if session.scalar(select(Tournament.id).where(Tournament.name == config.name)) is not None:
         raise TournamentError(f"a tournament named {config.name!r} already exists")
     roster = config.players()
@@ -111,7 +129,7 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
         evaluator = evaluator_for(checkpoints[config.openings.checkpoint], config.board_size)
     try:
         book = opening_book(config.openings, board_size=config.board_size, rules=config.game_rules(),
-                            evaluator=evaluator)
+                            evaluator=evaluator, sgf_roots=sgf_roots)
     except (SchedulingError, ValueError, OSError) as exc:
         raise TournamentError(f"openings: {exc}") from None
     stored = config.model_dump(mode="json")
@@ -219,24 +237,29 @@ def advance(session: Session, tournament_id: int) -> str:
 
 
 def block_payloads(session: Session, tournament: Tournament, games: list[ScheduledGame], *,
-                   block_size: int = DEFAULT_BLOCK_SIZE) -> list[dict]:
-    """The payloads that play `games`, `block_size` games each, grouped by pairing so that each
-    block has few players (bigger batches per network)."""
+                   block_size: int = DEFAULT_BLOCK_SIZE, limits: TournamentLimits | None = None) -> list[dict]:
+    """The payloads that play `games`, at most `block_size` games each and within the worker's
+    search memory (`limits`, default: this process's settings; see arena.scheduling.split_blocks),
+    grouped by pairing so that each block has few players (bigger batches per network)."""
     config = stored_config(tournament)
+    limits = limits or TournamentLimits.from_settings(get_settings())
     games = sorted(games, key=lambda g: (g.pairing, g.game_index))
     players = {p.id: p for p in session.scalars(select(Player).where(Player.id.in_(
         {g.black_player_id for g in games} | {g.white_player_id for g in games})))}
+    specs = {pid: _player_spec(player) for pid, player in players.items()}
+    search_bytes = {pid: config.search_bytes([spec.search.visits], 1) for pid, spec in specs.items()
+                    if isinstance(spec, CheckpointPlayer)}
     payloads = []
-    for start in range(0, len(games), block_size):
-        block = games[start:start + block_size]
+    for block in split_blocks(games, players_of=lambda g: (g.black_player_id, g.white_player_id),
+                              search_bytes=search_bytes, block_size=block_size,
+                              memory_bytes=limits.worker_memory_bytes):
         used = {g.black_player_id for g in block} | {g.white_player_id for g in block}
-        specs = [_player_spec(players[pid]) for pid in sorted(used)]
         orders = [GameOrder(scheduled_game_id=g.id, black=players[g.black_player_id].name,
                             white=players[g.white_player_id].name, seed=g.seed,
                             opening=list(parse_opening(g.opening, config.board_size))) for g in block]
-        payload = BlockPayload(tournament_id=tournament.id, board_size=config.board_size, rules=config.rules,
-                               komi=config.komi, move_limit=config.move_limit,
-                               referee=tournament.configuration.get("referee"), players=specs, games=orders)
+        payload = BlockPayload(tournament_id=tournament.id, **config.game_settings(),
+                               referee=tournament.configuration.get("referee"),
+                               players=[specs[pid] for pid in sorted(used)], games=orders)
         payloads.append(payload.model_dump(mode="json"))
     return payloads
 
@@ -249,9 +272,11 @@ def _player_spec(player: Player) -> CheckpointPlayer | EnginePlayer:
 
 
 def dispatch(session: Session, tournament_id: int, *, send: Callable[[dict], None],
-             block_size: int = DEFAULT_BLOCK_SIZE, resend_after: timedelta | None = None) -> int:
+             block_size: int = DEFAULT_BLOCK_SIZE, resend_after: timedelta | None = None,
+             limits: TournamentLimits | None = None) -> int:
     """Send the tournament's unsent games (and, with `resend_after`, games sent that long ago and
-    still unfinished) to the workers. Returns the number of games sent.
+    still unfinished) to the workers, in blocks sized by `block_payloads`. Returns the number of
+    games sent.
 
     Games are marked sent in the same transaction; if sending fails the marks roll back with it.
     A game sent twice is harmless: the second delivery finds it stored and skips it.
@@ -272,9 +297,16 @@ def dispatch(session: Session, tournament_id: int, *, send: Callable[[dict], Non
         return 0
     session.execute(update(ScheduledGame).where(ScheduledGame.id.in_([g.id for g in games]))
                     .values(dispatched_at=func.now()))
-    for payload in block_payloads(session, tournament, games, block_size=block_size):
+    for payload in block_payloads(session, tournament, games, block_size=block_size, limits=limits):
         send(payload)
     return len(games)
+
+
+def record_error(session: Session, tournament_id: int, message: str) -> None:
+    """Note on the tournament why the scheduler failed it just now: `message` is read by its
+    clients (Progress.error), so it is a fixed sentence, never an exception's text."""
+    session.execute(update(Tournament).where(Tournament.id == tournament_id)
+                    .values(last_error=message, last_error_at=func.now()))
 
 
 def cancel(session: Session, tournament_id: int) -> None:
@@ -301,6 +333,8 @@ class Progress:
     games_per_hour: float | None  # over the finished games so far
     eta_s: float | None  # for the games scheduled now (dynamic formats may schedule more)
     verdict: dict | None
+    error: str | None = None  # why the scheduler last failed to advance or dispatch it (client-safe)
+    error_at: datetime | None = None  # when
 
 
 def progress(session: Session, tournament_id: int) -> Progress:
@@ -323,7 +357,8 @@ def progress(session: Session, tournament_id: int) -> Progress:
     return Progress(tournament_id=tournament.id, name=tournament.name, format=tournament.format,
                     status=tournament.status, scheduled=tournament.games_scheduled, finished=finished,
                     forfeits=forfeits, games_per_hour=rate, eta_s=eta,
-                    verdict=tournament.configuration.get("verdict"))
+                    verdict=tournament.configuration.get("verdict"), error=tournament.last_error,
+                    error_at=tournament.last_error_at)
 
 
 def find_tournament(session: Session, ref: str | int) -> Tournament:

@@ -6,7 +6,8 @@
 The routers are a list so that other parts (metrics, the dashboard) mount theirs the same way.
 The database engine (sessions for writes and rare reads), the asynchronous read pool (the hot
 GET endpoints, `arena.api.reads`) and the Celery producer are made once per app and kept on
-`app.state`.
+`app.state`. Around the routes: `arena.api.guard.InputGuard` (unstorable strings, body size) and
+`arena.api.errors` (no internals in any error); /metrics needs read access like any GET.
 """
 
 from __future__ import annotations
@@ -17,18 +18,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import ArgumentError
 
 from arena import __version__
+from arena.db.embedded import EmbeddedPostgresError
 from arena.db.engine import database_url, make_engine, session_factory
 from arena.db.queries import LookupFailedError
 from arena.settings import Settings, get_settings
 
-from .reads import DatabaseUnavailable, ReadPool
+from .deps import check_read
+from .errors import ErrorGuard, add_database_handlers, unavailable_app
+from .guard import InputGuard
+from .reads import ReadPool
 from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web
 
 __all__ = ["ROUTERS", "create_app", "serving_app"]
 
 # Every resource's router, in the order /docs lists them.
+TITLE = "Go Arena"
 ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
                             stats.router, health.router, web.router]
 
@@ -55,9 +62,12 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     from arena.worker import server_engines
 
     settings = settings or get_settings()
-    url = database_url(settings)
-    engine = make_engine(url)
-    reads = ReadPool(url, max_size=settings.api_read_connections)
+    try:
+        url = database_url(settings)
+        engine = make_engine(url)
+        reads = ReadPool(url, max_size=settings.api_read_connections)
+    except (ArgumentError, ValueError, ImportError, EmbeddedPostgresError, OSError) as exc:
+        return unavailable_app(exc, title=TITLE, version=__version__)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Iterator[None]:
@@ -68,7 +78,7 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
             await reads.close()
             engine.dispose()
 
-    app = FastAPI(title="Go Arena", version=__version__, lifespan=lifespan,
+    app = FastAPI(title=TITLE, version=__version__, lifespan=lifespan,
                   description="Rates Go-playing network checkpoints: register checkpoints, schedule "
                               "tournaments, read Elo with 95% intervals, browse games. Writes need a "
                               "bearer token (`arena token create`).")
@@ -80,18 +90,18 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     ratings.attach_state(app.state, settings)
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
-    # Request counts and latency by route, GET /metrics, pending games and Elo from the database.
-    instrument_app(app, sessions=app.state.sessions)
+    # Inside the metrics middleware, so that refusals are counted too.
+    app.add_middleware(InputGuard, max_body_bytes=settings.api_max_json_bytes, routes=app.router.routes)
+    # Request counts and latency by route, GET /metrics (read access as any GET), pending games
+    # and Elo from the database.
+    instrument_app(app, sessions=app.state.sessions, check=check_read)
+    app.add_middleware(ErrorGuard)  # outermost of ours: whatever fails inside is an opaque 500
 
     @app.exception_handler(LookupFailedError)
     async def not_found(_: Request, exc: LookupFailedError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_404_NOT_FOUND)
 
-    @app.exception_handler(DatabaseUnavailable)
-    async def unavailable(_: Request, exc: DatabaseUnavailable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-                            headers={"Retry-After": "1"})
-
+    add_database_handlers(app)
     return app
 
 

@@ -1,9 +1,10 @@
 """What the API's routes are handed (FastAPI `Annotated` dependencies): settings, a database
 session, the asynchronous read pool, the server's engines, a way to send games to the workers, and the access checks.
 
-Writes need a bearer token (`arena token create`); reads need one only when
-`Settings.api_public_reads` is false. A missing, unknown, expired or revoked token is a 401
-whose message says which.
+Writes need a bearer token (`arena token create`) with scope `submit` (WriteAccess) or `admin`
+(AdminAccess); reads need a token of any scope, and only when `Settings.api_public_reads` is
+false. A missing, unknown, expired or revoked token is a 401 whose message says which; a live
+token without the scope needed is a 403 naming that scope.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from sqlalchemy.orm import Session
 
 from arena.db.models import ApiToken
 from arena.settings import Settings
-from arena.tokens import TokenError, verify_token
+from arena.tokens import Scope, ScopeError, TokenError, require_scope, verify_token
 
 from .reads import ReadPool
 
-__all__ = ["EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep", "WriteAccess",
-           "check_read", "in_session", "unprocessable", "with_session"]
+__all__ = ["AdminAccess", "EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep",
+           "WriteAccess", "check_read", "forbidden", "in_session", "unprocessable", "with_session"]
 
 T = TypeVar("T")
 
@@ -82,6 +83,24 @@ def require_token(credentials: Credentials, session: SessionDep) -> ApiToken:
         raise _unauthorized(str(exc)) from None
 
 
+def forbidden(exc: ScopeError) -> HTTPException:
+    """The 403 for a live token without the scope needed (the message names it)."""
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc))
+
+
+def _scoped(needed: Scope) -> Callable[..., ApiToken]:
+    def require(credentials: Credentials, session: SessionDep) -> ApiToken:
+        token = require_token(credentials, session)
+        try:
+            require_scope(token, needed)
+        except ScopeError as exc:
+            raise forbidden(exc) from None
+        return token
+
+    require.__name__ = f"require_{needed}"
+    return require
+
+
 async def require_read(request: Request, settings: SettingsDep, credentials: Credentials) -> ApiToken | None:
     """Nothing when reads are public (no session, no thread); else a live token, checked in a
     thread with a session of its own."""
@@ -115,7 +134,8 @@ async def in_session(request: Request, function: Callable[..., T], *args: Any, *
     return await run_in_threadpool(with_session, request, function, *args, **kwargs)
 
 
-WriteAccess = Annotated[ApiToken, Depends(require_token)]
+WriteAccess = Annotated[ApiToken, Depends(_scoped("submit"))]  # register, create, cancel its own
+AdminAccess = Annotated[ApiToken, Depends(_scoped("admin"))]  # cancel any, manage tokens
 ReadAccess = Depends(require_read)  # a router-level dependency: `APIRouter(dependencies=[ReadAccess])`
 
 

@@ -7,78 +7,54 @@ Every RPC is a thin translation: checkpoints go through `arena.checkpoint_store`
 `arena.db.repository`, tournaments through `arena.tournaments` (and the Celery app of
 `arena.worker` to send the first games), ratings and games through `arena.db.queries`. The two
 streams poll the database with a short interval (`poll_s`); each holds one server thread while
-open and ends when the client cancels.
+open and ends when the client cancels. Open streams are bounded (`Settings.grpc_max_streams`,
+`grpc_max_streams_per_peer`; RESOURCE_EXHAUSTED beyond) and the server has more threads than
+that, so unary calls always find one.
 
-Writes (RegisterCheckpoint, ScheduleTournament) pass the call's metadata to one function,
-`authorize(metadata)`, which raises `Unauthenticated` to refuse. The default accepts every call;
-a server that requires bearer tokens passes its own (`serve(..., authorize=...)`).
+Every call passes its metadata and the scope it needs to one function, `authorize(metadata,
+scope)` (`arena.grpc.access`): by default the HTTP API's rules, bearer tokens for writes
+(`submit`) and for reads when `Settings.api_public_reads` is false. `serve(..., open_writes=True)`
+accepts writes without a token; a server behind its own authentication asks for it.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import grpc
 import pydantic
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
-from arena.checkpoint_store import store_checkpoint
-from arena.checkpoints import record_checkpoint
+from arena.checkpoint_store import Admission
+from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
 from arena.db import queries
 from arena.db.engine import database_url, make_engine, session_scope
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
-from arena.scheduling import TournamentConfig
+from arena.import_roots import NotImportableError
+from arena.scheduling import TournamentConfig, TournamentLimits
 from arena.settings import Settings
 from arena.tournaments import TournamentError, create_tournament, dispatch
 from models.checkpoint import CheckpointError
 
+from .access import Authorize, Forbidden, StreamLimiter, Unauthenticated, allow_all, bearer_tokens
 from .generated import arena_pb2, arena_pb2_grpc
 
-__all__ = ["ArenaServicer", "Unauthenticated", "allow_all", "serve"]
+__all__ = ["ArenaServicer", "Forbidden", "Unauthenticated", "allow_all", "bearer_tokens", "serve"]
 
 log = logging.getLogger(__name__)
 
-Metadata = Sequence[tuple[str, str | bytes]]
 DEFAULT_POLL_S = 0.5
 # A finished game's `finished_at` is its transaction's start, so a game can become visible after
 # one stamped later: a stream looks this far back on each poll and skips the games it sent.
 VISIBILITY_LAG = timedelta(seconds=60)
 WATCH_BATCH = 500  # games read per poll; a long backlog streams over several polls
 ENDED = ("finished", "cancelled")
-
-
-class Unauthenticated(Exception):
-    """Raised by an `authorize` function to refuse a write (UNAUTHENTICATED, with this message)."""
-
-
-def allow_all(metadata: Metadata) -> None:
-    """Every write is accepted (tests; a server behind its own authentication)."""
-
-
-def bearer_tokens(engine: Any) -> Callable[[Metadata], None]:
-    """Writes need `authorization: Bearer <token>` metadata naming a live token (`arena token create`)."""
-    from arena.db.engine import session_scope
-    from arena.tokens import TokenError, verify_token
-
-    def authorize(metadata: Metadata) -> None:
-        values = [value for key, value in metadata if key.lower() == "authorization"]
-        if not values or not str(values[0]).startswith("Bearer "):
-            raise Unauthenticated("authorization: writes need `Bearer <token>` metadata (arena token create)")
-        try:
-            with session_scope(engine) as session:
-                verify_token(session, str(values[0]).removeprefix("Bearer ").strip())
-        except TokenError as exc:
-            raise Unauthenticated(f"authorization: {exc}") from None
-
-    return authorize
 
 
 class _Abort(Exception):
@@ -109,14 +85,19 @@ def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
 class ArenaServicer(arena_pb2_grpc.ArenaServicer):
     """The `arena.v1.Arena` service on one database (`engine`) and one configuration."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None,
-                 authorize: Callable[[Metadata], None] = allow_all, poll_s: float = DEFAULT_POLL_S,
-                 engines: dict | None = None, send: Callable[[dict], None] | None = None):
-        """`engines`: the server's engine configuration (default: `arena.worker.server_engines`);
-        `send`: how a block payload reaches the workers (default: Celery, `arena.worker.enqueue`)."""
+    def __init__(self, settings: Settings, *, engine: Engine | None = None, authorize: Authorize | None = None,
+                 open_writes: bool = False, poll_s: float = DEFAULT_POLL_S, engines: dict | None = None,
+                 send: Callable[[dict], None] | None = None):
+        """`authorize`: who may call (default: `bearer_tokens` with the HTTP API's read policy,
+        writes open only with `open_writes`); `engines`: the server's engine configuration
+        (default: `arena.worker.server_engines`); `send`: how a block payload reaches the
+        workers (default: Celery, `arena.worker.enqueue`)."""
         self.settings = settings
+        self._limits = TournamentLimits.from_settings(settings)  # the same limits as the HTTP API's
         self.engine = engine or make_engine(database_url(settings))
-        self.authorize = authorize
+        self.authorize = authorize or bearer_tokens(self.engine, public_reads=settings.api_public_reads,
+                                                    open_writes=open_writes)
+        self.streams = StreamLimiter(total=settings.grpc_max_streams, per_peer=settings.grpc_max_streams_per_peer)
         self.poll_s = poll_s
         self._engines = engines
         self._send = send
@@ -140,16 +121,25 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                 self._send = lambda payload: enqueue(app, payload)
             return self._send
 
-    def _check_write(self, context: grpc.ServicerContext) -> None:
+    def _check(self, context: grpc.ServicerContext, scope: str) -> int | None:
+        """The id of the token that makes this call (None: none needed), or an abort saying why not."""
         try:
-            self.authorize(tuple(context.invocation_metadata() or ()))
+            return self.authorize(tuple(context.invocation_metadata() or ()), scope)
         except Unauthenticated as exc:
             raise _Abort(grpc.StatusCode.UNAUTHENTICATED, str(exc) or "a valid bearer token is required") from None
+        except Forbidden as exc:
+            raise _Abort(grpc.StatusCode.PERMISSION_DENIED, str(exc)) from None
+
+    def _check_write(self, context: grpc.ServicerContext) -> int | None:
+        """A write needs a `submit` token (unless writes are open): its id, the row's owner."""
+        return self._check(context, "submit")
 
     @staticmethod
-    def _wrap(method):
+    def _wrap(method, *, reads: bool = False):
         def unary(self, request, context):
             try:
+                if reads:
+                    self._check(context, "read")
                 return method(self, request, context)
             except _Abort as exc:
                 context.abort(exc.code, exc.message)
@@ -158,11 +148,22 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
 
     @staticmethod
     def _wrap_stream(method):
+        """A read stream: access checked, then one of the bounded stream slots held until it ends
+        (its callback frees the slot even when the client leaves while the stream is suspended)."""
         def stream(self, request, context):
+            release = None
             try:
+                self._check(context, "read")
+                release = self.streams.acquire(context.peer())
+                if release is None:
+                    raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, self.streams.refusal(context.peer()))
+                context.add_callback(release)
                 yield from method(self, request, context)
             except _Abort as exc:
                 context.abort(exc.code, exc.message)
+            finally:
+                if release is not None:
+                    release()
         stream.__name__, stream.__doc__ = method.__name__, method.__doc__
         return stream
 
@@ -180,28 +181,34 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
     # ------------------------------------------------------------------ writes
 
     def _register_checkpoint(self, request, context):
-        self._check_write(context)
+        token_id = self._check_write(context)
         if not request.path.strip():
             raise _invalid("path", "must not be empty")
         if request.name and not request.name.strip():
             raise _invalid("name", "must not be blank")
-        path = Path(request.path)
-        if not path.exists():
-            raise _Abort(grpc.StatusCode.NOT_FOUND, f"path: {request.path} does not exist on the server")
+        # The HTTP API's registration: a path under ARENA_IMPORT_DIRS, data formats only, refusals
+        # before anything is stored; also publishes to Triton when it is configured.
         try:
-            stored = store_checkpoint(path, root=self.settings.checkpoint_root())  # refusals touch nothing
-        except (CheckpointError, OSError) as exc:
+            with session_scope(self.engine) as session:
+                registration = register_checkpoint_file(
+                    session, request.path, settings=self.settings, admission=Admission.network(self.settings),
+                    roots=self.settings.import_dirs, name=request.name or None, token_id=token_id)
+                row = registration.checkpoint
+                parent = None if registration.dropped_parent else registration.stored.manifest.parent
+                return arena_pb2.RegisterCheckpointResponse(id=row.id, sha256=row.sha256, name=row.name,
+                                                            created=registration.created, parent_sha256=parent or "")
+        except NotImportableError as exc:
+            raise _invalid("path", str(exc)) from None
+        except CheckpointNameTaken as exc:
+            raise _Abort(grpc.StatusCode.ALREADY_EXISTS, str(exc)) from None
+        except CheckpointError as exc:  # ExecutableFormatError included: its message says to use the CLI
             raise _invalid("path", f"checkpoint refused, nothing stored or registered: {exc}") from None
-        with session_scope(self.engine) as session:
-            # The shared registration path: also publishes to Triton when it is configured.
-            registration = record_checkpoint(session, stored, name=request.name or None, settings=self.settings)
-            row = registration.checkpoint
-            parent = None if registration.dropped_parent else stored.manifest.parent
-            return arena_pb2.RegisterCheckpointResponse(id=row.id, sha256=row.sha256, name=row.name,
-                                                        created=registration.created, parent_sha256=parent or "")
+        except OSError:  # the store's disk, not the client's input; the path stays in the log
+            log.exception("registering a checkpoint failed on the server's side")
+            raise _Abort(grpc.StatusCode.UNAVAILABLE, "the server could not store the checkpoint") from None
 
     def _schedule_tournament(self, request, context):
-        self._check_write(context)
+        token_id = self._check_write(context)
         try:
             data = json.loads(request.config_json)
         except json.JSONDecodeError as exc:
@@ -218,9 +225,11 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                 raise _Abort(grpc.StatusCode.ALREADY_EXISTS,
                              f"config_json.name: a tournament named {config.name!r} already exists")
             try:
-                tournament = create_tournament(session, config, engines=engines)
+                tournament = create_tournament(session, config, engines=engines, limits=self._limits,
+                                               sgf_roots=self.settings.import_dirs)  # openings.directory: imports only
             except TournamentError as exc:
                 raise _invalid("config_json", str(exc)) from None
+            tournament.created_by_token_id = token_id  # its owner (None: writes are open)
             tid, name, scheduled = tournament.id, tournament.name, tournament.games_scheduled
         sent = 0
         if not request.no_dispatch:
@@ -228,7 +237,7 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
             # scheduler sends its games later), and games are marked sent only if sending worked.
             try:
                 with session_scope(self.engine) as session:
-                    sent = dispatch(session, tid, send=self._sender())
+                    sent = dispatch(session, tid, send=self._sender(), limits=self._limits)
             except Exception:  # noqa: BLE001 -- any broker failure: leave it to the scheduler
                 log.exception("tournament %s stored; sending its games failed, the scheduler will", tid)
         return arena_pb2.ScheduleTournamentResponse(tournament_id=tid, name=name, games_scheduled=scheduled,
@@ -376,24 +385,50 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
 
     RegisterCheckpoint = _wrap(_register_checkpoint)
     ScheduleTournament = _wrap(_schedule_tournament)
-    GetLeaderboard = _wrap(_get_leaderboard)
+    GetLeaderboard = _wrap(_get_leaderboard, reads=True)
     WatchGames = _wrap_stream(_watch_games)
     WatchRatings = _wrap_stream(_watch_ratings)
 
 
-def serve(settings: Settings, port: int, *, host: str = "[::]", max_workers: int = 32,
-          **servicer_options) -> grpc.Server:
-    """Start the Arena service on `host:port` (port 0: a free one, read it from `server.port`).
+# Threads kept for unary calls beyond the stream bound: open streams never hold them all.
+UNARY_THREADS = 16
 
-    Each open stream holds one of `max_workers` threads. `servicer_options` go to ArenaServicer.
+
+def serve(settings: Settings, port: int, *, host: str = "127.0.0.1", **servicer_options) -> grpc.Server:
+    """Start the Arena service on `host:port` (port 0: a free one, read it from `server.port`):
+    loopback by default, TLS when `settings.grpc_tls_cert` and `grpc_tls_key` are set.
+
+    Open streams are bounded by `settings.grpc_max_streams`, and the server has UNARY_THREADS
+    threads more. `servicer_options` go to ArenaServicer (`open_writes=True`: writes need no token).
     """
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="arena-grpc"))
+    credentials = tls_credentials(settings)
+    workers = settings.grpc_max_streams + UNARY_THREADS
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="arena-grpc"))
     servicer = ArenaServicer(settings, **servicer_options)
     arena_pb2_grpc.add_ArenaServicer_to_server(servicer, server)
-    bound = server.add_insecure_port(f"{host}:{port}")
+    address = f"{host}:{port}"
+    bound = server.add_insecure_port(address) if credentials is None else server.add_secure_port(address, credentials)
     if bound == 0:
         raise OSError(f"cannot listen on {host}:{port}")
     server.port = bound
     server.servicer = servicer
     server.start()
     return server
+
+
+def tls_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """The server's TLS credentials from ARENA_GRPC_TLS_CERT/KEY (PEM files); None when neither is
+    set. ValueError naming the setting when only one is, or a file cannot be read."""
+    cert, key = settings.grpc_tls_cert, settings.grpc_tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        missing = "ARENA_GRPC_TLS_CERT" if cert is None else "ARENA_GRPC_TLS_KEY"
+        raise ValueError(f"{missing}: TLS needs both a certificate and a key")
+    pem = {}
+    for name, path in (("ARENA_GRPC_TLS_CERT", cert), ("ARENA_GRPC_TLS_KEY", key)):
+        try:
+            pem[name] = path.read_bytes()
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot read {path}: {exc.strerror}") from None
+    return grpc.ssl_server_credentials([(pem["ARENA_GRPC_TLS_KEY"], pem["ARENA_GRPC_TLS_CERT"])])

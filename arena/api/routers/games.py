@@ -3,6 +3,9 @@ statistics, and its SGF (`/games/{id}.sgf`).
 
 Pages run by descending game id, so a page boundary never moves when new games are stored;
 the cursor is opaque (the last id seen, encoded) and only valid with the same filters.
+
+A game's detail is public: it leaves out what the database keeps for operators, the worker
+that played it (host and process id) and the engines' stderr (`public_provenance`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
@@ -35,6 +38,32 @@ GameId = Annotated[int, Path(ge=1, le=queries.MAX_DB_ID, description="A finished
 
 
 _SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(queries.GameSummary))  # the rows' columns
+
+
+# The provenance keys a client may see (search_workers.tasks.finished_record writes them). An
+# allow-list: a key added there stays private until it is added here.
+PUBLIC_PROVENANCE = ("players", "scoring", "reason", "engine_versions", "opening_moves", "rules", "komi")
+
+
+def public_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
+    """A stored game's provenance without what only operators may see (engines' stderr, and
+    anything not in PUBLIC_PROVENANCE)."""
+    return {key: provenance[key] for key in PUBLIC_PROVENANCE if key in provenance}
+
+
+# queries.GameDetail without what only operators may see: the worker that played the game (its
+# host and process id). Made from GameDetail's fields, so a field added there is public here.
+_PRIVATE_DETAIL = ("worker",)
+_DETAIL_TYPES = get_type_hints(queries.GameDetail)
+PublicGameDetail = dataclasses.make_dataclass(
+    "PublicGameDetail", [(f.name, _DETAIL_TYPES[f.name]) for f in dataclasses.fields(queries.GameDetail)
+                         if f.name not in _PRIVATE_DETAIL], frozen=True)
+
+
+def public_detail(detail: queries.GameDetail) -> PublicGameDetail:
+    """`detail` as clients see it: no worker, and `public_provenance` for its model_versions."""
+    fields = {f.name: getattr(detail, f.name) for f in dataclasses.fields(PublicGameDetail)}
+    return PublicGameDetail(**{**fields, "model_versions": public_provenance(detail.model_versions)})
 
 
 @dataclass(frozen=True)
@@ -115,5 +144,5 @@ def game_sgf(game_id: GameId, session: SessionDep) -> Response:
 
 @router.get("/{game_id}", summary="A finished game with per-move statistics", dependencies=[ReadAccess],
             responses={404: {"description": "unknown or unfinished"}})
-def get_game(game_id: GameId, session: SessionDep) -> queries.GameDetail:
-    return queries.game_detail(session, game_id)
+def get_game(game_id: GameId, session: SessionDep) -> PublicGameDetail:
+    return public_detail(queries.game_detail(session, game_id))

@@ -15,9 +15,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from arena import tournaments as service
 from arena.db import queries
-from arena.scheduling import TournamentConfig
+from arena.scheduling import TournamentConfig, TournamentLimits
+from arena.tokens import ScopeError, require_owner
 
-from ..deps import EnginesDep, ReadAccess, SendDep, SessionDep, WriteAccess, unprocessable
+from ..deps import EnginesDep, ReadAccess, SendDep, SessionDep, SettingsDep, WriteAccess, forbidden, unprocessable
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/tournaments", tags=["tournaments"])
@@ -33,7 +34,10 @@ class TournamentDetail:
 class Created:
     tournament: TournamentDetail
     dispatched: int  # games sent to the workers now (the scheduler sends the rest, and retries)
-    dispatch_error: str | None = None
+    dispatch_error: str | None = None  # a fixed, client-safe sentence; the details are in the API's log
+
+
+DISPATCH_FAILED = "sending the first games to the workers failed; the scheduler will send them later"
 
 
 def _tournament(session, ref: str):
@@ -52,20 +56,26 @@ def _detail(session, tournament_id: int) -> TournamentDetail:
 @router.post("", summary="Create a tournament and send its first games to the workers",
              status_code=status.HTTP_201_CREATED, responses={422: {"description": "refused; nothing stored"}})
 def create_tournament(config: TournamentConfig, session: SessionDep, engines: EnginesDep, send: SendDep,
-                      _: WriteAccess) -> Created:
+                      settings: SettingsDep, token: WriteAccess) -> Created:
+    # A plain `def`: FastAPI runs it in its thread pool, so planning (up to
+    # ARENA_MAX_GAMES_PER_TOURNAMENT games, seconds) never blocks the event loop.
+    limits = TournamentLimits.from_settings(settings)
     try:
-        tournament = service.create_tournament(session, config, engines=engines)
+        tournament = service.create_tournament(session, config, engines=engines, limits=limits,
+                                               sgf_roots=settings.import_dirs)  # openings.directory: imports only
     except service.TournamentError as exc:
         raise unprocessable(("body",), str(exc)) from None
+    tournament.created_by_token_id = token.id  # its owner: may cancel it with a submit scope
     session.commit()
     dispatched, error = 0, None
     try:
-        dispatched = service.dispatch(session, tournament.id, send=send)
+        dispatched = service.dispatch(session, tournament.id, send=send, limits=limits)
         session.commit()
-    except Exception as exc:  # noqa: BLE001 -- the tournament stands; the scheduler dispatches it later
+    except Exception:  # noqa: BLE001 -- the tournament stands; the scheduler dispatches it later
         session.rollback()
-        log.warning("tournament %s: dispatch failed, left to the scheduler: %s", tournament.id, exc)
-        error = f"{type(exc).__name__}: {exc}"
+        # The exception's text may name hosts, paths or credentials of the broker: the log only.
+        log.exception("tournament %s: dispatch failed, left to the scheduler", tournament.id)
+        error = DISPATCH_FAILED
     return Created(tournament=_detail(session, tournament.id), dispatched=dispatched, dispatch_error=error)
 
 
@@ -81,9 +91,15 @@ def get_tournament(ref: str, session: SessionDep) -> TournamentDetail:
 
 
 @router.post("/{ref}/cancel", summary="Stop scheduling a tournament (stored games stay)",
-             responses={404: {"description": "no such tournament"}})
-def cancel_tournament(ref: str, session: SessionDep, _: WriteAccess) -> TournamentDetail:
-    tournament_id = _tournament(session, ref).id
+             responses={403: {"description": "another token's tournament, and this one is not an admin"},
+                        404: {"description": "no such tournament"}})
+def cancel_tournament(ref: str, session: SessionDep, token: WriteAccess) -> TournamentDetail:
+    tournament = _tournament(session, ref)
+    tournament_id = tournament.id
+    try:
+        require_owner(token, tournament.created_by_token_id, action="cancelling this tournament")
+    except ScopeError as exc:
+        raise forbidden(exc) from None
     service.cancel(session, tournament_id)
     session.commit()
     return _detail(session, tournament_id)

@@ -19,7 +19,7 @@ async function main() {
   main.replaceChildren(el("section", {},
     el("h2", {}, `Game #${s.id}: ${s.black} (Black) vs ${s.white} (White) — ${s.result}`),
     el("p", {class: "muted"}, `${s.tournament}, ${game.size}×${game.size}, komi ${(game.props.KM || ["?"])[0]}, ` +
-       `${s.move_count} moves, ${fmt.duration(s.duration_s)}; worker ${detail.worker}. `,
+       `${s.move_count} moves, ${fmt.duration(s.duration_s)}. `,
        el("a", {href: `/games/${s.id}.sgf`}, "SGF")),
     el("div", {class: "viewer"},
       el("div", {id: "board"}),

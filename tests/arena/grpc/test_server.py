@@ -23,7 +23,7 @@ from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import bearer_tokens, serve
 from arena.tokens import create_token
 from arena.settings import Settings
-from models.demo import demo_manifests
+from models.demo import DEMO_DIR, demo_manifests
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 
 TIMEOUT = 10.0
@@ -37,8 +37,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def stub(db_url, engine, data_dir) -> Iterator[arena_pb2_grpc.ArenaStub]:  # noqa: F811
+    # `path` registrations: the demo checkpoints and data_dir/imports (ARENA_IMPORT_DIRS).
+    (data_dir / "imports").mkdir(exist_ok=True)
     settings = Settings(database_url=db_url, data_dir=data_dir, broker_url=None, checkpoint_dir=None,
-                        engines_file=None)
+                        engines_file=None, import_dirs=[DEMO_DIR, data_dir / "imports"])
     with session_scope(engine) as session:
         AUTH[:] = [("authorization", f"Bearer {create_token(session, name='grpc-tests').token}")]
     server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
@@ -168,15 +170,20 @@ def test_watch_ratings_emits_a_snapshot_when_results_change(stub, checkpoints, e
     assert {p.name: p.games for p in snapshots[-1].players}[player] == 3
 
 
-def test_bad_input_maps_to_status_codes(stub, checkpoints, tmp_path) -> None:
-    not_a_checkpoint = tmp_path / "x.json"
+def test_bad_input_maps_to_status_codes(stub, checkpoints, data_dir, tmp_path) -> None:
+    not_a_checkpoint = data_dir / "imports" / "x.json"
     not_a_checkpoint.write_text("{}")
+    outside = tmp_path / "x.json"
+    outside.write_text("{}")
     register = lambda path, **kw: stub.RegisterCheckpoint(  # noqa: E731
         arena_pb2.RegisterCheckpointRequest(path=path), timeout=TIMEOUT, **kw)
     cases = [
         (lambda: register(str(not_a_checkpoint)), grpc.StatusCode.UNAUTHENTICATED, "Bearer"),
         (lambda: register("", metadata=AUTH), grpc.StatusCode.INVALID_ARGUMENT, "path: must not be empty"),
-        (lambda: register(str(tmp_path / "missing.json"), metadata=AUTH), grpc.StatusCode.NOT_FOUND, "path:"),
+        # Missing or outside ARENA_IMPORT_DIRS: one refusal, which says neither.
+        (lambda: register(str(data_dir / "imports" / "missing.json"), metadata=AUTH), grpc.StatusCode.INVALID_ARGUMENT,
+         "path: not an importable path"),
+        (lambda: register(str(outside), metadata=AUTH), grpc.StatusCode.INVALID_ARGUMENT, "path: not an importable path"),
         (lambda: register(str(not_a_checkpoint), metadata=AUTH), grpc.StatusCode.INVALID_ARGUMENT,
          "path: checkpoint refused"),
         (lambda: _schedule(stub, "{not json"), grpc.StatusCode.INVALID_ARGUMENT, "config_json: not JSON"),
