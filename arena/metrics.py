@@ -3,7 +3,9 @@
 - HTTP requests: `arena_http_requests_total` and `arena_http_request_duration_seconds` by route
   template, method and status, from `MetricsMiddleware` (plain ASGI, any framework);
 - read from the database at each scrape by `DatabaseCollector`: games pending per running
-  tournament, and Elo with its standard error and 95% interval for each player of each running
+  tournament, games failed (`arena_games_failed_total`: given up on after their attempts, see
+  arena.leases; counted in the database because the scheduler that fails them serves no
+  metrics), worker liveness from the heartbeats (`arena_worker_*`), and Elo with its standard error and 95% interval for each player of each running
   tournament (its pool), from the ratings of its finished games, refitted only when a game
   has finished since the last scrape.
 
@@ -20,7 +22,7 @@ import time
 from typing import Any, Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, make_asgi_app
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -42,7 +44,10 @@ HTTP_REQUEST_SECONDS = Histogram(
 
 # Names of the gauges DatabaseCollector yields (listed for the dashboards' test).
 DATABASE_METRICS = ("arena_tournament_games_pending", "arena_player_elo", "arena_player_elo_stderr",
-                    "arena_player_elo_ci95_lower", "arena_player_elo_ci95_upper", "arena_player_games")
+                    "arena_player_elo_ci95_lower", "arena_player_elo_ci95_upper", "arena_player_games",
+                    "arena_games_failed_total", "arena_worker_alive", "arena_worker_blocks_in_hand",
+                    "arena_worker_games_in_hand", "arena_worker_heartbeat_age_seconds",
+                    "arena_worker_games_lost")
 
 
 class MetricsMiddleware:
@@ -119,6 +124,41 @@ class DatabaseCollector(Collector):
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the database does not
             log.warning("database metrics unavailable: %s", exc)
         yield from (pending, elo, stderr, lower, upper, games)
+        yield from self._liveness()
+
+    def _liveness(self) -> Iterator[Any]:
+        """Failed games (all tournaments) and each worker's last heartbeat (arena.leases)."""
+        from sqlalchemy import func, select
+
+        from arena import leases
+        from arena.db.models import ScheduledGame
+        from arena.settings import get_settings
+
+        failed = CounterMetricFamily("arena_games_failed", "Games given up on after ARENA_MAX_BLOCK_ATTEMPTS "
+                                     "deliveries whose workers died or lost them.")
+        alive = GaugeMetricFamily("arena_worker_alive", "1 while the worker's heartbeats arrive within a lease.",
+                                  labels=["worker"])
+        blocks = GaugeMetricFamily("arena_worker_blocks_in_hand", "Blocks the worker is playing.", labels=["worker"])
+        in_hand = GaugeMetricFamily("arena_worker_games_in_hand", "Games the worker holds leases on.",
+                                    labels=["worker"])
+        age = GaugeMetricFamily("arena_worker_heartbeat_age_seconds", "Seconds since the worker's last heartbeat.",
+                                labels=["worker"])
+        lost = GaugeMetricFamily("arena_worker_games_lost", "Games whose lease expired in the worker's hands "
+                                 "(it died, hung or lost the database).", labels=["worker"])
+        try:
+            with self.sessions() as session:
+                failed.add_metric([], session.scalar(select(func.count()).select_from(ScheduledGame)
+                                                     .where(ScheduledGame.failed_at.is_not(None))))
+                now = session.scalar(select(func.now()))
+                for w in leases.list_workers(session, lease_s=get_settings().lease_s):
+                    alive.add_metric([w.worker], float(w.alive))
+                    blocks.add_metric([w.worker], w.blocks_in_hand)
+                    in_hand.add_metric([w.worker], w.games_in_hand)
+                    age.add_metric([w.worker], (now - w.last_heartbeat_at).total_seconds())
+                    lost.add_metric([w.worker], w.games_lost)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("database metrics unavailable: %s", exc)
+        yield from (failed, alive, blocks, in_hand, age, lost)
 
     def _read(self) -> list[tuple[str, int, Any]]:
         from sqlalchemy import func, select

@@ -7,7 +7,9 @@ two of them only ever send a game twice, which the workers skip.
 One tournament that fails (a stored configuration this server no longer accepts, a broker
 refusing its blocks) never stops the others: its failure is logged in full, recorded on the
 tournament in words fit for its clients (`Tournament.last_error`, shown in its progress), and
-retried on the next pass.
+retried on the next pass. An outage of the database or the broker is nobody's tournament's
+fault: the pass stops, and `run_scheduler` tries again with exponential backoff (`OutageBackoff`),
+forever; the scheduler process never exits of it.
 """
 
 from __future__ import annotations
@@ -18,50 +20,72 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from typing import Callable, Iterable
 
 from celery import Celery
 
 from arena.db.engine import make_engine, session_factory, session_scope
+from arena.leases import LeasePolicy, reclaim
+from arena.db.outage import is_outage
 from arena.scheduling import TournamentLimits
 from arena.settings import Settings, get_settings
 from arena.tournaments import Progress, advance, dispatch, progress, record_error, running_tournaments
-from arena.worker import enqueue, make_celery
+from arena.worker import enqueue, make_celery, queued_blocks
 
 log = logging.getLogger(__name__)
 
 DONE = ("finished", "cancelled")
 
+# Seconds a block sent and claimed by no worker may be missing from an empty broker queue before
+# it counts as lost: far above the moment between a worker taking a message and claiming its games.
+LOST_AFTER_S = 15.0
+
 # What a tournament's clients read when a step fails; the exception itself goes to the log only
 # (it may name hosts, paths or credentials of the database or the broker).
 FAILED = {
+    "reclaim": "the scheduler could not take back this tournament's games from lost workers; it retries on every pass",
     "advance": "the scheduler could not schedule this tournament's next games; it retries on every pass",
     "dispatch": "the scheduler could not send this tournament's games to the workers; it retries on every pass",
 }
 
 
 def scheduler_pass(sessions, app: Celery, tournament_ids: Iterable[int] | None = None, *,
-                   block_size: int = 32, resend_after: timedelta | None = None,
+                   block_size: int = 32, policy: LeasePolicy | None = None,
                    limits: TournamentLimits | None = None) -> dict[int, Progress]:
-    """One round: advance each tournament, send its unsent games; the progress of each.
+    """One round: take back each tournament's games from lost workers (leases expired, blocks
+    queued too long; failed at `policy.max_attempts`: arena.leases.reclaim), advance it, send its
+    unsent games; the progress of each. `policy`: default, this process's settings.
 
     A tournament whose step raises is recorded (`record_error`) and skipped until the next pass;
     one whose progress cannot be read is left out of the report.
     """
+    policy = policy or LeasePolicy.from_settings(get_settings())
     with session_scope(sessions) as session:
         ids = list(tournament_ids) if tournament_ids is not None else running_tournaments(session)
+    # Games sent and not claimed while the broker's queue is empty were lost with it (a Redis
+    # restarted without persistence): a block waits between the queue and its worker's claim only
+    # for the moment of delivery, so they go out again after LOST_AFTER_S instead of the whole
+    # queue timeout. A block sent twice costs one message: its second claim gets nothing.
+    queue_timeout_s = policy.queue_timeout_s
+    if ids and queued_blocks(app) == 0:
+        queue_timeout_s = min(queue_timeout_s, LOST_AFTER_S)
     report = {}
     for tid in ids:
-        steps = (("advance", lambda session, tid=tid: advance(session, tid)),
+        steps = (("reclaim", lambda session, tid=tid: reclaim(
+                     session, tournament_id=tid, queue_timeout_s=queue_timeout_s,
+                     max_attempts=policy.max_attempts)),
+                 ("advance", lambda session, tid=tid: advance(session, tid)),
                  ("dispatch", lambda session, tid=tid: dispatch(
                      session, tid, send=lambda payload: enqueue(app, payload), block_size=block_size,
-                     resend_after=resend_after, limits=limits)))
+                     max_attempts=policy.max_attempts, max_queued_blocks=policy.max_queued_blocks,
+                     limits=limits)))
         for stage, step in steps:
             try:
                 with session_scope(sessions) as session:
                     step(session)
-            except Exception:  # noqa: BLE001 -- isolate the tournament, go on with the others
+            except Exception as exc:  # noqa: BLE001 -- isolate the tournament, go on with the others
+                if is_outage(exc):
+                    raise  # the database or the broker is away for everyone: run_scheduler backs off
                 log.exception("tournament %s: %s failed; going on with the other tournaments", tid, stage)
                 _record(sessions, tid, FAILED[stage])
                 break
@@ -73,6 +97,37 @@ def scheduler_pass(sessions, app: Celery, tournament_ids: Iterable[int] | None =
     return report
 
 
+class OutageBackoff:
+    """The scheduler loop's wait after a failed pass: exponential (1 s doubling to 30 s) while the
+    failures go on, back to none after a good pass. Every failure is logged: an outage of the
+    database or the broker as one warning line, anything else with its traceback."""
+
+    def __init__(self, first_s: float = 1.0, max_s: float = 30.0):
+        self.first_s, self.max_s = first_s, max_s
+        self.failures = 0
+        self.since: float | None = None
+
+    def failed(self, error: BaseException) -> float:
+        """Note a failed pass; the seconds to wait before the next."""
+        self.failures += 1
+        if self.since is None:
+            self.since = time.monotonic()
+        delay = min(self.first_s * 2 ** (self.failures - 1), self.max_s)
+        if is_outage(error):
+            log.warning("scheduler pass failed (%s: %s); retrying in %.0f s (failing for %.0f s)",
+                        type(error).__name__, str(error).splitlines()[0] if str(error) else "", delay,
+                        time.monotonic() - self.since)
+        else:
+            log.exception("scheduler pass failed; retrying in %.0f s", delay, exc_info=error)
+        return delay
+
+    def succeeded(self) -> None:
+        if self.failures:
+            log.info("scheduler pass succeeded again after %d failures over %.0f s", self.failures,
+                     time.monotonic() - (self.since or time.monotonic()))
+        self.failures, self.since = 0, None
+
+
 def _record(sessions, tournament_id: int, message: str) -> None:
     try:
         with session_scope(sessions) as session:
@@ -82,7 +137,7 @@ def _record(sessions, tournament_id: int, message: str) -> None:
 
 
 def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings | None = None,
-                  poll_s: float = 1.0, block_size: int = 32, resend_after: timedelta | None = None,
+                  poll_s: float = 1.0, block_size: int = 32,
                   on_progress: Callable[[dict[int, Progress]], None] | None = None,
                   until_done: bool = True) -> dict[int, Progress]:
     """Advance and dispatch until the given tournaments (default: all running) are done."""
@@ -91,10 +146,17 @@ def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     limits = TournamentLimits.from_settings(settings)
+    policy = LeasePolicy.from_settings(settings)
     try:
+        backoff = OutageBackoff()
         while True:
-            report = scheduler_pass(sessions, app, tournament_ids, block_size=block_size, resend_after=resend_after,
-                                    limits=limits)
+            try:
+                report = scheduler_pass(sessions, app, tournament_ids, block_size=block_size,
+                                        policy=policy, limits=limits)
+            except Exception as exc:  # noqa: BLE001 -- the loop never dies of one thing
+                time.sleep(backoff.failed(exc))
+                continue
+            backoff.succeeded()
             if on_progress is not None:
                 on_progress(report)
             if until_done and tournament_ids is not None and all(

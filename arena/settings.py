@@ -46,6 +46,21 @@ class Settings(BaseSettings):
     # keep it above the longest block (a live worker's task is redelivered too once it passes).
     broker_visibility_timeout_s: float = Field(default=3600.0, gt=0)
 
+    # Leases (arena.leases): a worker claims a block's games for this many seconds and extends the
+    # claim every quarter of it while it plays; the scheduler reclaims a lease expired (a dead
+    # worker's games go back out about this long after it died) and sends its games again.
+    lease_s: float = Field(default=30.0, ge=1, le=3600)
+    # Games sent to the workers but claimed by none for this long are sent again (a block lost
+    # with a broker that does not redeliver, or one waiting behind a worker that died).
+    queue_timeout_s: float = Field(default=300.0, ge=1, le=86400)
+    # Deliveries a game may take before it is marked failed (each one whose worker died or lost
+    # its lease counts); the blocks of a game's later attempts are halved, and single games on
+    # the last, so one game that kills its worker takes none of its block's others down with it.
+    max_block_attempts: int = Field(default=3, ge=1, le=20)
+    # Blocks of one tournament sent and not yet claimed, at most: a backlog stays in the database,
+    # not in the queue, so a queue timeout never sends a huge one again. 0: no bound.
+    max_queued_blocks: int = Field(default=64, ge=0, le=100_000)
+
     # Server-side engine definitions (TOML; see engines.example.toml). None: built-in presets
     # only (GNU Go when installed). Clients refer to engines by name and never send commands.
     engines_file: Path | None = None
@@ -125,6 +140,19 @@ class Settings(BaseSettings):
     triton_repository: Path | None = None
     # Which exported flavour is served: "gpu" (libtorch, KIND_GPU) or "cpu" (Python backend).
     triton_flavour: Literal["gpu", "cpu"] = "gpu"
+
+    # Faults (README "Faults"). Seconds a worker keeps a finished game it could not store (database
+    # down) and retries it with backoff (1 s doubling to 30 s); then the block gives its games back
+    # and fails. At least 10 minutes so a database restart or failover never costs a game.
+    store_retry_s: float = Field(default=600.0, ge=1, le=86_400)
+    # Seconds an evaluation waits, retrying with backoff, for an unavailable Triton server (or a
+    # model being loaded again) before the game in play fails.
+    triton_wait_s: float = Field(default=120.0, ge=0, le=3600)
+    # Seconds an engine process (GNU Go...) may sit idle in a worker's pool before it is stopped.
+    engine_idle_s: float = Field(default=300.0, gt=0, le=86_400)
+    # Engine processes one worker process keeps at most (busy and idle together); a game that
+    # needs one more waits for one to be released, and idle ones of other engines are stopped first.
+    max_engine_processes: int = Field(default=16, ge=2, le=1024)
 
     # A gauntlet template (TOML/JSON, see arena/enrolment.py): every newly registered checkpoint
     # is enrolled in `<checkpoint>-gauntlet` against its pool. None: no automatic enrolment.

@@ -20,13 +20,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
+from arena import leases
 from arena.db import queries
 from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
 from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
@@ -218,8 +219,9 @@ def advance(session: Session, tournament_id: int) -> str:
         return tournament.status
     # The progress counters are kept in the same transactions as the games (schedule_games,
     # record_finished_game): games still in play are known without reading them.
-    if tournament.games_finished < tournament.games_scheduled:
-        return tournament.status
+    if tournament.games_finished < tournament.games_scheduled and (
+            tournament.games_finished + leases.failed_count(session, tournament_id) < tournament.games_scheduled):
+        return tournament.status  # failed games (arena.leases) are done too: they will not be played
     config = stored_config(tournament)
     played, scheduled = _played(session, tournament_id)
     book = [parse_opening(text, config.board_size) for text in tournament.configuration.get("opening_book", [""])]
@@ -271,34 +273,61 @@ def _player_spec(player: Player) -> CheckpointPlayer | EnginePlayer:
     return EnginePlayer(name=player.name, engine=player.search_settings["engine"])
 
 
+def attempt_block_size(block_size: int, attempts: int, max_attempts: int) -> int:
+    """Games per block for games that already had `attempts` deliveries: halved per attempt, and
+    single games on the last one, so that a game that kills its worker (arena.leases) takes fewer
+    good games down with it each time and none on its last attempt."""
+    if attempts <= 0:
+        return block_size
+    if attempts >= max_attempts - 1:
+        return 1
+    return max(1, block_size >> attempts)
+
+
 def dispatch(session: Session, tournament_id: int, *, send: Callable[[dict], None],
-             block_size: int = DEFAULT_BLOCK_SIZE, resend_after: timedelta | None = None,
-             limits: TournamentLimits | None = None) -> int:
-    """Send the tournament's unsent games (and, with `resend_after`, games sent that long ago and
-    still unfinished) to the workers, in blocks sized by `block_payloads`. Returns the number of
-    games sent.
+             block_size: int = DEFAULT_BLOCK_SIZE, max_attempts: int | None = None,
+             max_queued_blocks: int | None = None, limits: TournamentLimits | None = None) -> int:
+    """Send the tournament's unsent games to the workers, in blocks sized by `block_payloads`
+    (smaller for games sent before, see `attempt_block_size`). Returns the number of games sent.
+
+    At most `max_queued_blocks` blocks' worth of the tournament's games wait in the queue
+    unclaimed (default: ARENA_MAX_QUEUED_BLOCKS; 0: no bound): the rest wait here, in the
+    database, so a backlog is never sent twice by a queue timeout. Games that were sent and lost
+    come back unsent through `arena.leases.reclaim`.
 
     Games are marked sent in the same transaction; if sending fails the marks roll back with it.
-    A game sent twice is harmless: the second delivery finds it stored and skips it.
+    A game sent twice is harmless: only one delivery can claim it (arena.leases.claim).
     """
+    settings = get_settings()
+    max_attempts = settings.max_block_attempts if max_attempts is None else max_attempts
+    max_queued_blocks = settings.max_queued_blocks if max_queued_blocks is None else max_queued_blocks
     tournament = session.get(Tournament, tournament_id)
     if tournament is None:
         raise TournamentError(f"tournament {tournament_id} does not exist")
     if tournament.status != "running":
         return 0
-    unsent = ScheduledGame.dispatched_at.is_(None)
-    if resend_after is not None:
-        unsent = unsent | (ScheduledGame.dispatched_at < datetime.now(UTC) - resend_after)
-    games = list(session.scalars(
-        select(ScheduledGame).outerjoin(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
-        .where(ScheduledGame.tournament_id == tournament_id, FinishedGame.scheduled_game_id.is_(None), unsent)
-        .with_for_update(of=ScheduledGame, skip_locked=True)))
+    to_play = (ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_(None),
+               ~exists().where(FinishedGame.scheduled_game_id == ScheduledGame.id))
+    query = (select(ScheduledGame).where(*to_play, ScheduledGame.dispatched_at.is_(None))
+             .order_by(ScheduledGame.id).with_for_update(skip_locked=True))
+    if max_queued_blocks:
+        queued = session.scalar(select(func.count()).select_from(ScheduledGame).where(
+            *to_play, ScheduledGame.dispatched_at.is_not(None), ScheduledGame.lease_owner.is_(None)))
+        room = max_queued_blocks * block_size - queued
+        if room <= 0:
+            return 0
+        query = query.limit(room)
+    games = list(session.scalars(query))
     if not games:
         return 0
     session.execute(update(ScheduledGame).where(ScheduledGame.id.in_([g.id for g in games]))
                     .values(dispatched_at=func.now()))
-    for payload in block_payloads(session, tournament, games, block_size=block_size, limits=limits):
-        send(payload)
+    by_size: dict[int, list[ScheduledGame]] = defaultdict(list)
+    for game in games:
+        by_size[attempt_block_size(block_size, game.attempts, max_attempts)].append(game)
+    for size, group in sorted(by_size.items()):
+        for payload in block_payloads(session, tournament, group, block_size=size, limits=limits):
+            send(payload)
     return len(games)
 
 
@@ -335,6 +364,7 @@ class Progress:
     verdict: dict | None
     error: str | None = None  # why the scheduler last failed to advance or dispatch it (client-safe)
     error_at: datetime | None = None  # when
+    failed: int = 0  # games given up on after ARENA_MAX_BLOCK_ATTEMPTS (see failed_games for why)
 
 
 def progress(session: Session, tournament_id: int) -> Progress:
@@ -349,16 +379,39 @@ def progress(session: Session, tournament_id: int) -> Progress:
         .select_from(FinishedGame).join(ScheduledGame)
         .where(ScheduledGame.tournament_id == tournament_id)).one()
     finished, first, last, forfeits = stats
+    failed = leases.failed_count(session, tournament_id)
     rate = eta = None
     if finished >= 2 and last > first:
         rate = (finished - 1) / (last - first).total_seconds() * 3600
-        left = tournament.games_scheduled - finished
+        left = tournament.games_scheduled - finished - failed
         eta = left / rate * 3600 if rate > 0 else None
     return Progress(tournament_id=tournament.id, name=tournament.name, format=tournament.format,
                     status=tournament.status, scheduled=tournament.games_scheduled, finished=finished,
                     forfeits=forfeits, games_per_hour=rate, eta_s=eta,
                     verdict=tournament.configuration.get("verdict"), error=tournament.last_error,
-                    error_at=tournament.last_error_at)
+                    error_at=tournament.last_error_at, failed=failed)
+
+
+@dataclass(frozen=True)
+class FailedGame:
+    scheduled_game_id: int
+    pairing: str
+    game_index: int
+    attempts: int
+    failed_at: datetime
+    reason: str  # client-safe words (arena.leases.FAILED_REASON)
+
+
+def failed_games(session: Session, tournament_id: int, *, limit: int = 100) -> list[FailedGame]:
+    """The tournament's failed games (not stored after all), oldest failure first, at most `limit`."""
+    rows = session.execute(
+        select(ScheduledGame.id, ScheduledGame.pairing, ScheduledGame.game_index, ScheduledGame.attempts,
+               ScheduledGame.failed_at, ScheduledGame.failed_reason)
+        .where(ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_not(None),
+               ~exists().where(FinishedGame.scheduled_game_id == ScheduledGame.id))
+        .order_by(ScheduledGame.failed_at, ScheduledGame.id).limit(limit)).all()
+    return [FailedGame(scheduled_game_id=i, pairing=p, game_index=n, attempts=a, failed_at=at, reason=r or "")
+            for i, p, n, a, at, r in rows]
 
 
 def find_tournament(session: Session, ref: str | int) -> Tournament:

@@ -4,15 +4,18 @@ One app for both ways of running (ARCHITECTURE.md): with `ARENA_BROKER_URL` set,
 RabbitMQ) in production; without it, the `filesystem://` broker under the data directory,
 for a laptop or CI, where the arena starts its own workers.
 
-Delivery guarantees are configured here once: tasks are acknowledged late and rejected (so
-requeued) if their worker process is lost; a worker takes one message at a time, so a killed
-worker strands at most the block it was playing; Redis redelivers that block after
-`broker_visibility_timeout_s`.
+Delivery guarantees are configured here once, and the database's leases carry them, not the
+broker (arena.leases): a worker claims a block's games before playing them and extends its
+leases while it plays; the scheduler sends again what a dead worker held once its lease expires,
+whatever the broker (the filesystem broker never redelivers). A worker takes one message at a
+time, acknowledged once the block has run; a message whose worker died is not requeued (see
+`make_celery`).
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Sequence
 
@@ -20,6 +23,8 @@ from celery import Celery, signals
 from sqlalchemy import select
 
 from arena.db.engine import make_engine, session_factory, session_scope
+from arena.db.outage import is_database_outage
+from arena import leases
 from arena.db.models import FinishedGame, Tournament
 from arena.db.repository import ConflictingResultError, record_finished_game
 from arena.settings import Settings, get_settings
@@ -56,8 +61,16 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,
+        # Acknowledged after the block, so that with a prefetch of 1 a busy worker holds no second
+        # block unclaimed behind the one it plays.
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # Not requeued when the worker process dies under it: a block that kills its worker
+        # (a segfault, out of memory) would otherwise come back to worker after worker forever.
+        # The leases take over: its games return through the scheduler's reclaim, counted as
+        # attempts, halved into smaller blocks, and failed at ARENA_MAX_BLOCK_ATTEMPTS. (A
+        # Redis message of a solo worker killed outright may still come back after the visibility
+        # timeout; its claim then gets only what no live lease holds and nothing failed.)
+        task_reject_on_worker_lost=False,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],
@@ -70,27 +83,44 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
+@contextmanager
+def database_outage_as_unavailable():
+    """Turn a connection-type database failure into `tasks.SinkUnavailableError`, which the task
+    rides out (a finished game is kept and stored again later) instead of failing the block."""
+    try:
+        yield
+    except Exception as exc:
+        if is_database_outage(exc):
+            raise tasks.SinkUnavailableError(f"database unavailable: {type(exc).__name__}: "
+                                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from exc
+        raise
+
+
 class DatabaseSink:
-    """`tasks.GameSink` over the arena's database: idempotent writes, one transaction per game."""
+    """`tasks.GameSink` over the arena's database: idempotent writes, one transaction per game.
+
+    Connection-type failures surface as `tasks.SinkUnavailableError` (see
+    `database_outage_as_unavailable`); the engine's `pool_pre_ping` reconnects once the server is back.
+    """
 
     def __init__(self, url: str | None = None):
         self.engine = make_engine(url)
         self.sessions = session_factory(self.engine)
 
     def finished_ids(self, scheduled_game_ids: Sequence[int]) -> set[int]:
-        with session_scope(self.sessions) as session:
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
             rows = session.scalars(select(FinishedGame.scheduled_game_id)
                                    .where(FinishedGame.scheduled_game_id.in_(list(scheduled_game_ids))))
             return set(rows)
 
     def tournament_status(self, tournament_id: int) -> str | None:
         """The tournament's status (one indexed lookup): the task stops a cancelled one's block."""
-        with session_scope(self.sessions) as session:
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
             return session.scalar(select(Tournament.status).where(Tournament.id == tournament_id))
 
     def record(self, game: FinishedGameRecord) -> bool:
         try:
-            with session_scope(self.sessions) as session:
+            with database_outage_as_unavailable(), session_scope(self.sessions) as session:
                 return record_finished_game(
                     session, scheduled_game_id=game.scheduled_game_id, result=game.result, score=game.score,
                     move_count=game.move_count, duration_s=game.duration_s, sgf=game.sgf,
@@ -100,6 +130,29 @@ class DatabaseSink:
             # Another delivery of the block stored this game first: the stored one stands.
             log.warning("%s", exc)
             return False
+
+    def claim(self, game_ids: Sequence[int], worker: str, lease_s: float) -> list[int]:
+        """Lease the games to `worker` (arena.leases.claim): the ids it may play."""
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
+            return leases.claim(session, game_ids=game_ids, worker=worker, lease_s=lease_s)
+
+    def extend(self, game_ids: Sequence[int], worker: str, lease_s: float) -> set[int]:
+        """Extend `worker`'s leases (arena.leases.extend): the ids it still holds."""
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
+            return leases.extend(session, game_ids=game_ids, worker=worker, lease_s=lease_s)
+
+    def give_back(self, game_ids: Sequence[int], worker: str) -> None:
+        """Release `worker`'s leases without counting the attempt (arena.leases.give_back)."""
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
+            leases.give_back(session, game_ids=game_ids, worker=worker)
+
+    def heartbeat(self, state: tasks.WorkerState) -> None:
+        """The worker's `workers` row: alive now, what it holds and has stored."""
+        with database_outage_as_unavailable(), session_scope(self.sessions) as session:
+            leases.heartbeat(session, name=state.name, hostname=state.hostname, pid=state.pid,
+                             started_at=state.started_at, blocks_in_hand=state.blocks_in_hand,
+                             games_in_hand=state.games_in_hand, games_stored=state.games_stored,
+                             stopped=state.stopped)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -112,6 +165,11 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
                                         engines=server_engines(settings),
                                         concurrency=concurrency or games_at_once,
                                         memory_bytes=settings.worker_memory_mb * 2**20,
+                                        lease_s=settings.lease_s,
+                                        store_retry_s=settings.store_retry_s,
+                                        triton_wait_s=settings.triton_wait_s,
+                                        engine_idle_s=settings.engine_idle_s,
+                                        max_engine_processes=settings.max_engine_processes,
                                         **triton_context(settings)))
 
 
@@ -161,12 +219,47 @@ def _init_worker(**_: object) -> None:
     serve_worker_metrics()
 
 
+@signals.worker_shutting_down.connect
+def _stop_gracefully(**_: object) -> None:
+    # SIGTERM/SIGINT (Celery's warm shutdown), in the main process: Celery takes no new block, and
+    # the block in hand (solo and threads pools play it in this process) stops at its next
+    # finished game and gives the rest back, so the worker exits in seconds, not after the block.
+    tasks.request_stop()
+
+
 @signals.worker_process_init.connect
 def _init_forked_child(**_: object) -> None:
     # Prefork children: each gets its own database connections and engine processes, and serves
     # its own metrics on the next free port.
     configure_worker_process()
     serve_worker_metrics()
+
+
+def queued_blocks(app: Celery) -> int | None:
+    """Blocks waiting in the broker's queue, taken by no worker yet (one round trip); 0 for a
+    queue the broker does not know (a Redis restarted without persistence lost it, messages and
+    all); None when the broker cannot say. A broker outage raises (the scheduler backs off)."""
+    from amqp.exceptions import ChannelError
+
+    from arena.db.outage import is_broker_outage
+
+    try:
+        with app.connection_for_write() as connection:
+            # One try: a broker that is down must fail this pass at once (the scheduler backs
+            # off and logs it), not hold it in kombu's long reconnect loop.
+            connection.ensure_connection(max_retries=1)
+            return connection.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
+    except ChannelError as exc:
+        if str(getattr(exc, "reply_code", "")) == "404":  # NOT_FOUND (kombu's Redis gives it as text)
+            return 0
+        log.warning("the broker cannot count its queued blocks (%s); lost blocks wait for the queue timeout", exc)
+        return None
+    except Exception as exc:  # noqa: BLE001 -- a transport that cannot count is not an outage
+        if is_broker_outage(exc):
+            raise
+        log.warning("the broker cannot count its queued blocks (%s); lost blocks wait for the queue timeout",
+                    type(exc).__name__)
+        return None
 
 
 def enqueue(app: Celery, payload: dict) -> None:

@@ -6,10 +6,12 @@ ends, through the `GameSink` the worker process was configured with (the arena's
 `arena.worker`): the task layer knows the storage contract, not the storage.
 
 Crash safety, end to end:
-- the task is acknowledged late (`acks_late`, `reject_on_worker_lost`): a worker killed in the
-  middle of a block leaves its message unacknowledged and the broker delivers it again;
-- a redelivered block first asks the sink which of its games are already stored and plays only
-  the others, so finished games are never replayed or counted twice;
+- a block first claims its games (search_workers.leases): it plays only those stored by
+  nobody, failed by nobody and held by no other worker, and a heartbeat thread extends their
+  leases while it plays. A worker killed in the middle of a block stops extending them; the
+  scheduler reclaims the expired leases and sends the unstored games again (the broker does not
+  requeue it: `reject_on_worker_lost=False`, see arena.worker), so finished games are never
+  replayed or counted twice and a block that kills its workers ends failed, not redelivered forever;
 - the sink's write is idempotent (an identical rewrite is a no-op, a different one is refused
   and the stored game kept), which covers two deliveries racing on two workers.
 
@@ -50,6 +52,8 @@ from search_workers.search import SearchConfig
 
 from . import metrics
 from .schemas import BlockPayload, BlockResult, CheckpointPlayer, FinishedGameRecord
+from .leases import WorkerState, keeper_for, release_blocks
+from .storing import BlockStore, SinkUnavailableError, StoreGaveUpError, retry_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,15 @@ class GameSink(Protocol):
     def record(self, game: FinishedGameRecord) -> bool: ...  # True: stored now, False: already there
 
     def tournament_status(self, tournament_id: int) -> str | None: ...  # "running", "cancelled"...; None: unknown
+
+    # Leases (search_workers.leases; optional: a sink without them plays every game it is sent).
+    def claim(self, game_ids: Sequence[int], worker: str, lease_s: float) -> list[int]: ...  # ids to play
+
+    def extend(self, game_ids: Sequence[int], worker: str, lease_s: float) -> set[int]: ...  # ids still held
+
+    def give_back(self, game_ids: Sequence[int], worker: str) -> None: ...  # unplayed, attempt not counted
+
+    def heartbeat(self, state: WorkerState) -> None: ...  # this worker's row: alive, what it holds
 
 
 class BlockTooLargeError(ValueError):
@@ -95,12 +108,36 @@ class WorkerContext:
     # Seconds between two looks at the tournament's status during a block: a cheap query, but
     # games can end many times a second.
     cancel_check_s: float = 1.0
+    # Seconds a claim on a block's games lasts (ARENA_LEASE_S); the heartbeat extends it every quarter.
+    lease_s: float = 30.0
+    # Seconds a finished game is kept and its store retried through a database outage
+    # (ARENA_STORE_RETRY_S); beyond it the block gives its games back and fails.
+    store_retry_s: float = 600.0
+    # Seconds an evaluation waits for an unavailable Triton server (ARENA_TRITON_WAIT_S) before
+    # the game is given up as an error.
+    triton_wait_s: float = 120.0
+    # The engine pool (ARENA_ENGINE_IDLE_S, ARENA_MAX_ENGINE_PROCESSES): idle engine processes are
+    # stopped after engine_idle_s; at most max_engine_processes run at once in this process.
+    engine_idle_s: float = 300.0
+    max_engine_processes: int = 16
 
 
 _context: WorkerContext | None = None
 _evaluators: OrderedDict[str, Any] = OrderedDict()
 _pool = None
 _lock = threading.Lock()
+# Set on SIGTERM (Celery's warm shutdown, see arena.worker): the block in hand stops at its next
+# finished game and gives the rest back; a block arriving now is given back whole.
+_stop = threading.Event()
+
+
+def request_stop() -> None:
+    """Ask this process's blocks to stop at their next finished game (a graceful shutdown)."""
+    _stop.set()
+
+
+def stopping() -> bool:
+    return _stop.is_set()
 
 
 def configure(context: WorkerContext) -> None:
@@ -126,7 +163,8 @@ def engine_pool():
 
     with _lock:
         if _pool is None:
-            _pool = EnginePool(context().engines)
+            ctx = context()
+            _pool = EnginePool(ctx.engines, idle_s=ctx.engine_idle_s, max_processes=ctx.max_engine_processes)
         return _pool
 
 
@@ -181,15 +219,17 @@ def _load_stored(ctx: WorkerContext, sha256: str, board_size: int):
 def _triton_evaluator(ctx: WorkerContext, sha256: str, board_size: int):
     """A TritonEvaluator for the checkpoint's model; when the model is not ready (registration
     could not publish it, or the server restarted), export it (if this worker may write the
-    repository) and load it, then try once more. A failure then is the block's failure."""
-    from models.triton_serving import checkpoint_model_name, load_models, publish_checkpoint
+    repository) and load it, then try once more. A failure then is the block's failure. The
+    evaluator waits out an unavailable server for `triton_wait_s` and, should the model go
+    missing later (a restart without it), loads it again the same way."""
+    from models.triton_serving import checkpoint_model_name
     from search_workers.evaluators.triton import TritonEvaluator, TritonModelError
 
     name = (ctx.triton_model_name or checkpoint_model_name)(sha256, board_size)
-    try:
-        return TritonEvaluator(ctx.triton_url, model_name=name, board_size=board_size)
-    except TritonModelError as first:
-        log.warning("Triton model %s is not ready (%s); publishing it from worker %s", name, first, ctx.worker_name)
+
+    def publish() -> None:
+        from models.triton_serving import load_models, publish_checkpoint
+
         if ctx.triton_repository is not None:
             loaded = _load_stored(ctx, sha256, board_size)
             published = publish_checkpoint(loaded.module, sha256, [board_size], ctx.triton_repository,
@@ -197,9 +237,21 @@ def _triton_evaluator(ctx: WorkerContext, sha256: str, board_size: int):
         else:
             published = load_models(ctx.triton_url, [name])
         if published.error:
-            raise TritonModelError(f"{first}; publishing it from this worker failed too: {published.error}") \
-                from first
-    return TritonEvaluator(ctx.triton_url, model_name=name, board_size=board_size)
+            raise TritonModelError(f"publishing {name} from worker {ctx.worker_name} failed: {published.error}")
+
+    def evaluator() -> TritonEvaluator:
+        return TritonEvaluator(ctx.triton_url, model_name=name, board_size=board_size, wait_s=ctx.triton_wait_s,
+                               reload=publish)
+
+    try:
+        return evaluator()
+    except TritonModelError as first:
+        log.warning("Triton model %s is not ready (%s); publishing it from worker %s", name, first, ctx.worker_name)
+        try:
+            publish()
+        except TritonModelError as again:
+            raise TritonModelError(f"{first}; {again}") from first
+    return evaluator()
 
 
 def _seats(payload: BlockPayload) -> dict[str, Any]:
@@ -263,11 +315,38 @@ def play_block(raw: Mapping[str, Any]) -> BlockResult:
     """Validate and play one block payload with this process's context; see the module docstring."""
     started = time.perf_counter()
     with metrics.TASKS_IN_FLIGHT.track_inprogress():
-        return _play_block(raw, started)
+        try:
+            return _play_block(raw, started)
+        finally:
+            release_blocks()  # however it ended: its leases are no longer extended
 
 
 class _Cancelled(Exception):
     """Raised out of `play_games` to stop a block whose tournament was cancelled."""
+
+
+class _Abandoned(Exception):
+    """Raised out of `play_games` when every game left in the block was reclaimed (lost leases)."""
+
+
+class _Stopping(Exception):
+    """Raised out of `play_games` to stop a block because its worker is shutting down."""
+
+
+def _give_back(ctx: WorkerContext, game_ids: list[int], *, why: str) -> None:
+    """Release this worker's leases on `game_ids` so the scheduler sends them again at once.
+    Best effort: if the database is away too, the leases simply expire."""
+    if not game_ids:
+        return
+    give_back = getattr(ctx.sink, "give_back", None)  # sinks without leases (tests) have nothing to release
+    if give_back is None:
+        return
+    log.info("giving back %d games (%s): %s", len(game_ids), why, game_ids[:10])
+    try:
+        retry_unavailable(lambda: give_back(game_ids, ctx.worker_name), what="giving games back",
+                          retry_s=min(30.0, ctx.store_retry_s))
+    except SinkUnavailableError as exc:
+        log.warning("could not give back %d games (%s); their leases will expire instead", len(game_ids), exc)
 
 
 class _StatusWatch:
@@ -282,7 +361,11 @@ class _StatusWatch:
         if now - self.checked_at < self.interval:
             return False
         self.checked_at = now
-        return self.sink.tournament_status(self.tournament_id) == "cancelled"
+        try:
+            return self.sink.tournament_status(self.tournament_id) == "cancelled"
+        except SinkUnavailableError as exc:  # a database outage must not stop a block: look again later
+            log.warning("could not read the status of tournament %s: %s", self.tournament_id, exc)
+            return False
 
 
 def check_memory(payload: BlockPayload, ctx: WorkerContext) -> None:
@@ -306,22 +389,43 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
         return BlockResult(tournament_id=payload.tournament_id, played=0, skipped=0, forfeits=0,
                            worker=ctx.worker_name, seconds=round(time.perf_counter() - started, 3),
                            cancelled=len(payload.games))
-    done = ctx.sink.finished_ids([g.scheduled_game_id for g in payload.games])
+    done = retry_unavailable(lambda: ctx.sink.finished_ids([g.scheduled_game_id for g in payload.games]),
+                             what="reading the block's stored games", retry_s=ctx.store_retry_s)
     todo = [g for g in payload.games if g.scheduled_game_id not in done]
+    # Only the games this worker claims are its to play: another delivery may hold the others.
+    keeper = keeper_for(ctx.sink, ctx.worker_name, ctx.lease_s)
+    held = retry_unavailable(lambda: keeper.claim([g.scheduled_game_id for g in todo]),
+                             what="claiming the block's games", retry_s=ctx.store_retry_s) if todo else None
+    if held is not None and len(held.held) < len(todo):
+        log.info("block of tournament %s: %d of its %d games to play are held elsewhere, failed or done",
+                 payload.tournament_id, len(todo) - len(held.held), len(todo))
+        done |= {g.scheduled_game_id for g in todo if g.scheduled_game_id not in held.held}
+        todo = [g for g in todo if g.scheduled_game_id in held.held]
     forfeits = played = 0
+    if todo and stopping():
+        _give_back(ctx, [g.scheduled_game_id for g in todo], why="this worker is stopping")
+        todo = []
     if todo:
         seats = _seats(payload)
         games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
                            key=g.scheduled_game_id) for g in todo]
 
+        # Writes ride out a database outage: games are kept and retried while the block plays on.
+        writer = BlockStore(ctx.sink.record, retry_s=ctx.store_retry_s,
+                            on_stored=lambda game, _: keeper.finished(held, game.scheduled_game_id))
+
         def store(outcome: GameOutcome) -> None:
             nonlocal forfeits, played
             forfeits += outcome.scoring == "forfeit"
             played += 1
-            ctx.sink.record(finished_record(outcome, payload, worker=ctx.worker_name))
+            writer.put(finished_record(outcome, payload, worker=ctx.worker_name))  # StoreGaveUpError: stop
             metrics.record_outcome(outcome, tournament=payload.tournament_id)
+            if played < len(todo) and stopping():
+                raise _Stopping
             if played < len(todo) and watch.cancelled():
                 raise _Cancelled
+            if played < len(todo) and held.all_lost():
+                raise _Abandoned
 
         try:
             play_games(games, board_size=payload.board_size, rules=payload.game_rules(),
@@ -330,12 +434,31 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
         except _Cancelled:
             log.info("tournament %s was cancelled: %d games of its block left unplayed", payload.tournament_id,
                      len(todo) - played)
+        except _Stopping:
+            log.info("worker %s is stopping: giving back %d games of its block", ctx.worker_name, len(todo) - played)
+        except _Abandoned:
+            log.warning("worker %s lost the leases of the %d games left in its block (reclaimed by the "
+                        "scheduler): abandoning them", ctx.worker_name, len(todo) - played)
+        except StoreGaveUpError:
+            pass  # reported below, with every game the block could not store
+        unstored = writer.finish()
+        stored = set(writer.stored_ids)
+        unfinished = [g.scheduled_game_id for g in todo if g.scheduled_game_id not in stored]
+        if unstored:
+            # Never acknowledged as played: give them back (their leases expire if the database
+            # is still away) and fail the task rather than report a block that was not stored.
+            _give_back(ctx, unfinished, why="the database could not store them")
+            raise StoreGaveUpError(unstored, ctx.store_retry_s)
+        if stopping() and unfinished:
+            _give_back(ctx, unfinished, why="this worker is stopping")
     return BlockResult(tournament_id=payload.tournament_id, played=played, skipped=len(done), forfeits=forfeits,
                        worker=ctx.worker_name, seconds=round(time.perf_counter() - started, 3),
                        cancelled=len(todo) - played)
 
 
-@shared_task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+# reject_on_worker_lost=False: a block whose worker died is not requeued by the broker (a poison
+# block would be redelivered forever); its games come back through their leases (arena.worker).
+@shared_task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=False, ignore_result=True)
 def play_block_task(raw: dict) -> dict:
     """The Celery entry point. A payload that fails validation, or needs more memory than this
     worker has, is rejected, never retried."""

@@ -30,14 +30,14 @@ from .deps import check_read
 from .errors import ErrorGuard, add_database_handlers, unavailable_app
 from .guard import InputGuard
 from .reads import ReadPool
-from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web
+from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web, workers
 
 __all__ = ["ROUTERS", "create_app", "serving_app"]
 
 # Every resource's router, in the order /docs lists them.
 TITLE = "Go Arena"
 ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
-                            stats.router, health.router, web.router]
+                            stats.router, workers.router, health.router, web.router]
 
 
 def _celery_send(settings: Settings) -> Callable[[dict], None]:

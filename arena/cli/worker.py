@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -41,15 +40,17 @@ def worker(
 def scheduler(
     poll: Annotated[float, typer.Option(help="Seconds between two passes.", min=0.1)] = 2.0,
     block_size: Annotated[int, typer.Option(help="Games per block sent to a worker.", min=1, max=1024)] = 32,
-    resend_after_h: Annotated[float, typer.Option("--resend-after-h", help="Send again games sent this many hours "
-                                                  "ago and still unfinished.", min=0.01)] = 6.0,
 ) -> None:
-    """Advance and dispatch every running tournament, forever (stateless: restart it at will)."""
+    """Advance and dispatch every running tournament, forever (stateless: restart it at will).
+
+    Games a dead worker held come back once their lease expires (ARENA_LEASE_S), games queued and
+    claimed by nobody after ARENA_QUEUE_TIMEOUT_S; a game that used ARENA_MAX_BLOCK_ATTEMPTS is
+    marked failed (README, "Leases and failed games")."""
     from arena.scheduler import run_scheduler
 
     def show(report) -> None:
         for p in report.values():
-            typer.echo(f"tournament {p.tournament_id} {p.name}: {p.finished}/{p.scheduled} {p.status}", err=True)
+            failed = f" ({p.failed} failed)" if p.failed else ""
+            typer.echo(f"tournament {p.tournament_id} {p.name}: {p.finished}/{p.scheduled}{failed} {p.status}", err=True)
 
-    run_scheduler(None, poll_s=poll, block_size=block_size, resend_after=timedelta(hours=resend_after_h),
-                  on_progress=show, until_done=False)
+    run_scheduler(None, poll_s=poll, block_size=block_size, on_progress=show, until_done=False)

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -151,6 +152,12 @@ class ScheduledGame(Base):
         Index("ix_scheduled_games_black_white", "black_player_id", "white_player_id", "id"),
         Index("ix_scheduled_games_white_black", "white_player_id", "black_player_id", "id"),
         Index("ix_scheduled_games_tournament_id_id", "tournament_id", "id"),
+        CheckConstraint("attempts >= 0", name="attempts_non_negative"),
+        # The scheduler's reclaim pass reads leases by expiry; only games in play have one (0006).
+        Index("ix_scheduled_games_lease_expires_at", "lease_expires_at",
+              postgresql_where=text("lease_expires_at IS NOT NULL")),
+        # Failed games per tournament (its progress and completion): few rows, a small index (0006).
+        Index("ix_scheduled_games_failed", "tournament_id", postgresql_where=text("failed_at IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -163,6 +170,16 @@ class ScheduledGame(Base):
     seed: Mapped[int] = mapped_column(BigInteger)
     # When the scheduler last sent the game to the workers (None: never).
     dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # The worker ("host:pid") that claimed the game and until when; None: not claimed (queued or
+    # never sent). A worker extends its leases while it plays; an expired one is reclaimed
+    # (arena.leases).
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Deliveries that claimed it (a hand-back does not count): at ARENA_MAX_BLOCK_ATTEMPTS it fails.
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    # Given up on (every attempt's worker died or lost it), and why, in words fit for clients.
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    failed_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
 
     black: Mapped[Player] = relationship(foreign_keys=[black_player_id])
@@ -247,3 +264,27 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = _created()
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: never
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Worker(Base):
+    """A worker process ("host:pid") as its heartbeats last described it: liveness for /workers."""
+
+    __tablename__ = "workers"
+    __table_args__ = (
+        CheckConstraint("blocks_in_hand >= 0 AND games_in_hand >= 0 AND games_stored >= 0 AND games_lost >= 0",
+                        name="counts_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # "host:pid", the leases' owner
+    hostname: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocks_in_hand: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    games_in_hand: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    games_stored: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    # Games whose lease expired in its hands (it died, hung or lost the database): Fishtest's
+    # crash count, per worker, so a bad host shows up.
+    games_lost: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # None: running or died

@@ -11,7 +11,7 @@ from .config import (
     load_engine_config,
 )
 from .gtp import GtpClient, GtpCrash, GtpEngineError, GtpError, GtpFailure, GtpProtocolError, GtpTimeout
-from .gtp_player import EngineFailure, EnginePool, GtpPlayer, UnknownEngine
+from .gtp_player import EngineFailure, EnginePool, EnginePoolExhausted, GtpPlayer, UnknownEngine
 from .match import (
     RESIGN,
     BlockGame,
@@ -43,6 +43,7 @@ __all__ = [
     "EngineConfigError",
     "EngineFailure",
     "EnginePool",
+    "EnginePoolExhausted",
     "EngineSpec",
     "GnuGoEngine",
     "GtpClient",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -226,18 +227,35 @@ class UnknownEngine(KeyError):
     """An engine name that the server's configuration does not define."""
 
 
+class EnginePoolExhausted(RuntimeError):
+    """Every engine process the pool may run is busy, and none came free in time."""
+
+
 class EnginePool:
     """Started engines of one worker process, by engine name, reused between games and tasks.
 
     `acquire` hands out an idle player (or a new one, started by its first `new_game`);
-    `release` gives it back. Every engine is closed by `close`, or when the process exits.
+    `release` gives it back. Bounded (ARENA_MAX_ENGINE_PROCESSES, ARENA_ENGINE_IDLE_S):
+    - at most `max_processes` players exist at once; at the cap, an idle player of another
+      engine is stopped to make room, else `acquire` waits up to `acquire_timeout_s` for a release
+      (then EnginePoolExhausted: the game fails for that seat rather than hanging the block);
+    - a player idle for `idle_s` is stopped by a reaper thread, so a worker that has gone quiet
+      does not keep GNU Go processes (and their memory) around for hours.
+    Every engine is closed by `close`, or when the process exits.
     """
 
-    def __init__(self, specs: Mapping[str, EngineSpec]):
+    def __init__(self, specs: Mapping[str, EngineSpec], *, idle_s: float | None = None,
+                 max_processes: int | None = None, acquire_timeout_s: float = 600.0):
+        if max_processes is not None and max_processes < 1:
+            raise ValueError(f"max_processes must be at least 1, got {max_processes}")
         self._specs = dict(specs)
+        self.idle_s, self.max_processes, self.acquire_timeout_s = idle_s, max_processes, acquire_timeout_s
         self._idle: dict[str, list[GtpPlayer]] = {}
+        self._idle_since: dict[GtpPlayer, float] = {}
         self._players: list[GtpPlayer] = []
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
+        self._closed = False
+        self._reaper: threading.Thread | None = None
         self._owner = {"pid": os.getpid()}  # mutable: a forked child adopts the pool
         # Not atexit.register(self.close): that would keep every pool alive until exit.
         weakref.finalize(self, _close_players, self._players, self._owner)
@@ -248,22 +266,41 @@ class EnginePool:
         if spec is None:
             known = ", ".join(sorted(self._specs)) or "none"
             raise UnknownEngine(f"no engine named {name!r} is configured (known: {known})")
+        deadline = time.monotonic() + self.acquire_timeout_s
         with self._lock:
-            self._forget_inherited()
-            idle = self._idle.setdefault(name, [])
-            if idle:
-                return idle.pop()
-            player = GtpPlayer(spec)
-            self._players.append(player)
-            return player
+            while True:
+                self._forget_inherited()
+                idle = self._idle.setdefault(name, [])
+                if idle:
+                    player = idle.pop()
+                    self._idle_since.pop(player, None)
+                    return player
+                if self.max_processes is None or len(self._players) < self.max_processes:
+                    player = GtpPlayer(spec)
+                    self._players.append(player)
+                    return player
+                victim = self._oldest_idle()
+                if victim is not None:  # at the cap: stop an idle engine of another kind
+                    self._drop(victim)
+                    victim.close()
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise EnginePoolExhausted(f"all {self.max_processes} engine processes of this worker are busy "
+                                              f"(ARENA_MAX_ENGINE_PROCESSES); none came free in "
+                                              f"{self.acquire_timeout_s:.0f} s for {name!r}")
+                self._lock.wait(left)
 
     def release(self, player: GtpPlayer) -> None:
         """Give `player` back for the next game."""
         with self._lock:
-            if player in self._players:
+            if player in self._players and not self._closed:
                 self._idle.setdefault(player.name, []).append(player)
-            else:  # from before a fork, or after close: not ours to keep
-                player.close()
+                self._idle_since[player] = time.monotonic()
+                self._start_reaper()
+                self._lock.notify()
+                return
+        player.close()  # from before a fork, or after close: not ours to keep
 
     @contextmanager
     def lease(self, name: str) -> Iterator[GtpPlayer]:
@@ -274,18 +311,68 @@ class EnginePool:
         finally:
             self.release(player)
 
+    @property
+    def size(self) -> int:
+        """Players in the pool, busy and idle (each holds at most one engine process)."""
+        with self._lock:
+            return len(self._players)
+
+    def running(self) -> int:
+        """Engine processes running now."""
+        with self._lock:
+            return sum(p.running for p in self._players)
+
+    def stop_idle(self, older_than_s: float | None = None) -> int:
+        """Stop the idle players released more than `older_than_s` (default `idle_s`) ago; how many."""
+        limit = self.idle_s if older_than_s is None else older_than_s
+        if limit is None:
+            return 0
+        now = time.monotonic()
+        with self._lock:
+            self._forget_inherited()
+            stale = [p for p, since in self._idle_since.items() if now - since >= limit]
+            for player in stale:
+                self._drop(player)
+            if stale:
+                self._lock.notify_all()
+        for player in stale:
+            player.close()
+        return len(stale)
+
     def close(self) -> None:
         """Close every engine this pool started."""
         with self._lock:
+            self._closed = True
             self._forget_inherited()
             _close_players(self._players, self._owner)
             self._idle.clear()
+            self._idle_since.clear()
+            self._lock.notify_all()
 
     def __enter__(self) -> EnginePool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def _oldest_idle(self) -> GtpPlayer | None:
+        return min(self._idle_since, key=self._idle_since.__getitem__, default=None)
+
+    def _drop(self, player: GtpPlayer) -> None:
+        # With the lock held: forget an idle player (the caller closes it).
+        self._idle_since.pop(player, None)
+        self._idle.get(player.name, []).remove(player)
+        self._players.remove(player)
+
+    def _start_reaper(self) -> None:
+        # With the lock held. One daemon thread per pool and process, holding only a weak
+        # reference, so a pool nobody uses any more is still collected (and its engines closed).
+        if self.idle_s is None or self._reaper is not None:
+            return
+        period = max(0.05, min(self.idle_s / 4, 5.0))
+        self._reaper = threading.Thread(target=_reap, args=(weakref.ref(self), period), name="engine-reaper",
+                                        daemon=True)
+        self._reaper.start()
 
     def _forget_inherited(self) -> None:
         # A forked child (Celery prefork) inherits the parent's player objects, whose pipes and
@@ -294,6 +381,22 @@ class EnginePool:
             self._owner["pid"] = os.getpid()
             self._players.clear()
             self._idle.clear()
+            self._idle_since.clear()
+            self._reaper = None  # threads do not survive a fork
+
+
+def _reap(pool_ref: weakref.ref, period: float) -> None:
+    while True:
+        time.sleep(period)
+        pool = pool_ref()
+        if pool is None or pool._closed:
+            return
+        pool.stop_idle()
+        with pool._lock:
+            if not pool._idle_since:  # nothing left to watch: the next release starts a new reaper
+                pool._reaper = None
+                return
+        del pool
 
 
 def _close_players(players: list[GtpPlayer], owner: dict[str, int]) -> None:

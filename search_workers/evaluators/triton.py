@@ -21,11 +21,12 @@ masks (the wire stays one input) and illegal moves get exactly 0.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import NamedTuple, Self
+from typing import Callable, NamedTuple, Self
 
 import numpy as np
 import tritonclient.grpc as grpcclient
@@ -41,14 +42,20 @@ WIRE_DTYPE = "FP32"  # tritonclient / metadata spelling
 CONFIG_DTYPE = "TYPE_FP32"  # config.pbtxt spelling of the same type
 NUMPY_DTYPE = np.float32
 
+log = logging.getLogger(__name__)
+
 DEFAULT_URL = "127.0.0.1:8001"
 DEFAULT_TIMEOUT_S = 10.0  # per gRPC call; a 9x9 batch of 256 takes milliseconds on a GPU
 DEFAULT_MAX_RETRIES = 3  # attempts after the first while the server is UNAVAILABLE
 DEFAULT_BACKOFF_S = 0.1  # first retry delay; doubles each retry (0.1, 0.2, 0.4: under a second)
 DEFAULT_INFLIGHT = 4  # concurrent requests per evaluator: enough to overlap transfer and compute
+MAX_BACKOFF_S = 2.0  # the longest pause between two tries while waiting out an outage (wait_s)
 
 # gRPC status codes (as tritonclient spells them) that mean "no server there right now".
 _UNAVAILABLE = ("StatusCode.UNAVAILABLE",)
+# What a server that is up but does not hold the model answers an inference with (it restarted
+# without it, or it was unloaded): the model must be loaded again, then the request retried.
+_MODEL_MISSING = ("unknown model", "is not found", "not ready", "no available versions", "is not loaded")
 
 
 class TensorSpec(NamedTuple):
@@ -107,6 +114,13 @@ def _is_unavailable(error: BaseException) -> bool:
     return isinstance(error, InferenceServerException) and error.status() in _UNAVAILABLE
 
 
+def _is_model_missing(error: BaseException) -> bool:
+    if not isinstance(error, InferenceServerException):
+        return False
+    text = (error.message() or "").lower()
+    return error.status() == "StatusCode.NOT_FOUND" or any(words in text for words in _MODEL_MISSING)
+
+
 def _shape(dims) -> list[int]:
     return [int(d) for d in dims]
 
@@ -131,13 +145,22 @@ class TritonEvaluator:
     Batches larger than `chunk_size` rows (default: the model's max_batch_size) are split and
     sent with async_infer, at most `inflight` requests at once per evaluator (shared by all
     threads), and reassembled in order. Thread-safe: MCTS workers may share one instance.
+
+    Outages (ARENA_TRITON_WAIT_S): while the server is UNAVAILABLE, a call is retried with
+    exponential backoff (`backoff_s` doubling, at most MAX_BACKOFF_S apart) for `max_retries`
+    tries and at least `wait_s` seconds, on a fresh gRPC channel each time (a channel that saw
+    its server go keeps its own, much longer, reconnect backoff). A server that answers but has
+    lost the model (restarted without it) gets `reload()` called, the way registration loads a
+    model, and the request is retried within the same bound. Games in play thus wait for a
+    restarting server instead of failing.
     """
 
     def __init__(self, url: str = DEFAULT_URL, *, model_name: str, model_version: str = "",
                  board_size: int, input_planes: int = NUM_FEATURE_PLANES,
                  timeout_s: float = DEFAULT_TIMEOUT_S, max_retries: int = DEFAULT_MAX_RETRIES,
                  backoff_s: float = DEFAULT_BACKOFF_S, inflight: int = DEFAULT_INFLIGHT,
-                 chunk_size: int | None = None):
+                 chunk_size: int | None = None, wait_s: float = 0.0,
+                 reload: Callable[[], None] | None = None):
         if not model_name:
             raise ValueError("model_name must be a model of the server's repository")
         if timeout_s <= 0 or max_retries < 0 or backoff_s < 0 or inflight < 1:
@@ -146,6 +169,13 @@ class TritonEvaluator:
         self.url, self.model_name, self.model_version = url, model_name, str(model_version)
         self.board_size, self.input_planes = board_size, input_planes
         self.timeout_s, self.max_retries, self.backoff_s = timeout_s, max_retries, backoff_s
+        self.wait_s, self._reload = max(0.0, wait_s), reload
+        # One InferInput and one output list for all calls: async_infer serialises the request
+        # before it returns, so after that the objects are free for the next chunk. The lock
+        # keeps two threads from filling the same InferInput at once (and guards the client swap).
+        self._submit_lock = threading.Lock()
+        self._reload_lock = threading.Lock()
+        self._reloaded_at = -math.inf
         self._client = grpcclient.InferenceServerClient(url=url)
         try:
             self.max_batch_size = self._check_model()
@@ -157,10 +187,6 @@ class TritonEvaluator:
             raise ValueError(f"chunk_size must be in [1, {self.max_batch_size}] (the model's max_batch_size)")
         self.chunk_size = chunk_size or self.max_batch_size
         self._slots = threading.BoundedSemaphore(inflight)
-        # One InferInput and one output list for all calls: async_infer serialises the request
-        # before it returns, so after that the objects are free for the next chunk. The lock
-        # keeps two threads from filling the same InferInput at once.
-        self._submit_lock = threading.Lock()
         self._input = grpcclient.InferInput(INPUT_FEATURES, [1, input_planes, board_size, board_size], WIRE_DTYPE)
         self._outputs = [grpcclient.InferRequestedOutput(OUTPUT_POLICY_LOGITS),
                          grpcclient.InferRequestedOutput(OUTPUT_VALUE)]
@@ -171,17 +197,38 @@ class TritonEvaluator:
     def _retrying(self, what: str, call):
         """call() with exponential backoff while the server is UNAVAILABLE, then a clear error."""
         start = time.monotonic()
-        for attempt in range(self.max_retries + 1):
+        attempt = 0
+        while True:
             try:
                 return call()
             except InferenceServerException as error:
                 if not _is_unavailable(error):
                     raise
-                if attempt == self.max_retries:
+                if not self._pause(attempt, start):
                     raise TritonUnavailableError(
                         f"Triton at {self.url} is unavailable ({what}): {attempt + 1} attempts over "
                         f"{time.monotonic() - start:.2f}s; last error: {error.message()}") from error
-                time.sleep(self.backoff_s * 2 ** attempt)
+                attempt += 1
+
+    def _pause(self, attempt: int, start: float) -> bool:
+        """After failed try number `attempt` (0-based): sleep the backoff and reconnect, True; or
+        False when the tries and `wait_s` are both spent."""
+        elapsed = time.monotonic() - start
+        if attempt >= self.max_retries and elapsed >= self.wait_s:
+            return False
+        delay = min(self.backoff_s * 2 ** attempt, MAX_BACKOFF_S)
+        if attempt >= self.max_retries:  # only the wait is left: do not sleep past it
+            delay = min(delay, max(0.0, self.wait_s - elapsed))
+        time.sleep(delay)
+        if attempt >= 1:
+            self._reconnect()
+        return True
+
+    def _reconnect(self) -> None:
+        """A fresh gRPC client: the old channel may sit in a long reconnect backoff. Calls still
+        in flight on the old one finish there; it is closed when nothing refers to it any more."""
+        with self._submit_lock:
+            self._client = grpcclient.InferenceServerClient(url=self.url)
 
     def _model_label(self) -> str:
         return f"'{self.model_name}'" + (f" version {self.model_version}" if self.model_version else "")
@@ -251,31 +298,50 @@ class TritonEvaluator:
         bounds = [(s, min(s + self.chunk_size, batch)) for s in range(0, batch, self.chunk_size)]
         logits = np.empty((batch, moves), NUMPY_DTYPE)
         value = np.empty(batch, NUMPY_DTYPE)
-        todo, start = list(range(len(bounds))), time.monotonic()
-        for attempt in range(self.max_retries + 1):
+        todo, start, attempt = list(range(len(bounds))), time.monotonic(), 0
+        while True:
             pending = [(i, self._submit(features[slice(*bounds[i])])) for i in todo]
-            todo, last_error = [], None
+            todo, last_error, missing = [], None, False
             for i, call in pending:
                 # The client_timeout fires the callback; the extra wait only guards a lost callback.
                 if not call.done.wait(self.timeout_s + 5.0):
                     raise TritonEvaluatorError(f"no answer from {self.url} for {self._model_label()} "
                                                f"within {self.timeout_s + 5.0:.1f}s")
                 if call.error is not None:
-                    if not _is_unavailable(call.error):
+                    gone = self._reload is not None and _is_model_missing(call.error)
+                    if not gone and not _is_unavailable(call.error):
                         raise TritonEvaluatorError(f"inference on {self._model_label()} at {self.url} failed: "
                                                    f"{call.error}") from call.error
                     todo.append(i)
-                    last_error = call.error
+                    last_error, missing = call.error, missing or gone
                     continue
                 lo, hi = bounds[i]
                 logits[lo:hi], value[lo:hi] = self._unpack(call.result, hi - lo)
             if not todo:
                 return logits, value
-            if attempt < self.max_retries:
-                time.sleep(self.backoff_s * 2 ** attempt)
+            if missing:
+                self._load_again(last_error)
+            if not self._pause(attempt, start):
+                break
+            attempt += 1
         raise TritonUnavailableError(
-            f"Triton at {self.url} is unavailable (inference on {self._model_label()}): {self.max_retries + 1} "
+            f"Triton at {self.url} is unavailable (inference on {self._model_label()}): {attempt + 1} "
             f"attempts over {time.monotonic() - start:.2f}s; last error: {last_error}") from last_error
+
+    def _load_again(self, error: BaseException | None) -> None:
+        """The server lost the model: load it again (one thread at a time; the others wait and
+        then find it loaded). A failure is logged and the wait goes on: the server may still be
+        starting."""
+        with self._reload_lock:
+            if time.monotonic() - self._reloaded_at < 1.0:
+                return  # another thread just did
+            log.warning("Triton at %s lost model %s (%s); loading it again", self.url, self._model_label(), error)
+            try:
+                assert self._reload is not None
+                self._reload()
+            except Exception as exc:  # noqa: BLE001 -- retried within wait_s
+                log.warning("loading %s again failed: %s", self._model_label(), exc)
+            self._reloaded_at = time.monotonic()
 
     def _submit(self, rows: np.ndarray) -> _Pending:
         call = _Pending()

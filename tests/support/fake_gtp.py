@@ -15,6 +15,7 @@ it is asked `genmove` for move number K (moves on its board since clear_board, p
   --dump PATH         after every command, write its board as JSON (size, komi, moves, stones)
   --dead V,V,...      the answer to `final_status_list dead`
   --genmove-reply T   answer every genmove with T (to test how replies are parsed)
+  --think S           sleep S seconds before answering each genmove (a slow engine)
   --name / --version  what it calls itself
 
 Only the standard library: it starts in milliseconds, so tests can restart it often.
@@ -126,6 +127,7 @@ def main() -> None:
     parser.add_argument("--dump")
     parser.add_argument("--dead", default="")
     parser.add_argument("--genmove-reply")
+    parser.add_argument("--think", type=float, default=0.0)
     parser.add_argument("--name", default="FakeGTP")
     parser.add_argument("--version", default="1.0")
     args = parser.parse_args()
@@ -194,6 +196,7 @@ def main() -> None:
                 ok = False
             text = "" if ok else "illegal move"
         elif command == "genmove":
+            time.sleep(args.think)
             text = genmove(rest[0][0].lower())
         elif command == "final_status_list":
             text = " ".join(args.dead.split(",")) if rest == ["dead"] else ""

@@ -26,8 +26,9 @@ router = APIRouter(prefix="/tournaments", tags=["tournaments"])
 
 @dataclass(frozen=True)
 class TournamentDetail:
-    progress: service.Progress  # finished games, games per hour, ETA, SPRT verdict
+    progress: service.Progress  # finished games, games per hour, ETA, SPRT verdict, failed games
     configuration: dict[str, Any]
+    failed_games: list[service.FailedGame]  # given up on, and why (the first 100)
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ def _tournament(session, ref: str):
 def _detail(session, tournament_id: int) -> TournamentDetail:
     tournament = _tournament(session, str(tournament_id))
     return TournamentDetail(progress=service.progress(session, tournament_id),
-                            configuration=dict(tournament.configuration))
+                            configuration=dict(tournament.configuration),
+                            failed_games=service.failed_games(session, tournament_id))
 
 
 @router.post("", summary="Create a tournament and send its first games to the workers",
