@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need: GNU Go is the rules oracle and the reference engine; Prometheus
 # scrapes the metrics endpoints in the dashboards test; Chromium and its driver run the web dashboard's tests;
-APT_PACKAGES := gnugo prometheus chromium chromium-driver
+# redis-server is also started privately (on a free port) by `arena bench faults` and its test.
+APT_PACKAGES := gnugo prometheus chromium chromium-driver redis-server
 # docker-compose (1.29) checks docker-compose.yml where the docker CLI has no compose plugin;
 # without its recommended Docker engine, which the check does not need.
 APT_PACKAGES_BARE := docker-compose
@@ -32,6 +33,7 @@ bench: install-test
 	$(BIN)/arena bench pipeline --board-size 9 --visits 64 --games 64
 	$(BIN)/arena bench triton --board-size 9 --visits 64 --games 64
 	$(BIN)/arena bench ratings --players 8 --target-ci 30 --trials 100
+	$(BIN)/arena bench faults --games 80 --workers 2
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

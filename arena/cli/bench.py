@@ -193,3 +193,43 @@ def api(
                f"{result['leaderboard_p50_ms']}/{result['leaderboard_p99_ms']} ms, games "
                f"{result['games_p50_ms']}/{result['games_p99_ms']} ms", err=True)
     emit(result)
+
+
+@app.command("faults")
+def faults(
+    games: Annotated[int, typer.Option(help="Games of the tournament (demo checkpoint vs GNU Go level 1, 9x9).",
+                                       min=2, max=10_000)] = 80,
+    workers: Annotated[int, typer.Option(help="`arena worker` processes.", min=2, max=16)] = 2,
+    visits: Visits = 8,
+    block_size: Annotated[int, typer.Option("--block-size", help="Games per block sent to a worker.",
+                                            min=1, max=1024)] = 8,
+    timeout_s: Annotated[float, typer.Option("--timeout-s", help="Stop waiting for the tournament after this "
+                                             "long (what is unplayed then counts as lost).", min=30)] = 540.0,
+    outage_s: Annotated[float, typer.Option("--outage-s", help="Seconds PostgreSQL and Redis stay down.",
+                                            min=0, max=60)] = 3.0,
+    lease_s: Annotated[float, typer.Option("--lease-s", help="ARENA_LEASE_S of every process.", min=1)] = 30.0,
+    queue_timeout_s: Annotated[float, typer.Option("--queue-timeout-s", help="ARENA_QUEUE_TIMEOUT_S of every "
+                                                   "process.", min=1)] = 300.0,
+    triton: Annotated[bool, typer.Option(help="Play the checkpoint through a local tritonserver (CPU) and "
+                                              "stop it for 10 s during play; it comes back without the model, "
+                                              "which the workers load again.")] = False,
+    keep: Annotated[bool, typer.Option(help="Keep the bench's folder (logs, data) for debugging.")] = False,
+) -> None:
+    """A real tournament on the bench's own PostgreSQL and Redis while a worker, an engine, PostgreSQL and
+    Redis (and with --triton, a local tritonserver) are killed or restarted: games lost, duplicated, failed;
+    seconds to the next stored game."""
+    from arena.benchmarks.faults import FaultBenchError, benchmark_faults
+    from arena.benchmarks.own_services import ServiceError
+
+    try:
+        result = benchmark_faults(games=games, workers=workers, visits=visits, block_size=block_size,
+                                  timeout_s=timeout_s, outage_s=outage_s, lease_s=lease_s,
+                                  queue_timeout_s=queue_timeout_s, triton=triton, keep=keep,
+                                  log=lambda text: typer.echo(text, err=True))
+    except (FaultBenchError, ServiceError) as err:
+        typer.echo(f"arena bench faults: {err}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"{result['stored']}/{result['scheduled']} games stored, {result['failed']} failed, "
+               f"{result['lost']} lost, {result['duplicates']} duplicated through {result['faults']}; "
+               f"longest recovery {result['recovery_s_max']} s; {result['seconds']} s", err=True)
+    emit(result)

@@ -84,12 +84,15 @@ class TritonServer:
     """A tritonserver process on 127.0.0.1 with free ports, explicit model control.
 
     `models` are loaded at startup (`--load-model`); start() waits until the server and all of
-    them are ready, or raises with the tail of the server's log.
+    them are ready, or raises with the tail of the server's log. `ports` (http, grpc, metrics):
+    listen on these instead of free ones (a server started again where its clients expect it).
     """
 
     def __init__(self, repository: Path, models: list[str] | tuple[str, ...] = (), *,
                  install: TritonInstall | None = None, startup_timeout_s: float = STARTUP_TIMEOUT_S,
-                 extra_args: tuple[str, ...] = ()):
+                 extra_args: tuple[str, ...] = (), ports: tuple[int, int, int] | None = None):
+        if ports is not None and len(ports) != 3:
+            raise ValueError(f"ports must be (http, grpc, metrics), got {ports!r}")
         self.repository = Path(repository)
         self.models = tuple(models)
         self.install = install or _require_install()
@@ -98,6 +101,7 @@ class TritonServer:
         self.process: subprocess.Popen | None = None
         self.startup_s: float | None = None
         self._workdir: tempfile.TemporaryDirectory | None = None
+        self.ports = tuple(ports) if ports is not None else None
         self.http_port = self.grpc_port = self.metrics_port = 0
 
     @property
@@ -140,7 +144,7 @@ class TritonServer:
         if self.process is not None:
             raise TritonServerError("server already started")
         self._workdir = tempfile.TemporaryDirectory(prefix="tritonserver-")
-        self.http_port, self.grpc_port, self.metrics_port = free_port(), free_port(), free_port()
+        self.http_port, self.grpc_port, self.metrics_port = self.ports or (free_port(), free_port(), free_port())
         args = [str(self.install.binary), f"--model-repository={self.repository}",
                 f"--backend-directory={self._backend_dir()}", "--model-control-mode=explicit",
                 *(f"--load-model={m}" for m in self.models),
