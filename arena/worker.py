@@ -222,8 +222,9 @@ def _init_worker(**_: object) -> None:
 @signals.worker_shutting_down.connect
 def _stop_gracefully(**_: object) -> None:
     # SIGTERM/SIGINT (Celery's warm shutdown), in the main process: Celery takes no new block, and
-    # the block in hand (solo and threads pools play it in this process) stops at its next
-    # finished game and gives the rest back, so the worker exits in seconds, not after the block.
+    # the block in hand (in this process, or in a prefork child: the stop event is shared across
+    # the fork) stops at its next finished game and gives the rest back, so the worker exits in
+    # seconds, not after the block.
     tasks.request_stop()
 
 

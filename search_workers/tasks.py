@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import multiprocessing
 import os
 import socket
 import threading
@@ -127,8 +128,10 @@ _evaluators: OrderedDict[str, Any] = OrderedDict()
 _pool = None
 _lock = threading.Lock()
 # Set on SIGTERM (Celery's warm shutdown, see arena.worker): the block in hand stops at its next
-# finished game and gives the rest back; a block arriving now is given back whole.
-_stop = threading.Event()
+# finished game and gives the rest back; a block arriving now is given back whole. A process-shared
+# event, made at import in the worker's main process: prefork children are forked after it, so
+# the main process's shutdown signal reaches the blocks they play (Celery signals only the main).
+_stop = multiprocessing.get_context("fork").Event()
 
 
 def request_stop() -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from arena.db.engine import make_engine, session_scope
@@ -62,13 +63,16 @@ def _dispatch(url: str, tid: int, app) -> int:
         sql.dispose()
 
 
+# solo: the block plays in the worker's own process; prefork: in a child, which Celery does not
+# signal (the shutdown reaches it through a process-shared event, search_workers.tasks._stop).
+@pytest.mark.parametrize("pool", [["--pool", "solo"], ["--pool", "prefork", "--processes", "1"]], ids=["solo", "prefork"])
 def test_sigterm_stops_the_block_at_its_next_game_and_gives_the_rest_back(db_url: str,  # noqa: F811
-                                                                           tmp_path: Path) -> None:
+                                                                           tmp_path: Path, pool: list[str]) -> None:
     engines_file = _engines_file(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
     env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"), ARENA_BROKER_URL=private_redis_url(),
                ARENA_ENGINES_FILE=str(engines_file), ARENA_LEASE_S="5", ARENA_WORKER_METRICS_PORT="0")
-    config = TournamentConfig(name="sigterm", format="round-robin", board_size=9, rules="chinese", komi=7.5,
+    config = TournamentConfig(name=f"sigterm-{pool[1]}", format="round-robin", board_size=9, rules="chinese", komi=7.5,
                               games_per_pairing=GAMES,
                               participants=[{"name": "slow-a", "kind": "engine", "ref": "slow-a"},
                                             {"name": "slow-b", "kind": "engine", "ref": "slow-b"}],
@@ -81,7 +85,7 @@ def test_sigterm_stops_the_block_at_its_next_game_and_gives_the_rest_back(db_url
     assert _dispatch(db_url, tid, app) == GAMES
 
     log = tmp_path / "worker.log"
-    first = start_arena(["worker", "--loglevel", "INFO", "--games-at-once", "1"], env, log)
+    first = start_arena(["worker", *pool, "--loglevel", "INFO", "--games-at-once", "1"], env, log)
     try:
         wait_for(lambda: len(_state(db_url, tid)[0]) >= 1, 120, "the first stored game", [log])
         os.kill(first.pid, signal.SIGTERM)  # the worker itself, as `kill PID` or an orchestrator would
