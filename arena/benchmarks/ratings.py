@@ -10,6 +10,10 @@
   intervals, pooled over all players, all trials and *both* policies, at the stopping time.
 * fit_s_100k_games: seconds for one `compute_ratings` (from `PairCounts`, including
   aggregation) of 100 players (N(0, 200^2)) and 100,000 random games; median of 3.
+
+`benchmark_pools` (`--pools all`): the coverage and bias of the 95% intervals per pool family of
+`arena.ratings.pools` (wide anchored ladders, 30% draws, visits ladders, N(0, 200^2) round robins,
+pools with unbeaten, winless and disconnected players), `trials` pools each.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import time
 import numpy as np
 
 from arena.ratings import PairCounts, compute_ratings
+from arena.ratings.pools import FAMILIES, family_coverage
 from arena.ratings.simulate import games_to_target, play_games
 
 
@@ -68,3 +73,20 @@ def benchmark_ratings(players: int = 8, target_ci: float = 30.0, trials: int = 1
         "all_reached": bool(reached),
         "fit_s_100k_games": round(_fit_seconds(np.random.default_rng(seed + 1)), 4),
     }
+
+
+POOL_NAMES = ("all", *FAMILIES)
+
+
+def benchmark_pools(pools: str = "all", trials: int = 200, seed: int = 0) -> dict:
+    """Coverage, mean |error| (Elo) and mean signed error (stderrs) per family (see module doc)."""
+    names = list(FAMILIES) if pools == "all" else [pools]
+    families = {}
+    for offset, name in enumerate(names):
+        r = family_coverage(name, trials, seed + offset)
+        families[name] = {"coverage": round(r.coverage, 4), "mean_abs_err": round(r.mean_abs_err, 1),
+                          "mean_signed_err_se": round(r.mean_signed_err_se, 3), "counted": r.counted,
+                          "flagged": r.flagged, "all_finite": r.all_finite}
+    coverages = [f["coverage"] for f in families.values()]
+    return {"bench": "ratings-pools", "families": families,
+            "min_coverage": min(coverages), "max_coverage": max(coverages)}

@@ -131,10 +131,23 @@ def ratings(
                                              min=1.0, max=1000.0)] = 30.0,
     trials: Annotated[int, typer.Option(help="Simulated pools; medians are reported.", min=1, max=10_000)] = 100,
     seed: Annotated[int, typer.Option(help="Seed of the simulated pools and games.")] = 0,
+    pools: Annotated[str | None, typer.Option(
+        help="Instead: interval coverage and bias per pool family (ladder, draws, visits, normal, unrated, "
+             "or all), --trials pools each (200 or more for the published figures).")] = None,
 ) -> None:
-    """Games to a target interval width, adaptive pairing vs round-robin; coverage; fit speed."""
-    from arena.benchmarks.ratings import benchmark_ratings
+    """Games to a target interval width, adaptive pairing vs round-robin; coverage; fit speed.
+    With --pools: coverage and bias of the 95% intervals on simulated pools of each family."""
+    from arena.benchmarks.ratings import POOL_NAMES, benchmark_pools, benchmark_ratings
 
+    if pools is not None:
+        if pools not in POOL_NAMES:
+            raise typer.BadParameter(f"use one of {', '.join(POOL_NAMES)}", param_hint="--pools")
+        result = benchmark_pools(pools, trials=trials, seed=seed)
+        for name, f in result["families"].items():
+            typer.echo(f"{name}: coverage {f['coverage']:.3f}, mean |error| {f['mean_abs_err']:g} Elo, mean signed "
+                       f"error {f['mean_signed_err_se']:+.3f} stderr, {f['flagged']} flagged", err=True)
+        emit(result)
+        return
     result = benchmark_ratings(players=players, target_ci=target_ci, trials=trials, seed=seed)
     typer.echo(f"{players} players, 95% half-width <= {target_ci:g} Elo, median of {trials} pools: round-robin "
                f"{result['uniform_games']:g} games, adaptive {result['adaptive_games']:g} "

@@ -1,7 +1,8 @@
 """Ratings from stored results: pure functions over games (numpy only; no database, no I/O).
 
 * `compute_ratings`: Bradley–Terry maximum likelihood in Elo with a colour-advantage term, draws
-  as half-wins, a weak prior, an anchor, Hessian (and optional bootstrap) 95% intervals.
+  as half-wins, Firth's bias reduction, a weak prior only where the games cannot rate a player
+  (`Ratings.flags`, from `estimability`), an anchor, Hessian (and optional bootstrap) 95% intervals.
 * `head_to_head`: per-pair wins/losses/draws, score and score-based Elo with interval.
 * `elo_vs_visits`: a checkpoint's Elo at several visit counts, read out of one joint fit.
 * `next_pairs`: the adaptive pairing policy, the games expected to shrink the widest intervals.

@@ -57,7 +57,8 @@ K = 1.0 / ELO_PER_NAT  # ln 10 / 400
 
 
 def prior_covariance(n: int, *, prior_games: float = 2.0, anchor_index: int | None = None) -> np.ndarray:
-    """Reported covariance of a pool with no games (prior only), as `compute_ratings` would give it."""
+    """Covariance of a pool with no games yet, each player `prior_games` draws from a common centre:
+    a spread-out start for the first pairing (`compute_ratings` itself needs one game)."""
     if n < 1 or prior_games <= 0:
         raise RatingInputError("a pool without games needs n >= 1 players and prior_games > 0")
     sigma = np.eye(n) / (K * K * prior_games * 0.25)
