@@ -102,25 +102,27 @@ class DatabaseCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         pending = GaugeMetricFamily("arena_tournament_games_pending",
                                     "Scheduled games of a running tournament not finished yet.", labels=["tournament"])
-        elo = GaugeMetricFamily("arena_player_elo", "Elo of a player in a running tournament's pool.",
-                                labels=["pool", "player"])
-        stderr = GaugeMetricFamily("arena_player_elo_stderr", "Standard error of that Elo.", labels=["pool", "player"])
+        # A running tournament's pool is one condition (board size, rules, komi): the label says which,
+        # so that a dashboard never plots 9x9 and 19x19 Elo on one axis unawares.
+        labels = ["pool", "condition", "player"]
+        elo = GaugeMetricFamily("arena_player_elo", "Elo of a player in a running tournament's pool.", labels=labels)
+        stderr = GaugeMetricFamily("arena_player_elo_stderr", "Standard error of that Elo.", labels=labels)
         lower = GaugeMetricFamily("arena_player_elo_ci95_lower", "Lower end of the 95% interval of that Elo.",
-                                  labels=["pool", "player"])
+                                  labels=labels)
         upper = GaugeMetricFamily("arena_player_elo_ci95_upper", "Upper end of the 95% interval of that Elo.",
-                                  labels=["pool", "player"])
-        games = GaugeMetricFamily("arena_player_games", "Finished games of a player in the pool.",
-                                  labels=["pool", "player"])
+                                  labels=labels)
+        games = GaugeMetricFamily("arena_player_games", "Finished games of a player in the pool.", labels=labels)
         try:
             with self._lock:
                 for name, waiting, board in self._read():
                     pending.add_metric([name], waiting)
                     for s in board.standings if board is not None else ():
-                        elo.add_metric([name, s.name], s.elo)
-                        stderr.add_metric([name, s.name], s.stderr)
-                        lower.add_metric([name, s.name], s.lo)
-                        upper.add_metric([name, s.name], s.hi)
-                        games.add_metric([name, s.name], s.games)
+                        values = [name, board.condition or "", s.name]
+                        elo.add_metric(values, s.elo)
+                        stderr.add_metric(values, s.stderr)
+                        lower.add_metric(values, s.lo)
+                        upper.add_metric(values, s.hi)
+                        games.add_metric(values, s.games)
         except Exception as exc:  # noqa: BLE001 - a scrape must answer even when the database does not
             log.warning("database metrics unavailable: %s", exc)
         yield from (pending, elo, stderr, lower, upper, games)

@@ -158,6 +158,15 @@ class Settings(BaseSettings):
     # is enrolled in `<checkpoint>-gauntlet` against its pool. None: no automatic enrolment.
     auto_gauntlet: Path | None = None
 
+    # A reference ladder (TOML/JSON, see arena/reference_ladder.py): engines of the engines file at
+    # fixed strengths (GNU Go levels, KataGo visits), played once per condition by `arena reference
+    # play` and kept; leaderboards then give each player's Elo relative to `reference_point` and
+    # its equivalent strength on the ladder. None: no reference scale.
+    reference_ladder: Path | None = None
+    # The player at Elo 0 of the relative scale (e.g. "gnugo-l1", "katago-b6c96@1v"); None: the
+    # ladder file's `reference_point`, else its lowest rung.
+    reference_point: str | None = Field(default=None, min_length=1, max_length=100)
+
     def checkpoint_root(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"
 

@@ -47,6 +47,7 @@ from arena.scheduling import (
     split_blocks,
     with_game_cap,
 )
+from arena.scheduling.conditions import condition_key
 from arena.settings import get_settings
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
 
@@ -136,8 +137,10 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
     stored = config.model_dump(mode="json")
     stored["opening_book"] = [format_opening(o, config.board_size) for o in book]
     stored["referee"] = referee
+    # Every game of a tournament shares its board, rules and komi: one rating pool.
     tournament = Tournament(name=config.name, format=config.format, configuration=stored, status="running",
-                            games_scheduled=0, games_finished=0)
+                            games_scheduled=0, games_finished=0,
+                            condition=condition_key(board_size=config.board_size, rules=config.rules, komi=config.komi))
     session.add(tournament)
     session.flush()
     try:
@@ -351,6 +354,17 @@ def cancel(session: Session, tournament_id: int) -> None:
 
 
 @dataclass(frozen=True)
+class ScoringAgreement:
+    """A tournament's games ended by passes, and how often the referee's settled score named
+    another winner than strict Tromp-Taylor (a jigo against a win counts)."""
+
+    pass_ended: int  # games ended by passes (strict Tromp-Taylor's score stored beside the result)
+    refereed: int  # of those, settled by a referee's answer: the ones with a second opinion
+    disagreements: int  # refereed games whose two scores name different winners
+    rate: float | None  # disagreements / refereed; None before any refereed game
+
+
+@dataclass(frozen=True)
 class Progress:
     tournament_id: int
     name: str
@@ -365,6 +379,7 @@ class Progress:
     error: str | None = None  # why the scheduler last failed to advance or dispatch it (client-safe)
     error_at: datetime | None = None  # when
     failed: int = 0  # games given up on after ARENA_MAX_BLOCK_ATTEMPTS (see failed_games for why)
+    scoring: ScoringAgreement | None = None  # how often the referee overturned strict Tromp-Taylor
 
 
 def progress(session: Session, tournament_id: int) -> Progress:
@@ -375,10 +390,14 @@ def progress(session: Session, tournament_id: int) -> Progress:
     session.refresh(tournament)
     stats = session.execute(
         select(func.count(), func.min(FinishedGame.finished_at), func.max(FinishedGame.finished_at),
-               func.count().filter(FinishedGame.result.like("%+F")))
+               func.count().filter(FinishedGame.result.like("%+F")),
+               func.count(FinishedGame.score_tromp_taylor), func.count(FinishedGame.scoring_disagrees),
+               func.count().filter(FinishedGame.scoring_disagrees.is_(True)))
         .select_from(FinishedGame).join(ScheduledGame)
         .where(ScheduledGame.tournament_id == tournament_id)).one()
-    finished, first, last, forfeits = stats
+    finished, first, last, forfeits, pass_ended, refereed, disagreements = stats
+    scoring = ScoringAgreement(pass_ended=pass_ended, refereed=refereed, disagreements=disagreements,
+                               rate=disagreements / refereed if refereed else None)
     failed = leases.failed_count(session, tournament_id)
     rate = eta = None
     if finished >= 2 and last > first:
@@ -389,7 +408,7 @@ def progress(session: Session, tournament_id: int) -> Progress:
                     status=tournament.status, scheduled=tournament.games_scheduled, finished=finished,
                     forfeits=forfeits, games_per_hour=rate, eta_s=eta,
                     verdict=tournament.configuration.get("verdict"), error=tournament.last_error,
-                    error_at=tournament.last_error_at, failed=failed)
+                    error_at=tournament.last_error_at, failed=failed, scoring=scoring)
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,8 @@ class DatabaseSink:
                     session, scheduled_game_id=game.scheduled_game_id, result=game.result, score=game.score,
                     move_count=game.move_count, duration_s=game.duration_s, sgf=game.sgf,
                     move_stats=game.move_stats, worker=game.worker, software_version=game.software_version,
-                    model_versions=game.provenance)
+                    model_versions=game.provenance, score_tromp_taylor=game.score_tromp_taylor,
+                    scoring_disagrees=game.scoring_disagrees)
         except ConflictingResultError as exc:
             # Another delivery of the block stored this game first: the stored one stands.
             log.warning("%s", exc)

@@ -190,6 +190,10 @@ class FinishedGameRecord(_Schema):
     worker: str
     software_version: str
     provenance: dict[str, Any]  # checkpoints' sha256, engine versions, search settings, scoring, forfeits
+    # Ended by passes: strict Tromp-Taylor's score beside `score` (the referee's), and whether
+    # they name different winners (None: no referee's answer). Defaults keep older workers' records valid.
+    score_tromp_taylor: float | None = None
+    scoring_disagrees: bool | None = None
 
 
 class BlockResult(_Schema):

@@ -311,7 +311,8 @@ def finished_record(outcome: GameOutcome, payload: BlockPayload, *, worker: str)
         scheduled_game_id=int(outcome.key), result=outcome.result, score=outcome.score,
         move_count=len(searched), duration_s=round(outcome.seconds, 6), sgf=write_sgf(record),
         move_stats=[s.as_json() for s in searched], worker=worker, software_version=SOFTWARE_VERSION,
-        provenance=provenance)
+        provenance=provenance, score_tromp_taylor=outcome.score_tromp_taylor,
+        scoring_disagrees=outcome.scoring_disagrees)
 
 
 def play_block(raw: Mapping[str, Any]) -> BlockResult:

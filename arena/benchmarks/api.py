@@ -45,6 +45,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from arena.ports import free_port
+from arena.scheduling.conditions import condition_key
 
 from .http_load import HttpLoadClient, HttpLoadError, run
 
@@ -118,9 +119,9 @@ def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
             per_tournament = [games // TOURNAMENTS + (1 if i < games % TOURNAMENTS else 0) for i in range(TOURNAMENTS)]
             for name, count in zip(tournaments, per_tournament, strict=True):
                 conn.execute(sa.text(
-                    "INSERT INTO tournaments (name, format, configuration, status, games_scheduled, games_finished) "
-                    "VALUES (:n, 'round-robin', CAST(:c AS jsonb), 'finished', :g, :g)"),
-                    {"n": name, "g": count,
+                    "INSERT INTO tournaments (name, format, configuration, status, games_scheduled, games_finished, "
+                    "condition) VALUES (:n, 'round-robin', CAST(:c AS jsonb), 'finished', :g, :g, :k)"),
+                    {"n": name, "g": count, "k": condition_key(board_size=BOARD_SIZE, rules="tromp-taylor", komi=7.5),
                      "c": json.dumps({"board_size": BOARD_SIZE, "komi": 7.5, "rules": "tromp-taylor"})})
             # Helper tables: players with hidden Elo, the pool of games.
             conn.execute(sa.text("CREATE TEMP TABLE bench_players (k int PRIMARY KEY, id int, name text, elo float)"))

@@ -7,7 +7,7 @@ import typer
 from arena import __version__
 
 from . import bench, checkpoint, db, demo, gtp, grpc_server, models, results, tournament, worker
-from . import api, token
+from . import api, reference, token
 
 app = typer.Typer(
     name="arena",
@@ -30,6 +30,7 @@ app.command("worker")(worker.worker)
 app.command("scheduler")(worker.scheduler)
 app.command("api")(api.api)
 app.add_typer(token.app, name="token")
+app.add_typer(reference.app, name="reference")
 app.command("grpc")(grpc_server.grpc_server)
 
 

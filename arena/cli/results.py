@@ -48,6 +48,8 @@ def _interval(lo: float | None, hi: float | None) -> str:
 
 def leaderboard(
     tournament: TournamentRef = None,
+    condition: Annotated[str | None, typer.Option(help="The rating pool, e.g. '9x9 chinese komi 7.5'; default: the "
+                                                  "condition with the most games (pools are never mixed).")] = None,
     anchor: Annotated[str | None, typer.Option(help="Player held at --anchor-elo; default: the pool mean "
                                                "is 0.")] = None,
     anchor_elo: Annotated[float, typer.Option(help="The anchor's Elo.")] = 0.0,
@@ -57,20 +59,24 @@ def leaderboard(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
     save: Annotated[bool, typer.Option(help="Store the ratings as a rating snapshot.")] = False,
 ) -> None:
-    """Elo ratings with 95% intervals, head-to-head records and Elo-vs-visits curves."""
+    """Elo ratings with 95% intervals, head-to-head records and Elo-vs-visits curves, of one
+    rating pool (board size, rules, komi)."""
     from arena.db import queries, repository
     from arena.ratings import RatingInputError
 
     with cli_session() as session:
         tournament_id = _tournament_id(session, tournament)
         try:
-            board = queries.leaderboard(session, tournament_id=tournament_id, anchor=anchor, anchor_elo=anchor_elo,
-                                        bootstrap=bootstrap, seed=seed)
+            board = queries.leaderboard(session, tournament_id=tournament_id,
+                                        condition=None if condition is None else queries.check_condition(condition),
+                                        anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed)
         except RatingInputError as err:
             raise typer.BadParameter(str(err), param_hint="--anchor") from None
+        except (queries.LookupFailedError, ValueError) as err:  # check_condition's, choose_condition's
+            raise typer.BadParameter(str(err), param_hint="--condition") from None
         snapshot_id = None
         if save and board.ratings is not None:
-            parameters = dict(board.parameters, tournament_id=tournament_id)
+            parameters = dict(board.parameters, tournament_id=tournament_id, condition=board.condition)
             snapshot_id = repository.save_rating_snapshot(session, game_set=board.game_set, ratings=board.ratings,
                                                           method="bradley-terry", parameters=parameters).id
     if as_json:
@@ -98,7 +104,7 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
     ratings = board.ratings
     anchor = board.parameters.get("anchor")
     relative = f"{anchor} = {board.parameters['anchor_elo']:g}" if anchor else "pool mean = 0"
-    table = Table(title=f"Elo over {board.game_set.games} games ({relative}; "
+    table = Table(title=f"Elo over {board.game_set.games} games under {board.condition} ({relative}; "
                         f"game set {board.game_set.sha256[:12]})")
     headers = ["#", "player", "Elo", "95% CI", "± se"]
     boot = ratings.bootstrap_ci is not None
@@ -114,6 +120,9 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
         row += [str(s.games), f"{s.wins}-{s.losses}-{s.draws}", "" if s.score is None else f"{100 * s.score:.1f}%"]
         table.add_row(*row)
     console.print(table)
+    others = [f"{c.condition} ({c.games} games)" for c in board.conditions if c.condition != board.condition]
+    if others:
+        console.print(f"other conditions (--condition): {'; '.join(others)}")
     lo, hi = ratings.colour_ci95()
     console.print(f"first-move (black) advantage: {ratings.colour_advantage_elo:+.0f} Elo, 95% CI {_interval(lo, hi)}")
 

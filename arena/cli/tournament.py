@@ -169,11 +169,21 @@ def status(
                        f"{report.finished}/{report.scheduled} games, {report.forfeits} forfeits{rate}{eta}")
             if report.verdict:
                 typer.echo(f"SPRT verdict: {report.verdict}")
+            if report.scoring is not None and report.scoring.pass_ended:
+                typer.echo(scoring_line(report.scoring))
             if report.error:
                 typer.echo(f"last scheduler error ({report.error_at:%Y-%m-%d %H:%M:%S %Z}): {report.error}")
         if not follow or report.status in ("finished", "cancelled"):
             return
         time.sleep(2.0)
+
+
+def scoring_line(scoring) -> str:
+    """How often the referee's settled score named another winner than strict Tromp-Taylor."""
+    line = f"scoring: {scoring.pass_ended} games ended by passes, {scoring.refereed} settled by a referee"
+    if scoring.rate is None:
+        return line
+    return f"{line}, {scoring.disagreements} disagree with strict Tromp-Taylor ({scoring.rate:.1%})"
 
 
 @app.command("cancel")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     Float,
@@ -134,6 +135,9 @@ class Tournament(Base):
     # Why the scheduler last failed to advance it, in words fit for clients (details: its log).
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The rating pool its games belong to (arena.scheduling.conditions.condition_key: board size,
+    # rules, komi): games under different conditions are never rated together.
+    condition: Mapped[str] = mapped_column(String(100), server_default="", index=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
@@ -204,6 +208,10 @@ class FinishedGame(Base):
     result: Mapped[str] = mapped_column(String(20))
     # Black's margin in points (negative: white won on the board); None for R/T/F/Void.
     score: Mapped[float | None] = mapped_column(Float)
+    # Games ended by passes: strict Tromp-Taylor's score (every stone alive) beside `score` (the
+    # referee's settled one), and whether the two name different winners (None: no second opinion).
+    score_tromp_taylor: Mapped[float | None] = mapped_column(Float)
+    scoring_disagrees: Mapped[bool | None] = mapped_column(Boolean)
     move_count: Mapped[int] = mapped_column(Integer)
     duration_s: Mapped[float] = mapped_column(Float)
     sgf: Mapped[str] = mapped_column(Text)

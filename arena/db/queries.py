@@ -9,16 +9,23 @@
 * `LeaderboardCache`: fitted leaderboards kept while the game set is unchanged (the API's).
 * `leaderboard`: ratings, head-to-head and Elo-vs-visits curves over a tournament's (or all)
   finished games, fitted by the pure functions of `arena.ratings`; `elo_vs_step` a run's curve.
+  A leaderboard is one rating pool, a condition (board size, rules, komi:
+  `arena.scheduling.conditions`): `rating_conditions` lists them with their games,
+  `choose_condition` picks the asked one or, by default, the one with the most games. Pools are
+  never mixed: a player holds a rating in each pool it played in.
+  With a reference ladder (`arena.reference_ladder`), each player also gets its Elo relative to
+  the reference point and its equivalent strength on the ladder (`arena.ratings.reference`).
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import hashlib
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,6 +54,7 @@ from arena.ratings import (
     elo_vs_visits,
     head_to_head,
 )
+from arena.ratings.reference import Equivalent, Ladder, RelativeElo, equivalent_strength, relative_elo
 
 from .models import RESULT_PATTERN, Checkpoint, FinishedGame, Player, ScheduledGame, Tournament
 from .repository import RatedGameSet, rated_game_set
@@ -55,8 +63,11 @@ __all__ = [
     "MAX_DB_ID",
     "MIN_SHA256_PREFIX",
     "RESULT_KINDS",
+    "CONDITION_PATTERN",
     "CachedLeaderboard",
     "CheckpointSummary",
+    "ConditionGames",
+    "LeaderboardKey",
     "GameDetail",
     "GameFilter",
     "GameSummary",
@@ -68,7 +79,9 @@ __all__ = [
     "TournamentSummary",
     "build_leaderboard",
     "checkpoint_players",
+    "check_condition",
     "checkpoint_summary",
+    "choose_condition",
     "elo_vs_step",
     "find_checkpoint",
     "find_tournament",
@@ -77,7 +90,6 @@ __all__ = [
     "game_summaries",
     "games_statement",
     "leaderboard",
-    "leaderboard_key",
     "leaderboard_key_params",
     "leaderboard_key_statement",
     "list_checkpoints",
@@ -85,6 +97,8 @@ __all__ = [
     "list_tournaments",
     "page_games",
     "parse_ladder_name",
+    "player_conditions",
+    "rating_conditions",
     "split_page",
     "tournament_ref_id",
     "tournament_ref_params",
@@ -427,6 +441,10 @@ class GameDetail:
     worker: str
     software_version: str
     model_versions: dict[str, Any]
+    # Ended by passes: strict Tromp-Taylor's score beside `score` (the referee's settled one), and
+    # whether they name different winners (None: no referee's answer to compare).
+    score_tromp_taylor: float | None = None
+    scoring_disagrees: bool | None = None
 
 
 def game_detail(session: Session, game_id: int) -> GameDetail:
@@ -441,7 +459,8 @@ def game_detail(session: Session, game_id: int) -> GameDetail:
     return GameDetail(summary=rows[0], pairing=scheduled.pairing, game_index=scheduled.game_index,
                       seed=scheduled.seed, opening=scheduled.opening, score=game.score,
                       move_stats=list(game.move_stats), worker=game.worker, software_version=game.software_version,
-                      model_versions=dict(game.model_versions))
+                      model_versions=dict(game.model_versions), score_tromp_taylor=game.score_tromp_taylor,
+                      scoring_disagrees=game.scoring_disagrees)
 
 
 def game_sgf(session: Session, game_id: int) -> str:
@@ -452,6 +471,75 @@ def game_sgf(session: Session, game_id: int) -> str:
         state = "is scheduled but not finished yet" if scheduled is not None else "does not exist"
         raise LookupFailedError(f"game {game_id} {state}")
     return sgf
+
+
+# ------------------------------------------------------------------------------- rating pools
+
+# A condition key as `arena.scheduling.conditions.condition_key` writes it: "9x9 chinese komi 7.5".
+CONDITION_PATTERN = r"^[0-9]{1,2}x[0-9]{1,2} [a-z][a-z0-9-]{0,40} komi -?[0-9]{1,4}(\.5)?$"
+
+
+@dataclass(frozen=True)
+class ConditionGames:
+    """A rating pool and its size: the finished games of its tournaments (Void included)."""
+
+    condition: str
+    games: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"condition": self.condition, "games": self.games}
+
+
+def check_condition(text: str) -> str:
+    """`text` if it is written as a condition key; ValueError naming it otherwise."""
+    if not re.fullmatch(CONDITION_PATTERN, text):
+        raise ValueError(f"{text!r} is not a condition such as '9x9 chinese komi 7.5' (board size, rules, komi)")
+    return text
+
+
+def _by_games(conditions: Sequence[ConditionGames]) -> list[ConditionGames]:
+    # Most games first; equal counts by name, so that the default never flips between requests.
+    return sorted(conditions, key=lambda c: (-c.games, c.condition))
+
+
+def rating_conditions(session: Session, tournament_id: int | None = None) -> list[ConditionGames]:
+    """Every condition a tournament (only `tournament_id`) is played under, most games first."""
+    query = (select(Tournament.condition, func.coalesce(func.sum(Tournament.games_finished), 0))
+             .group_by(Tournament.condition))
+    if tournament_id is not None:
+        query = query.where(Tournament.id == tournament_id)
+    return _by_games([ConditionGames(c, int(n)) for c, n in session.execute(query)])
+
+
+def player_conditions(session: Session, players: Sequence[str]) -> list[str]:
+    """The conditions the named players have finished games under, by name: the pools they hold a
+    rating in."""
+    query = (select(Tournament.condition).distinct()
+             .join(ScheduledGame, ScheduledGame.tournament_id == Tournament.id)
+             .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
+             .join(Player, or_(Player.id == ScheduledGame.black_player_id, Player.id == ScheduledGame.white_player_id))
+             .where(Player.name.in_(list(players)), FinishedGame.result != "Void").order_by(Tournament.condition))
+    return list(session.scalars(query))
+
+
+def choose_condition(conditions: Sequence[ConditionGames], requested: str | None = None, *,
+                     board_size: int | None = None) -> str | None:
+    """The pool a leaderboard is fitted on: `requested` if it is among `conditions` (most games
+    first, as `rating_conditions` and `LeaderboardKey` list them), else (None) the one with the
+    most games (on `board_size` only, if given); None when there is none. LookupFailedError,
+    listing the known ones, for a condition with no tournament (or not on `board_size`).
+    On the API's hot path: no sorting, no allocation for the usual request."""
+    prefix = None if board_size is None else f"{board_size}x{board_size} "
+    for c in conditions:
+        if (prefix is None or c.condition.startswith(prefix)) and (requested is None or c.condition == requested):
+            return c.condition
+    if requested is None:
+        return None
+    sized = [c for c in conditions if prefix is None or c.condition.startswith(prefix)]
+    known = ", ".join(repr(c.condition) for c in _by_games(sized)) or "none"
+    where = "" if board_size is None else f" on {board_size}x{board_size}"
+    raise LookupFailedError(f"condition: no tournament is played under {requested!r}{where}; the known "
+                            f"conditions: {known}")
 
 
 # ------------------------------------------------------------------------------- leaderboard
@@ -471,6 +559,9 @@ class PlayerStanding:
     draws: int
     bootstrap_lo: float | None = None  # percentile 95% interval, with bootstrap refits
     bootstrap_hi: float | None = None
+    # None when the games rate the player; else why a weak prior had to ("unbeaten", "winless",
+    # "separated", "disconnected": arena.ratings.estimability), its interval being the prior's
+    flag: str | None = None
 
     @property
     def score(self) -> float | None:
@@ -483,6 +574,8 @@ class Leaderboard:
 
     `ratings` and `head_to_head` are None when the game set is empty. `visits_curves` maps a
     checkpoint name to its points, for players named `<checkpoint>@<N>v` at two visit counts or more.
+    `condition` is the one rating pool the games are from (None: no games anywhere), `conditions`
+    every pool the leaderboard could have been asked for, most games first.
     """
 
     game_set: RatedGameSet
@@ -491,6 +584,13 @@ class Leaderboard:
     head_to_head: HeadToHead | None
     visits_curves: dict[str, list[tuple[str, VisitsPoint]]] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)  # compute_ratings' arguments
+    condition: str | None = None
+    conditions: tuple[ConditionGames, ...] = ()
+    # The reference scale (arena.ratings.reference), when a ladder is configured: per player, Elo
+    # relative to the reference point (if that is in the pool) and equivalent strength (if two rungs are).
+    reference: Ladder | None = None
+    relative: dict[str, RelativeElo] = field(default_factory=dict)
+    equivalents: dict[str, Equivalent] = field(default_factory=dict)
 
     def pairs(self) -> list[tuple[str, str]]:
         """Pairs that met, the better-rated first, in leaderboard order."""
@@ -508,13 +608,15 @@ class Leaderboard:
         """JSON-ready: what `arena leaderboard --json` prints and the API returns."""
         ratings = self.ratings
         out: dict[str, Any] = {
+            "condition": self.condition,
+            "conditions": [c.as_dict() for c in self.conditions],
             "game_set": {"sha256": self.game_set.sha256, "games": self.game_set.games},
             "parameters": dict(self.parameters),
             "colour_advantage": None,
             "players": [{"name": s.name, "elo": s.elo, "stderr": s.stderr, "ci95": [s.lo, s.hi],
                          "bootstrap_ci95": None if s.bootstrap_lo is None else [s.bootstrap_lo, s.bootstrap_hi],
                          "games": s.games, "wins": s.wins, "losses": s.losses, "draws": s.draws,
-                         "score": s.score} for s in self.standings],
+                         "score": s.score, "flag": s.flag} for s in self.standings],
             "head_to_head": [],
             "visits_curves": {ckpt: [{"player": player, "visits": p.visits, "elo": p.elo, "ci95": [p.lo, p.hi]}
                                      for player, p in points] for ckpt, points in self.visits_curves.items()},
@@ -522,6 +624,7 @@ class Leaderboard:
         if ratings is not None:
             lo, hi = ratings.colour_ci95()
             out["colour_advantage"] = {"elo": ratings.colour_advantage_elo, "ci95": [lo, hi]}
+        self._reference_dict(out)
         for a, b in self.pairs():
             r = self.head_to_head.record(a, b)
             out["head_to_head"].append({
@@ -530,6 +633,23 @@ class Leaderboard:
                 "model_elo_diff": r.model_elo_diff, "model_elo_stderr": r.model_elo_stderr,
                 "likelihood_of_superiority": r.likelihood_of_superiority})
         return out
+
+    def _reference_dict(self, out: dict[str, Any]) -> None:
+        """The reference scale into `out`: `reference` (the ladder), and per player `relative_elo`
+        and `equivalent` (None where the pool cannot place it)."""
+        ladder = self.reference
+        out["reference"] = None if ladder is None else {
+            "name": ladder.name, "parameter": ladder.parameter, "reference_point": ladder.reference_point,
+            "rungs": [{"player": r.player, "value": r.value} for r in ladder.rungs]}
+        for row in out["players"]:
+            row.update(self.reference_of(row["name"]))
+
+    def reference_of(self, name: str) -> dict[str, Any]:
+        """`relative_elo` and `equivalent` of one player, JSON-ready (None where not placed)."""
+        rel, eq = self.relative.get(name), self.equivalents.get(name)
+        return {"relative_elo": None if rel is None else {"reference_point": rel.reference_point, "elo": rel.elo,
+                                                          "stderr": rel.stderr, "ci95": [rel.lo, rel.hi]},
+                "equivalent": None if eq is None else eq.as_dict()}
 
 
 def parse_ladder_name(name: str) -> tuple[str, int] | None:
@@ -554,17 +674,23 @@ def _records(counts: Mapping[tuple[str, str], PairCounts]) -> dict[str, list[int
 
 
 def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anchor_elo: float = 0.0,
-                      bootstrap: int = 0, seed: int = 0) -> Leaderboard:
-    """Fit `compute_ratings` on the game set and assemble the leaderboard (pure; no session).
+                      bootstrap: int = 0, seed: int = 0, condition: str | None = None,
+                      conditions: Sequence[ConditionGames] = (), reference: Ladder | None = None) -> Leaderboard:
+    """Fit `compute_ratings` on the game set (one pool: `condition`'s) and assemble the
+    leaderboard (pure; no session).
 
     Raises arena.ratings.RatingInputError for an anchor outside the pool.
     """
     parameters = {"anchor": anchor, "anchor_elo": anchor_elo, "bootstrap": bootstrap, "seed": seed,
-                  "colour_advantage": True, "prior_games": 2.0, "draw_model": "half"}
+                  "colour_advantage": True, "prior_games": 2.0, "bias_reduction": True,
+                  "draw_model": "half"}
+    pool = {"condition": condition, "conditions": tuple(conditions), "reference": reference}
     if not game_set.games:
-        return Leaderboard(game_set=game_set, standings=(), ratings=None, head_to_head=None, parameters=parameters)
+        return Leaderboard(game_set=game_set, standings=(), ratings=None, head_to_head=None, parameters=parameters,
+                           **pool)
     ratings = compute_ratings(game_set.counts, anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap,
-                              seed=seed, colour_advantage=True, prior_games=2.0, draw_model="half")
+                              seed=seed, colour_advantage=True, prior_games=2.0, bias_reduction=True,
+                              draw_model="half")
     wld = _records(game_set.counts)
     standings = []
     for name in ratings.players:
@@ -573,7 +699,7 @@ def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anch
         w, l, d = wld.get(name, [0, 0, 0])
         standings.append(PlayerStanding(name=name, elo=ratings.elo[name], stderr=ratings.stderr[name], lo=lo, hi=hi,
                                         games=w + l + d, wins=w, losses=l, draws=d,
-                                        bootstrap_lo=boot[0], bootstrap_hi=boot[1]))
+                                        bootstrap_lo=boot[0], bootstrap_hi=boot[1], flag=ratings.flags.get(name)))
     standings.sort(key=lambda s: (-s.elo, s.name))
     rungs: dict[str, dict[int, str]] = {}
     for name in ratings.players:
@@ -587,16 +713,45 @@ def build_leaderboard(game_set: RatedGameSet, *, anchor: str | None = None, anch
             curves[checkpoint] = [(by_visits[p.visits], p) for p in points]
     return Leaderboard(game_set=game_set, standings=tuple(standings), ratings=ratings,
                        head_to_head=head_to_head(game_set.counts, ratings), visits_curves=curves,
-                       parameters=parameters)
+                       parameters=parameters, **pool, **_reference_scale(ratings, reference))
 
 
-def leaderboard(session: Session, *, tournament_id: int | None = None, board_size: int | None = None,
+def _reference_scale(ratings: Ratings, ladder: Ladder | None) -> dict[str, Any]:
+    """Every player's Elo relative to the ladder's reference point and equivalent strength, where
+    this pool has the reference point and two rungs."""
+    if ladder is None:
+        return {}
+    relative = ({name: relative_elo(ratings, name, ladder.reference_point) for name in ratings.players}
+                if ladder.reference_point in ratings.elo else {})
+    equivalents = {}
+    for name in ratings.players:
+        eq = equivalent_strength(ratings, name, ladder)
+        if eq is None:
+            break  # fewer than two rungs in this pool: nobody can be placed
+        equivalents[name] = eq
+    return {"relative": relative, "equivalents": equivalents}
+
+
+_NO_GAMES = RatedGameSet(counts={}, games=0, sha256=hashlib.sha256(b"").hexdigest())
+
+
+def leaderboard(session: Session, *, tournament_id: int | None = None, condition: str | None = None,
+                board_size: int | None = None, conditions: Sequence[ConditionGames] | None = None,
                 anchor: str | None = None, anchor_elo: float = 0.0, bootstrap: int = 0,
-                seed: int = 0) -> Leaderboard:
-    """The leaderboard of one tournament's finished games, or of every finished game (only those
-    of tournaments on `board_size`, if given)."""
-    return build_leaderboard(rated_game_set(session, tournament_id, board_size=board_size), anchor=anchor,
-                             anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed)
+                seed: int = 0, reference: Ladder | None = None) -> Leaderboard:
+    """The leaderboard of one rating pool: the finished games under `condition` (default: the
+    condition with the most games, on `board_size` if given; `choose_condition`), of one
+    tournament's (whose games share one condition) or of every tournament. `conditions`: the
+    pools to choose from, if the caller has read them (`rating_conditions` otherwise)."""
+    if conditions is None:
+        conditions = rating_conditions(session, tournament_id)
+    chosen = choose_condition(conditions, condition, board_size=board_size)
+    if chosen is None:
+        game_set = _NO_GAMES
+    else:  # a tournament is one condition already: no join needed to narrow its games
+        game_set = rated_game_set(session, tournament_id, condition=None if tournament_id is not None else chosen)
+    return build_leaderboard(game_set, anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed,
+                             condition=chosen, conditions=conditions, reference=reference)
 
 
 @dataclass(frozen=True)
@@ -628,36 +783,50 @@ def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoin
 
 
 @functools.lru_cache(maxsize=8)
-def leaderboard_key_statement(*, tournament: bool, board_size: bool) -> Select:
-    """What changes whenever a finished game enters `leaderboard`'s game set, in one cheap row (no
-    scan of the games): the resolved tournament id (NULL: no such tournament), the count and the
-    games_finished counters of the tournaments in the set (record_finished_game bumps them in the
-    same transaction as the game), and the largest finished game id (its primary key's last entry).
-    Finished games are never rewritten, so an equal key means the same games.
+def leaderboard_key_statement(*, tournament: bool) -> Select:
+    """What changes whenever a finished game enters a leaderboard's game set, in a row per
+    condition (no scan of the games): the resolved tournament id (NULL: no such tournament), the
+    condition, its tournaments' count and games_finished counters (record_finished_game bumps them
+    in the same transaction as the game), and the largest finished game id (its primary key's last
+    entry). Finished games are never rewritten, so an equal key means the same games. No row: no
+    tournament (or not the one asked for).
 
-    Parameters: `tournament_name`/`tournament_id` (`tournament_ref_params`) with `tournament`,
-    `board_size` with `board_size`."""
+    Parameters: `tournament_name`/`tournament_id` (`tournament_ref_params`) with `tournament`."""
     newest = select(func.max(FinishedGame.scheduled_game_id)).scalar_subquery()
     tournament_id = tournament_ref_id() if tournament else null()
-    query = select(tournament_id, func.count(Tournament.id), func.coalesce(func.sum(Tournament.games_finished), 0),
-                   newest)
+    query = (select(tournament_id, Tournament.condition, func.count(Tournament.id),
+                    func.coalesce(func.sum(Tournament.games_finished), 0), newest)
+             .group_by(Tournament.condition).order_by(Tournament.condition))
     if tournament:
         query = query.where(Tournament.id == tournament_id)
-    if board_size:
-        query = query.where(Tournament.configuration["board_size"].as_integer()
-                            == bindparam("board_size", type_=Integer))
     return query
 
 
-def leaderboard_key_params(tournament: int | str | None, board_size: int | None) -> dict[str, Any]:
-    return {"board_size": board_size, **(tournament_ref_params(tournament) if tournament is not None else {})}
+def leaderboard_key_params(tournament: int | str | None) -> dict[str, Any]:
+    return tournament_ref_params(tournament) if tournament is not None else {}
 
 
-def leaderboard_key(row: tuple[Any, ...], board_size: int | None) -> tuple[Any, ...]:
-    """The cache key of a `leaderboard_key_statement` row: (tournament id, board size, tournaments,
-    finished games, newest game id)."""
-    tournament_id, tournaments, finished, newest = row
-    return (tournament_id, board_size, tournaments, int(finished), newest)
+@dataclass(frozen=True)
+class LeaderboardKey:
+    """The `leaderboard_key_statement` rows, read: the pools to choose from and what names their
+    game sets."""
+
+    tournament_id: int | None  # None: no such tournament (or none at all)
+    conditions: tuple[ConditionGames, ...]  # most games first
+    counts: tuple[tuple[Any, ...], ...]  # (condition, tournaments, finished games) per condition
+    newest: int | None  # the largest finished game id
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[tuple[Any, ...]]) -> LeaderboardKey:
+        counts = tuple((condition, tournaments, int(finished)) for _, condition, tournaments, finished, _ in rows)
+        return cls(tournament_id=rows[0][0] if rows else None,
+                   conditions=tuple(_by_games([ConditionGames(c, n) for c, _, n in counts])),
+                   counts=counts, newest=rows[0][4] if rows else None)
+
+    def cache_key(self, condition: str | None) -> tuple[Any, ...]:
+        """The `LeaderboardCache` key of `condition`'s leaderboard. Every pool's counts are in it:
+        a cached leaderboard lists every pool with its games."""
+        return (self.tournament_id, condition, self.counts, self.newest)
 
 
 @dataclass(frozen=True)
@@ -669,7 +838,7 @@ class CachedLeaderboard:
 
 class LeaderboardCache:
     """Default-parameter leaderboards (with `as_dict()`, and that encoded, e.g. as JSON), refitted
-    only when their `leaderboard_key` changes; the newest `maxsize` kept. Thread-safe: concurrent
+    only when their `LeaderboardKey.cache_key` changes; the newest `maxsize` kept. Thread-safe: concurrent
     requests for the same key wait for one fit instead of fitting in parallel."""
 
     def __init__(self, maxsize: int = 64, encode: Callable[[dict[str, Any]], bytes] | None = None) -> None:

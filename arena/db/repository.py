@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import GameResult, PairCounts, Ratings
+from arena.scheduling.conditions import condition_key
 
 from .models import (
     RESULT_PATTERN,
@@ -91,8 +92,13 @@ def get_or_create_player(
 def create_tournament(
     session: Session, *, name: str, format: str, configuration: dict[str, Any] | None = None
 ) -> Tournament:
-    """A new tournament, status `pending`."""
-    tournament = Tournament(name=name, format=format, configuration=configuration or {},
+    """A new tournament, status `pending`; its rating pool from the configuration's board size,
+    rules and komi (GameSettings' defaults where it has none)."""
+    configuration = configuration or {}
+    condition = condition_key(board_size=int(configuration.get("board_size", 9)),
+                              rules=str(configuration.get("rules", "tromp-taylor")),
+                              komi=float(configuration.get("komi", 7.5)))
+    tournament = Tournament(name=name, format=format, configuration=configuration, condition=condition,
                             status="pending", games_scheduled=0, games_finished=0)
     session.add(tournament)
     session.flush()
@@ -176,6 +182,19 @@ def _check_result(result: str, score: float | None, sgf: str, move_count: int,
         raise StorageError(f"{len(move_stats)} per-move statistics for {move_count} moves")
 
 
+def _check_scoring(score: float | None, score_tromp_taylor: float | None, disagrees: bool | None) -> None:
+    """Refuse a second opinion that contradicts the stored score: the flag must follow from the two."""
+    if score_tromp_taylor is None:
+        if disagrees is not None:
+            raise StorageError("scoring_disagrees needs score_tromp_taylor")
+        return
+    if score is None or not math.isfinite(score_tromp_taylor):
+        raise StorageError(f"score_tromp_taylor {score_tromp_taylor} needs a finite score on the board")
+    differ = (score > 0) - (score < 0) != (score_tromp_taylor > 0) - (score_tromp_taylor < 0)
+    if disagrees is not None and disagrees != differ:
+        raise StorageError(f"scoring_disagrees={disagrees} contradicts scores {score} and {score_tromp_taylor}")
+
+
 def _bump_progress(session: Session, tournament_id: int) -> None:
     session.execute(
         update(Tournament).where(Tournament.id == tournament_id)
@@ -187,13 +206,17 @@ def record_finished_game(
     session: Session, *, scheduled_game_id: int, result: str, move_count: int, duration_s: float, sgf: str,
     score: float | None = None, move_stats: Sequence[dict[str, Any]] = (), worker: str = "",
     software_version: str = "", model_versions: dict[str, Any] | None = None,
+    score_tromp_taylor: float | None = None, scoring_disagrees: bool | None = None,
 ) -> bool:
     """Store a finished game; True if written now, False if the identical game was already there.
 
+    `score_tromp_taylor`, `scoring_disagrees`: for a game ended by passes, strict Tromp-Taylor's
+    score beside `score` (the referee's) and whether they name different winners.
     Raises `StorageError` for an invalid result or an unknown scheduled game or player, and
     `ConflictingResultError` if the game is already stored with different content (kept as is).
     """
     _check_result(result, score, sgf, move_count, move_stats, duration_s)
+    _check_scoring(score, score_tromp_taylor, scoring_disagrees)
     game = session.get(ScheduledGame, scheduled_game_id)
     if game is None:
         raise StorageError(f"scheduled game {scheduled_game_id} does not exist")
@@ -202,7 +225,8 @@ def record_finished_game(
             raise StorageError(f"player {player_id} of scheduled game {scheduled_game_id} does not exist")
     values = {"scheduled_game_id": scheduled_game_id, "result": result, "score": score, "move_count": move_count,
                   "duration_s": duration_s, "sgf": sgf, "move_stats": list(move_stats), "worker": worker,
-                  "software_version": software_version, "model_versions": model_versions or {}}
+                  "software_version": software_version, "model_versions": model_versions or {},
+                  "score_tromp_taylor": score_tromp_taylor, "scoring_disagrees": scoring_disagrees}
     # A savepoint: a failure here rolls back only this write, the caller's transaction survives.
     with session.begin_nested():
         # ON CONFLICT DO NOTHING: a concurrent writer of the same game waits for the other's commit
@@ -242,9 +266,10 @@ class RatedGameSet:
     sha256: str
 
 
-def _rated_games(tournament_id: int | None, board_size: int | None) -> Select:
+def _rated_games(tournament_id: int | None, condition: str | None) -> Select:
     """(scheduled game id, black player id, white player id, result) of the games a fit uses:
-    finished, not Void; one tournament's and/or those of tournaments on `board_size` only."""
+    finished, not Void; one tournament's and/or those of tournaments under `condition` (a rating
+    pool, `arena.scheduling.conditions.condition_key`) only."""
     query = (
         select(FinishedGame.scheduled_game_id.label("id"), ScheduledGame.black_player_id.label("black"),
                ScheduledGame.white_player_id.label("white"), FinishedGame.result.label("result"))
@@ -253,9 +278,9 @@ def _rated_games(tournament_id: int | None, board_size: int | None) -> Select:
     )
     if tournament_id is not None:
         query = query.where(ScheduledGame.tournament_id == tournament_id)
-    if board_size is not None:
+    if condition is not None:
         query = query.join(Tournament, Tournament.id == ScheduledGame.tournament_id).where(
-            Tournament.configuration["board_size"].as_integer() == board_size)
+            Tournament.condition == condition)
     return query
 
 
@@ -264,12 +289,12 @@ def _winner(black: str, white: str, result: str) -> str | None:
 
 
 def rated_game_set(session: Session, tournament_id: int | None = None, *,
-                   board_size: int | None = None) -> RatedGameSet:
+                   condition: str | None = None) -> RatedGameSet:
     """The games a fit uses (`_rated_games`), counted and hashed by PostgreSQL in one statement,
     so that the counts and the hash come from one snapshot and only a row per pairing crosses to
     Python: at 100,000 games about 0.2 s, where building and hashing an object per game in
     Python took 0.6 s and kept 100,000 objects alive."""
-    games = _rated_games(tournament_id, board_size).cte("rated_games").prefix_with("MATERIALIZED")
+    games = _rated_games(tournament_id, condition).cte("rated_games").prefix_with("MATERIALIZED")
     black_won = func.left(games.c.result, 2) == "B+"
     white_won = func.left(games.c.result, 2) == "W+"
     pairs = select(games.c.black, games.c.white, func.count().filter(black_won).label("wins_black"),

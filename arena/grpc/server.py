@@ -37,6 +37,7 @@ from arena.db import queries
 from arena.db.engine import database_url, make_engine, session_scope
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
 from arena.import_roots import NotImportableError
+from arena.reference_ladder import configured_ladder
 from arena.scheduling import TournamentConfig, TournamentLimits
 from arena.settings import Settings
 from arena.tournaments import TournamentError, create_tournament, dispatch
@@ -67,6 +68,15 @@ def _invalid(field: str, message: str) -> _Abort:
     return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {message}")
 
 
+def _check_condition(condition: str | None) -> None:
+    """INVALID_ARGUMENT for a `condition` not written as one (arena.db.queries.check_condition)."""
+    if condition is not None:
+        try:
+            queries.check_condition(condition)
+        except ValueError as exc:
+            raise _invalid("condition", str(exc)) from None
+
+
 def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
     """`config_json.participants.0.visits: ...` for each error; a model-level check that names its
     field first ("games_per_pairing: must be even") is placed at that field."""
@@ -80,6 +90,18 @@ def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
             message = rest
         parts.append(f"{'.'.join(location)}: {message}")
     return "; ".join(parts)
+
+
+def _reference_fields(board: queries.Leaderboard, name: str) -> dict:
+    """`relative_elo` and `equivalent` of a PlayerStanding, where the board places the player."""
+    out = {}
+    if (rel := board.relative.get(name)) is not None:
+        out["relative_elo"] = arena_pb2.RelativeElo(reference_point=rel.reference_point, elo=rel.elo, ci_low=rel.lo,
+                                                    ci_high=rel.hi, stderr=rel.stderr)
+    if (eq := board.equivalents.get(name)) is not None:
+        out["equivalent"] = arena_pb2.EquivalentStrength(rung_param=eq.rung_param, value=eq.value, low=eq.low,
+                                                         high=eq.high, position=eq.position, text=eq.text)
+    return out
 
 
 class ArenaServicer(arena_pb2_grpc.ArenaServicer):
@@ -102,6 +124,8 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
         self._engines = engines
         self._send = send
         self._lock = threading.Lock()
+        ladder = configured_ladder(settings)  # the reference scale of every leaderboard, if configured
+        self._reference = None if ladder is None else ladder.ladder
 
     # ------------------------------------------------------------------ plumbing
 
@@ -251,19 +275,28 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
             raise _Abort(grpc.StatusCode.NOT_FOUND, f"tournament_id: no tournament {tournament_id}")
         return status
 
-    def _leaderboard(self, tournament_id: int | None) -> arena_pb2.Leaderboard:
+    def _leaderboard(self, tournament_id: int | None, condition: str | None = None) -> arena_pb2.Leaderboard:
+        _check_condition(condition)
         with session_scope(self.engine) as session:
             status = self._tournament_status(session, tournament_id) if tournament_id is not None else ""
-            board = queries.leaderboard(session, tournament_id=tournament_id)
+            try:
+                board = queries.leaderboard(session, tournament_id=tournament_id, condition=condition,
+                                            reference=self._reference)
+            except queries.LookupFailedError as exc:
+                raise _Abort(grpc.StatusCode.NOT_FOUND, str(exc)) from None
         players = [arena_pb2.PlayerStanding(name=s.name, elo=s.elo, ci_low=s.lo, ci_high=s.hi, stderr=s.stderr,
                                             games=s.games, wins=s.wins, losses=s.losses, draws=s.draws,
-                                            score=s.score or 0.0) for s in board.standings]
+                                            score=s.score or 0.0, **_reference_fields(board, s.name))
+                   for s in board.standings]
         return arena_pb2.Leaderboard(tournament_id=tournament_id, tournament_status=status,
                                      game_set_sha256=board.game_set.sha256, games=board.game_set.games,
-                                     players=players)
+                                     players=players, condition=board.condition,
+                                     conditions=[arena_pb2.ConditionGames(condition=c.condition, games=c.games)
+                                                 for c in board.conditions])
 
     def _get_leaderboard(self, request, context):
-        return self._leaderboard(request.tournament_id if request.HasField("tournament_id") else None)
+        return self._leaderboard(request.tournament_id if request.HasField("tournament_id") else None,
+                                 request.condition if request.HasField("condition") else None)
 
     # ------------------------------------------------------------------ streams
 
@@ -359,8 +392,14 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
         # The rated set of a tournament only grows: the count and the newest game name it cheaply.
         fingerprint = (select(func.count(), func.max(FinishedGame.finished_at)).select_from(FinishedGame)
                        .join(ScheduledGame).where(ScheduledGame.tournament_id == tid))
+        condition = request.condition if request.HasField("condition") else None
+        _check_condition(condition)
         with session_scope(self.engine) as session:
             self._tournament_status(session, tid)
+            try:  # a condition other than the tournament's is refused before the stream opens
+                queries.choose_condition(queries.rating_conditions(session, tid), condition)
+            except queries.LookupFailedError as exc:
+                raise _Abort(grpc.StatusCode.NOT_FOUND, str(exc)) from None
         stop = self._stop_event(context)
         last_print, last_sha = None, None
         while True:
@@ -369,7 +408,7 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                 mark = tuple(session.execute(fingerprint).one())
             if mark != last_print:
                 last_print = mark
-                board = self._leaderboard(tid)
+                board = self._leaderboard(tid, condition)
                 if board.game_set_sha256 != last_sha:  # a Void game changes the count, not the set
                     last_sha = board.game_set_sha256
                     yield board

@@ -97,6 +97,11 @@ class EngineSpec(BaseModel):
         """GTP commands sent at each new game after boardsize, komi and clear_board."""
         return []
 
+    def referee_score_command(self) -> str | None:
+        """As a referee (engines.referee.settle): the GTP command whose reply is the final score
+        (`B+3.5`, `W+0.5`, `0`), or None to list dead stones with `final_status_list dead`."""
+        return None
+
 
 class CommandEngine(EngineSpec):
     """Any GTP engine, run as given. Its rules are whatever its command line sets."""
@@ -156,6 +161,9 @@ class KataGoEngine(EngineSpec):
     resign_threshold: float = Field(default=-0.9, ge=-1.0, le=1.0)  # on KataGo's [-1, 1] win/loss utility
     # More `-override-config` keys (e.g. nnMaxBatchSize); may not repeat the ones set above.
     override_config: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    # As a referee: its own final score under the game's rules (set by kata-set-rules) rather
+    # than a dead-stone list; "dead-stones" asks `final_status_list dead` as of GNU Go.
+    referee_score: Literal["final_score", "kata-raw-final-score", "dead-stones"] = "final_score"
 
     _OWN_KEYS: ClassVar[frozenset[str]] = frozenset(
         {"maxVisits", "numSearchThreads", "ponderingEnabled", "allowResignation", "resignThreshold"})
@@ -186,6 +194,9 @@ class KataGoEngine(EngineSpec):
 
     def setup_commands(self, rules: Rules) -> list[str]:
         return [f"kata-set-rules {katago_rules(rules)}"]
+
+    def referee_score_command(self) -> str | None:
+        return None if self.referee_score == "dead-stones" else self.referee_score
 
 
 class LeelaZeroEngine(EngineSpec):

@@ -117,6 +117,15 @@ class GtpPlayer:
         with self._lock:
             return self._retrying("final_status_list dead", lambda: self._final_status_dead(state))
 
+    def ask(self, state: GameState, command: str) -> str:
+        """The engine's answer to `command` about `state` (synced to it first), e.g. `final_score`.
+
+        Given the move timeout: a scoring command may search the position as genmove does.
+        """
+        with self._lock:
+            return self._retrying(command, lambda: self._sync(state).command(
+                command, timeout=self.spec.move_timeout))
+
     def stderr_log(self) -> str:
         """What the engine wrote to stderr during this game, restarts included; the last 64 KiB."""
         with self._lock:

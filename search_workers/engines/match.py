@@ -108,6 +108,10 @@ class GameOutcome:
     result: str = "Void"  # SGF RE: B+3.5, W+R, B+F (forfeit), 0, Void (move limit)
     score: float | None = None  # Black's margin when scored on the board
     scoring: str = ""  # tromp-taylor | referee:<engine> | resignation | forfeit | move-limit
+    # Ended by passes: strict Tromp-Taylor's score beside `score`, and whether a referee's
+    # settled score names another winner (None: no referee's answer to compare).
+    score_tromp_taylor: float | None = None
+    scoring_disagrees: bool | None = None
     reason: str | None = None  # why a forfeit happened
     engine_versions: dict[str, str] = field(default_factory=dict)
     engine_logs: dict[str, str] = field(default_factory=dict)  # engine stderr of this game
@@ -235,6 +239,8 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
                 outcome.result, outcome.scoring = game.state.result or "Void", "move-limit"
             else:
                 outcome.result, outcome.score, outcome.scoring = settlement.result, settlement.score, settlement.method
+                outcome.score_tromp_taylor, outcome.scoring_disagrees = settlement.score_tromp_taylor, \
+                    settlement.disagrees
         for color, engine in game.engines.items():
             outcome.engine_versions[game.seat(color).name] = engine.version
             outcome.engine_logs[game.seat(color).name] = engine.stderr_log()

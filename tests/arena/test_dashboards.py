@@ -160,7 +160,8 @@ def test_prometheus_scrapes_every_metric_the_dashboards_use(activity, tmp_path: 
     assert client.get("/games/x").status_code == 422
     exposition = client.get("/metrics").text
     assert 'method="GET",route="/games/{game_id}",status="422"' in exposition, exposition
-    assert 'arena_player_elo{player="n0",pool="metrics-rr"}' in exposition, exposition
+    # The Elo gauges carry the pool's condition: 9x9 and 19x19 Elo never share a series.
+    assert 'arena_player_elo{condition="9x9 chinese komi 7.5",player="n0",pool="metrics-rr"}' in exposition, exposition
 
     api_port, worker_port, prom_port = free_port(), free_port(), free_port()
     api_server, _ = start_http_server(api_port, addr="127.0.0.1", registry=registry)
@@ -194,6 +195,7 @@ def test_prometheus_scrapes_every_metric_the_dashboards_use(activity, tmp_path: 
         query = urllib.parse.quote('arena_player_elo{pool="metrics-rr"}')
         result = _get(f"{base}/query?query={query}")["data"]["result"]
         assert {r["metric"]["player"] for r in result} == {"n0", "n1"}, result
+        assert {r["metric"]["condition"] for r in result} == {"9x9 chinese komi 7.5"}, result
         games = _get(f"{base}/query?query=" + urllib.parse.quote("sum(arena_games_finished_total)"))["data"]["result"]
         assert float(games[0]["value"][1]) >= 2
     finally:

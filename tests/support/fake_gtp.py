@@ -14,10 +14,13 @@ it is asked `genmove` for move number K (moves on its board since clear_board, p
                       engine then plays on, as a transiently failing one would
   --dump PATH         after every command, write its board as JSON (size, komi, moves, stones)
   --dead V,V,...      the answer to `final_status_list dead`
+  --final-score T     the answer to `final_score` and `kata-raw-final-score` (unknown commands without it)
   --genmove-reply T   answer every genmove with T (to test how replies are parsed)
   --think S           sleep S seconds before answering each genmove (a slow engine)
   --name / --version  what it calls itself
 
+Arguments it does not know are ignored, so a wrapper script can stand in for a preset's binary
+(KataGo's `gtp -model ... -config ...`); with `--kata` it also accepts `kata-set-rules`, as KataGo does.
 Only the standard library: it starts in milliseconds, so tests can restart it often.
 """
 
@@ -126,11 +129,13 @@ def main() -> None:
     parser.add_argument("--once")
     parser.add_argument("--dump")
     parser.add_argument("--dead", default="")
+    parser.add_argument("--final-score")
+    parser.add_argument("--kata", action="store_true")
     parser.add_argument("--genmove-reply")
     parser.add_argument("--think", type=float, default=0.0)
     parser.add_argument("--name", default="FakeGTP")
     parser.add_argument("--version", default="1.0")
-    args = parser.parse_args()
+    args, _ = parser.parse_known_args()
 
     board, komi = Board(19), 7.5
     print(f"fake-gtp {os.getpid()} started", file=sys.stderr, flush=True)
@@ -182,7 +187,7 @@ def main() -> None:
         elif command == "version":
             text = args.version
         elif command == "known_command":
-            text = "true" if rest and rest[0] in KNOWN else "false"
+            text = "true" if rest and (rest[0] in KNOWN or args.kata and rest[0] == "kata-set-rules") else "false"
         elif command == "boardsize":
             board = Board(int(rest[0]))
         elif command == "clear_board":
@@ -198,6 +203,10 @@ def main() -> None:
         elif command == "genmove":
             time.sleep(args.think)
             text = genmove(rest[0][0].lower())
+        elif command in ("final_score", "kata-raw-final-score") and args.final_score is not None:
+            text = args.final_score
+        elif command == "kata-set-rules" and args.kata:
+            text = ""
         elif command == "final_status_list":
             text = " ".join(args.dead.split(",")) if rest == ["dead"] else ""
         else:

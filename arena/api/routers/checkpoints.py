@@ -72,9 +72,14 @@ _UPLOAD_SCHEMA = {
 @dataclass(frozen=True)
 class PlayerRating:
     name: str
-    elo: float | None  # over every finished game; None: no rated game yet
+    condition: str | None  # the rating pool (board size, rules, komi); None: no rated game yet
+    elo: float | None  # over the pool's finished games; None: no rated game yet
     ci95: list[float] | None
     games: int
+    # The reference scale (ARENA_REFERENCE_LADDER) in this pool: Elo relative to the reference
+    # point and equivalent strength on the ladder; None without a ladder or when the pool cannot place it.
+    relative_elo: dict[str, Any] | None = None
+    equivalent: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -206,18 +211,24 @@ def list_checkpoints(session: SessionDep, run: str | None = Query(default=None, 
     return queries.list_checkpoints(session, run=run)
 
 
-@router.get("/{ref}", summary="One checkpoint (id, name, sha256 or prefix) with its players' ratings",
+@router.get("/{ref}", summary="One checkpoint (id, name, sha256 or prefix) with its players' ratings per condition",
             dependencies=[ReadAccess], responses={404: {"description": "no such checkpoint"}})
-def get_checkpoint(ref: str, session: SessionDep) -> CheckpointDetail:
+def get_checkpoint(ref: str, session: SessionDep, request: Request) -> CheckpointDetail:
     row = session.get(Checkpoint, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
     if row is None:
         row = queries.find_checkpoint(session, ref)
     players = queries.checkpoint_players(session, row.id)
-    standings = {}
-    if players:
-        standings = {s.name: s for s in queries.leaderboard(session).standings}
-    ratings = [PlayerRating(name=p, elo=standings[p].elo if p in standings else None,
-                            ci95=[standings[p].lo, standings[p].hi] if p in standings else None,
-                            games=standings[p].games if p in standings else 0) for p in players]
+    # A rating per pool the player has games in: a 9x9 rating says nothing about 19x19.
+    ratings, rated = [], set()
+    for condition in queries.player_conditions(session, players) if players else ():
+        board = queries.leaderboard(session, condition=condition, reference=request.app.state.reference_ladder)
+        standings = {s.name: s for s in board.standings}
+        for p in players:
+            if p in standings:
+                s = standings[p]
+                ratings.append(PlayerRating(name=p, condition=condition, elo=s.elo, ci95=[s.lo, s.hi], games=s.games,
+                                            **board.reference_of(p)))
+                rated.add(p)
+    ratings += [PlayerRating(name=p, condition=None, elo=None, ci95=None, games=0) for p in players if p not in rated]
     return CheckpointDetail(checkpoint=queries.checkpoint_summary(session, row.id), manifest=dict(row.manifest),
                             players=ratings)

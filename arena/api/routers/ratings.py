@@ -1,5 +1,7 @@
-"""`/ratings`: leaderboards (a tournament's or every game; one board size), head-to-head records,
-Elo vs visits, and a training run's Elo vs step, all fitted from stored games
+"""`/ratings`: leaderboards (a tournament's or every game's), head-to-head records, Elo vs
+visits, and a training run's Elo vs step, all fitted from stored games of one rating pool (a
+condition: board size, rules, komi; `?condition=`, default the one with the most games, never a
+mix; every response names its condition and lists the others with their games)
 (`arena.db.queries.leaderboard`, `Leaderboard.as_dict()`), kept in the app's
 `LeaderboardCache` until a game is added (a 100k-game fit takes a fraction of a second). Whether
 one has been is known to within `Settings.api_leaderboard_max_age_s` per leaderboard, asked in
@@ -20,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from arena.db import queries
+from arena.reference_ladder import configured_ladder
 from arena.settings import Settings
 
 from ..deps import ReadAccess, check_read, in_session, with_session
@@ -32,15 +35,18 @@ log = logging.getLogger(__name__)
 
 
 class BoardQuery(BaseModel):
-    """Which leaderboard: a tournament's or every game's, of one board size or all."""
+    """Which leaderboard: a tournament's or every game's, of one rating pool (condition)."""
 
     tournament: str | None = Field(default=None, description="A tournament id or name; default: every finished game.")
+    condition: str | None = Field(default=None, max_length=100, pattern=queries.CONDITION_PATTERN,
+                                  description="The rating pool, e.g. '9x9 chinese komi 7.5'; default: the "
+                                              "condition with the most games (404: no tournament under it).")
     board_size: int | None = Field(default=None, ge=2, le=25,
-                                   description="Only games of tournaments on this board size.")
+                                   description="Default to the most played condition on this board size.")
 
 
 class _RecentKeys:
-    """Leaderboard keys read within the last `max_age_s` (per request parameters), so that a busy
+    """Leaderboard keys read within the last `max_age_s` (per tournament asked for), so that a busy
     API asks "has a game been added?" a few times a second per leaderboard instead of on every
     request. A key past half its max age is read again in the background while requests go on
     with the one they have: under load no leaderboard request waits for that read (it would
@@ -51,10 +57,10 @@ class _RecentKeys:
 
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
-        self._rows: dict[tuple[Any, ...], tuple[float, tuple[Any, ...]]] = {}
+        self._rows: dict[tuple[Any, ...], tuple[float, queries.LeaderboardKey]] = {}
         self._refreshing: dict[tuple[Any, ...], asyncio.Task] = {}  # keeps the tasks referenced
 
-    def get(self, params: tuple[Any, ...], refresh: Callable[[], Awaitable[Any]]) -> tuple[Any, ...] | None:
+    def get(self, params: tuple[Any, ...], refresh: Callable[[], Awaitable[Any]]) -> queries.LeaderboardKey | None:
         """The key read for `params` less than `max_age_s` ago, if any; past half of that, `refresh`
         (which reads and `put`s it) is started in the background, once."""
         found = self._rows.get(params)
@@ -75,22 +81,21 @@ class _RecentKeys:
             # The next request past the max age reads the key itself and answers the error.
             log.warning("background read of a leaderboard key failed: %s", task.exception())
 
-    def put(self, params: tuple[Any, ...], row: tuple[Any, ...], read_at: float) -> None:
+    def put(self, params: tuple[Any, ...], row: queries.LeaderboardKey, read_at: float) -> None:
         if self.max_age_s > 0:
             if len(self._rows) >= self.MAX:
                 self._rows.clear()
             self._rows[params] = (read_at, row)
 
 
-async def _read_key(request: Request, tournament: str | int | None, board_size: int | None,
-                    recent: _RecentKeys) -> tuple[Any, ...]:
-    read_at = time.monotonic()  # before the read: the row is at least this new
-    statement = queries.leaderboard_key_statement(tournament=tournament is not None, board_size=board_size is not None)
-    params = queries.leaderboard_key_params(tournament, board_size)
-    row = tuple((await request.app.state.reads.fetch(statement, params))[0])
-    if row[0] is not None or tournament is None:
-        recent.put((tournament, board_size), row, read_at)
-    return row
+async def _read_key(request: Request, tournament: str | int | None, recent: _RecentKeys) -> queries.LeaderboardKey:
+    read_at = time.monotonic()  # before the read: the rows are at least this new
+    statement = queries.leaderboard_key_statement(tournament=tournament is not None)
+    params = queries.leaderboard_key_params(tournament)
+    key = queries.LeaderboardKey.from_rows(await request.app.state.reads.fetch(statement, params))
+    if key.tournament_id is not None or tournament is None:
+        recent.put((tournament,), key, read_at)
+    return key
 
 
 def attach_state(state: Any, settings: Settings) -> None:
@@ -98,12 +103,15 @@ def attach_state(state: Any, settings: Settings) -> None:
     redone only when games are added) and the recently read keys."""
     state.leaderboards = queries.LeaderboardCache(encode=encode)
     state.leaderboard_keys = _RecentKeys(settings.api_leaderboard_max_age_s)
+    # The reference scale every leaderboard reports on (ARENA_REFERENCE_LADDER; a bad file stops the start).
+    ladder = configured_ladder(settings)
+    state.reference_ladder = None if ladder is None else ladder.ladder
 
 
-async def _key_row(request: Request, tournament: str | int | None, board_size: int | None) -> tuple[Any, ...]:
+async def _key_row(request: Request, tournament: str | int | None) -> queries.LeaderboardKey:
     recent: _RecentKeys = request.app.state.leaderboard_keys
-    row = recent.get((tournament, board_size), functools.partial(_read_key, request, tournament, board_size, recent))
-    return row if row is not None else await _read_key(request, tournament, board_size, recent)
+    key = recent.get((tournament,), functools.partial(_read_key, request, tournament, recent))
+    return key if key is not None else await _read_key(request, tournament, recent)
 
 
 async def _lean_board(request: Request) -> queries.CachedLeaderboard:
@@ -116,21 +124,27 @@ async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboa
     """The cached leaderboard `query` names: its key from one query on the read path (or a
     recent one, see `Settings.api_leaderboard_max_age_s`); a fit, in a thread, only when a game
     has been added since (or the key is new)."""
-    tournament, board_size = query.tournament, query.board_size
-    row = await _key_row(request, tournament, board_size)
-    tournament_id = row[0]
-    if tournament is not None and tournament_id is None:
+    tournament = query.tournament
+    pools = await _key_row(request, tournament)
+    if tournament is not None and pools.tournament_id is None:
         # Unknown (404 naming near matches), or created since the key was read: then its own id.
-        tournament_id = (await in_session(request, queries.find_tournament, tournament)).id
-        row = await _key_row(request, tournament_id, board_size)
+        pools = await _key_row(request, (await in_session(request, queries.find_tournament, tournament)).id)
+    # 404 naming the known conditions for one no tournament is played under (or not on board_size).
+    condition = queries.choose_condition(pools.conditions, query.condition, board_size=query.board_size)
     cache: queries.LeaderboardCache = request.app.state.leaderboards
-    key = queries.leaderboard_key(row, board_size)
+    key = pools.cache_key(condition)
     entry = cache.lookup(key)
     if entry is None:
-        fit = functools.partial(with_session, request, queries.leaderboard, tournament_id=tournament_id,
-                                board_size=board_size)
+        fit = functools.partial(with_session, request, queries.leaderboard, tournament_id=pools.tournament_id,
+                                condition=condition, board_size=query.board_size, conditions=pools.conditions,
+                                reference=request.app.state.reference_ladder)
         entry = await run_in_threadpool(cache.fill, key, fit)
     return entry
+
+
+def _pool(data: dict[str, Any]) -> dict[str, Any]:
+    """Which pool a leaderboard's part is of, and the others: the fields every response begins with."""
+    return {"condition": data["condition"], "conditions": data["conditions"], "game_set": data["game_set"]}
 
 
 @router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits",
@@ -143,14 +157,14 @@ async def leaderboard(request: Request) -> Response:
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
 async def head_to_head(request: Request) -> Response:
     board = await _lean_board(request)
-    return json_response({"game_set": board.data["game_set"], "head_to_head": board.data["head_to_head"]})
+    return json_response({**_pool(board.data), "head_to_head": board.data["head_to_head"]})
 
 
 @router.get("/elo-vs-visits", summary="Elo against search visits, per checkpoint with a visits ladder",
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
 async def elo_vs_visits(request: Request) -> Response:
     board = await _lean_board(request)
-    return json_response({"game_set": board.data["game_set"], "visits_curves": board.data["visits_curves"]})
+    return json_response({**_pool(board.data), "visits_curves": board.data["visits_curves"]})
 
 
 # Not a lean route (its path names the run): the board's query is documented as FastAPI does.
@@ -164,6 +178,4 @@ async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Q
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no checkpoint of run {run!r} is registered")
         return queries.elo_vs_step(session, board.board, run)
 
-    game_set = board.board.game_set
-    return json_response({"run": run, "game_set": {"sha256": game_set.sha256, "games": game_set.games},
-                          "points": await in_session(request, points)})
+    return json_response({"run": run, **_pool(board.data), "points": await in_session(request, points)})

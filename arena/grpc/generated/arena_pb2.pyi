@@ -52,13 +52,15 @@ class ScheduleTournamentResponse(_message.Message):
     def __init__(self, tournament_id: _Optional[int] = ..., name: _Optional[str] = ..., games_scheduled: _Optional[int] = ..., games_dispatched: _Optional[int] = ...) -> None: ...
 
 class GetLeaderboardRequest(_message.Message):
-    __slots__ = ("tournament_id",)
+    __slots__ = ("tournament_id", "condition")
     TOURNAMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
     tournament_id: int
-    def __init__(self, tournament_id: _Optional[int] = ...) -> None: ...
+    condition: str
+    def __init__(self, tournament_id: _Optional[int] = ..., condition: _Optional[str] = ...) -> None: ...
 
 class PlayerStanding(_message.Message):
-    __slots__ = ("name", "elo", "ci_low", "ci_high", "stderr", "games", "wins", "losses", "draws", "score")
+    __slots__ = ("name", "elo", "ci_low", "ci_high", "stderr", "games", "wins", "losses", "draws", "score", "relative_elo", "equivalent")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ELO_FIELD_NUMBER: _ClassVar[int]
     CI_LOW_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +71,8 @@ class PlayerStanding(_message.Message):
     LOSSES_FIELD_NUMBER: _ClassVar[int]
     DRAWS_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    RELATIVE_ELO_FIELD_NUMBER: _ClassVar[int]
+    EQUIVALENT_FIELD_NUMBER: _ClassVar[int]
     name: str
     elo: float
     ci_low: float
@@ -79,21 +83,65 @@ class PlayerStanding(_message.Message):
     losses: int
     draws: int
     score: float
-    def __init__(self, name: _Optional[str] = ..., elo: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., stderr: _Optional[float] = ..., games: _Optional[int] = ..., wins: _Optional[int] = ..., losses: _Optional[int] = ..., draws: _Optional[int] = ..., score: _Optional[float] = ...) -> None: ...
+    relative_elo: RelativeElo
+    equivalent: EquivalentStrength
+    def __init__(self, name: _Optional[str] = ..., elo: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., stderr: _Optional[float] = ..., games: _Optional[int] = ..., wins: _Optional[int] = ..., losses: _Optional[int] = ..., draws: _Optional[int] = ..., score: _Optional[float] = ..., relative_elo: _Optional[_Union[RelativeElo, _Mapping]] = ..., equivalent: _Optional[_Union[EquivalentStrength, _Mapping]] = ...) -> None: ...
+
+class RelativeElo(_message.Message):
+    __slots__ = ("reference_point", "elo", "ci_low", "ci_high", "stderr")
+    REFERENCE_POINT_FIELD_NUMBER: _ClassVar[int]
+    ELO_FIELD_NUMBER: _ClassVar[int]
+    CI_LOW_FIELD_NUMBER: _ClassVar[int]
+    CI_HIGH_FIELD_NUMBER: _ClassVar[int]
+    STDERR_FIELD_NUMBER: _ClassVar[int]
+    reference_point: str
+    elo: float
+    ci_low: float
+    ci_high: float
+    stderr: float
+    def __init__(self, reference_point: _Optional[str] = ..., elo: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., stderr: _Optional[float] = ...) -> None: ...
+
+class EquivalentStrength(_message.Message):
+    __slots__ = ("rung_param", "value", "low", "high", "position", "text")
+    RUNG_PARAM_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    LOW_FIELD_NUMBER: _ClassVar[int]
+    HIGH_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    rung_param: str
+    value: float
+    low: float
+    high: float
+    position: str
+    text: str
+    def __init__(self, rung_param: _Optional[str] = ..., value: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., position: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Leaderboard(_message.Message):
-    __slots__ = ("tournament_id", "tournament_status", "game_set_sha256", "games", "players")
+    __slots__ = ("tournament_id", "tournament_status", "game_set_sha256", "games", "players", "condition", "conditions")
     TOURNAMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TOURNAMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     GAME_SET_SHA256_FIELD_NUMBER: _ClassVar[int]
     GAMES_FIELD_NUMBER: _ClassVar[int]
     PLAYERS_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    CONDITIONS_FIELD_NUMBER: _ClassVar[int]
     tournament_id: int
     tournament_status: str
     game_set_sha256: str
     games: int
     players: _containers.RepeatedCompositeFieldContainer[PlayerStanding]
-    def __init__(self, tournament_id: _Optional[int] = ..., tournament_status: _Optional[str] = ..., game_set_sha256: _Optional[str] = ..., games: _Optional[int] = ..., players: _Optional[_Iterable[_Union[PlayerStanding, _Mapping]]] = ...) -> None: ...
+    condition: str
+    conditions: _containers.RepeatedCompositeFieldContainer[ConditionGames]
+    def __init__(self, tournament_id: _Optional[int] = ..., tournament_status: _Optional[str] = ..., game_set_sha256: _Optional[str] = ..., games: _Optional[int] = ..., players: _Optional[_Iterable[_Union[PlayerStanding, _Mapping]]] = ..., condition: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[ConditionGames, _Mapping]]] = ...) -> None: ...
+
+class ConditionGames(_message.Message):
+    __slots__ = ("condition", "games")
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
+    GAMES_FIELD_NUMBER: _ClassVar[int]
+    condition: str
+    games: int
+    def __init__(self, condition: _Optional[str] = ..., games: _Optional[int] = ...) -> None: ...
 
 class WatchGamesRequest(_message.Message):
     __slots__ = ("after_game_id", "only_new", "tournament_id", "player", "until_finished", "include_sgf")
@@ -136,13 +184,15 @@ class Game(_message.Message):
     def __init__(self, id: _Optional[int] = ..., tournament_id: _Optional[int] = ..., tournament: _Optional[str] = ..., black: _Optional[str] = ..., white: _Optional[str] = ..., result: _Optional[str] = ..., move_count: _Optional[int] = ..., duration_s: _Optional[float] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., sgf: _Optional[str] = ...) -> None: ...
 
 class WatchRatingsRequest(_message.Message):
-    __slots__ = ("tournament_id", "player", "until_player_games", "until_finished")
+    __slots__ = ("tournament_id", "player", "until_player_games", "until_finished", "condition")
     TOURNAMENT_ID_FIELD_NUMBER: _ClassVar[int]
     PLAYER_FIELD_NUMBER: _ClassVar[int]
     UNTIL_PLAYER_GAMES_FIELD_NUMBER: _ClassVar[int]
     UNTIL_FINISHED_FIELD_NUMBER: _ClassVar[int]
+    CONDITION_FIELD_NUMBER: _ClassVar[int]
     tournament_id: int
     player: str
     until_player_games: int
     until_finished: bool
-    def __init__(self, tournament_id: _Optional[int] = ..., player: _Optional[str] = ..., until_player_games: _Optional[int] = ..., until_finished: _Optional[bool] = ...) -> None: ...
+    condition: str
+    def __init__(self, tournament_id: _Optional[int] = ..., player: _Optional[str] = ..., until_player_games: _Optional[int] = ..., until_finished: _Optional[bool] = ..., condition: _Optional[str] = ...) -> None: ...

@@ -5,18 +5,31 @@ header("Leaderboard");
 async function main() {
   const main = document.getElementById("main");
   const tournament = param("tournament");
+  const condition = param("condition");
   const throughput = el("section", {id: "throughput"});
   const standings = el("section", {id: "standings"}, el("p", {class: "muted"}, "Loading…"));
   const h2h = el("section", {id: "head-to-head"});
   const picker = el("select", {id: "tournament-picker"}, el("option", {value: ""}, "every finished game"));
   picker.onchange = () => { location.search = picker.value ? "?tournament=" + encodeURIComponent(picker.value) : ""; };
-  main.replaceChildren(el("section", {}, el("label", {}, "Games: ", picker)), throughput, standings, h2h);
+  // One rating pool at a time (board size, rules, komi); default: the server's, the most played.
+  const conditions = el("select", {id: "condition-picker"});
+  conditions.onchange = () => {
+    const query = new URLSearchParams(tournament ? {tournament} : {});
+    query.set("condition", conditions.value);
+    location.search = "?" + query;
+  };
+  main.replaceChildren(el("section", {}, el("label", {}, "Games: ", picker), " ",
+                          el("label", {}, "Condition: ", conditions)), throughput, standings, h2h);
   throughputPanel(throughput);
   try {
     for (const t of await api("/tournaments")) {
       picker.append(el("option", {value: t.name, selected: t.name === tournament ? "" : null}, t.name));
     }
-    const board = await api("/ratings/leaderboard" + (tournament ? "?tournament=" + encodeURIComponent(tournament) : ""));
+    const query = new URLSearchParams();
+    if (tournament) query.set("tournament", tournament);
+    if (condition) query.set("condition", condition);
+    const board = await api("/ratings/leaderboard" + (query.size ? "?" + query : ""));
+    conditionOptions(conditions, board);
     renderStandings(standings, board);
     renderHeadToHead(h2h, board);
   } catch (error) {
@@ -38,7 +51,7 @@ function renderStandings(target, board) {
     el("svg:circle", {cx: X(p.elo), cy: 7, r: 4, fill: "#1d2330"}));
   const colour = board.colour_advantage;
   target.replaceChildren(
-    el("h2", {}, `Leaderboard — ${board.game_set.games} games`),
+    el("h2", {}, `Leaderboard — ${board.condition}, ${board.game_set.games} games`),
     table([
       ["#", (p) => players.indexOf(p) + 1, "num"],
       ["Player", (p) => el("a", {href: "/web/games?player=" + encodeURIComponent(p.name), class: "player"}, p.name)],
@@ -48,9 +61,29 @@ function renderStandings(target, board) {
       ["Games", (p) => p.games, "num"],
       ["W–L–D", (p) => `${p.wins}–${p.losses}–${p.draws}`, "num"],
       ["Score", (p) => fmt.pct(p.score), "num"],
+      ...referenceColumns(board),
     ], players),
     el("p", {class: "muted"}, "Maximum-likelihood Elo (Bradley–Terry) with Hessian 95% intervals; " +
        (colour ? `first-move advantage ${fmt.elo(colour.elo)} Elo [${fmt.elo(colour.ci95[0])}, ${fmt.elo(colour.ci95[1])}].` : "")));
+}
+
+// The reference scale (server's reference ladder): Elo relative to its reference point and the
+// equivalent strength on the ladder, e.g. "plays like gnugo at level 7.3 [6.1, 8.4]".
+function referenceColumns(board) {
+  const ref = board.reference;
+  if (!ref) return [];
+  return [
+    [`Elo vs ${ref.reference_point}`, (p) => p.relative_elo
+      ? `${fmt.elo(p.relative_elo.elo)} [${fmt.elo(p.relative_elo.ci95[0])}, ${fmt.elo(p.relative_elo.ci95[1])}]` : "–",
+     "num relative"],
+    [`Plays like (${ref.name})`, (p) => p.equivalent ? p.equivalent.text : "–", "equivalent"],
+  ];
+}
+
+// Every pool with its games, the board's selected.
+function conditionOptions(select, board) {
+  select.replaceChildren(...board.conditions.map((c) => el("option",
+    {value: c.condition, selected: c.condition === board.condition ? "" : null}, `${c.condition} (${c.games} games)`)));
 }
 
 function renderHeadToHead(target, board) {

@@ -4,11 +4,17 @@ header("Runs");
 
 async function main() {
   const main = document.getElementById("main");
-  const tournament = param("tournament");
-  const query = tournament ? "?tournament=" + encodeURIComponent(tournament) : "";
+  const tournament = param("tournament"), condition = param("condition");
+  const search = new URLSearchParams();
+  if (tournament) search.set("tournament", tournament);
+  if (condition) search.set("condition", condition);
+  const query = search.size ? "?" + search : "";
   const steps = el("section", {id: "elo-vs-step"}, el("h2", {}, "Elo vs training step"));
   const visits = el("section", {id: "elo-vs-visits"}, el("h2", {}, "Elo vs visits"));
-  main.replaceChildren(steps, visits);
+  // One rating pool at a time (board size, rules, komi); default: the server's, the most played.
+  const conditions = el("select", {id: "condition-picker"});
+  conditions.onchange = () => { search.set("condition", conditions.value); location.search = "?" + search; };
+  main.replaceChildren(el("section", {}, el("label", {}, "Condition: ", conditions)), steps, visits);
   try {
     const runs = [...new Set((await api("/checkpoints")).map((c) => c.run_name).filter((r) => r))].sort();
     if (!runs.length) steps.append(el("p", {class: "muted"}, "No checkpoint belongs to a training run."));
@@ -30,7 +36,10 @@ async function main() {
                ["95% interval", (p) => `[${fmt.elo(p.lo)}, ${fmt.elo(p.hi)}]`, "num"],
                ["Games", (p) => p.games, "num"]], data.points)));
     }
-    const curves = (await api("/ratings/elo-vs-visits" + query)).visits_curves;
+    const pool = await api("/ratings/elo-vs-visits" + query);
+    conditions.replaceChildren(...pool.conditions.map((c) => el("option",
+      {value: c.condition, selected: c.condition === pool.condition ? "" : null}, `${c.condition} (${c.games} games)`)));
+    const curves = pool.visits_curves;
     const series = Object.entries(curves).map(([checkpoint, points]) => ({
       name: checkpoint, points: points.map((p) => ({x: p.visits, y: p.elo, lo: p.ci95[0], hi: p.ci95[1], label: p.player})),
     }));

@@ -30,6 +30,8 @@ async function refresh(target) {
       ["Forfeits", (d) => d.progress.forfeits, "num"],
       ["Games/hour", (d) => fmt.num(d.progress.games_per_hour, 0), "num"],
       ["ETA", (d) => fmt.duration(d.progress.eta_s), "num"],
+      // Refereed games ended by passes whose settled winner differs from strict Tromp-Taylor's.
+      ["Scoring disagrees", (d) => scoringCell(d.progress.scoring), "num scoring"],
       ["Verdict", (d) => (d.progress.verdict ? JSON.stringify(d.progress.verdict) : "—")],
       ["", (d) => el("a", {href: "/web/games?tournament=" + encodeURIComponent(d.progress.name)}, "games")],
     ], details) : el("p", {class: "muted"}, "No tournament yet."));
@@ -45,6 +47,13 @@ async function refresh(target) {
   } catch (error) {
     showError(target, error);
   }
+}
+
+function scoringCell(scoring) {
+  if (!scoring || scoring.rate === null || scoring.rate === undefined) return "—";
+  return el("span", {title: `${scoring.disagreements} of ${scoring.refereed} refereed games ` +
+    `(${scoring.pass_ended} ended by passes)`}, `${scoring.disagreements} / ${scoring.refereed} ` +
+    `(${fmt.pct(scoring.rate)})`);
 }
 
 async function refreshWorkers(target) {

@@ -79,9 +79,11 @@ def test_lean_routes_document_and_validate_their_query(client) -> None:
     assert set(games) == {"player", "opponent", "tournament", "result", "since", "until", "cursor", "limit"}
     assert games["limit"]["schema"]["maximum"] == 500 and games["since"]["in"] == "query"
     board = {p["name"] for p in schema["/ratings/leaderboard"]["get"]["parameters"]}
-    assert board == {"tournament", "board_size"}
+    assert board == {"tournament", "condition", "board_size"}
     bad = client.get("/ratings/leaderboard", params={"board_size": "nine"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "board_size"]
+    bad = client.get("/ratings/leaderboard", params={"condition": "9x9; DROP"})
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "condition"]
 
 
 def test_reads_survive_the_server_dropping_their_connections(client, loaded, engine) -> None:  # noqa: F811
@@ -131,7 +133,7 @@ def test_reads_are_in_utc_whatever_the_servers_time_zone(db_url, engine) -> None
 def test_an_unreachable_database_is_database_unavailable() -> None:
     reads = ReadPool(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", timeout_s=2)  # nobody there
     with pytest.raises(DatabaseUnavailable, match="did not answer"):
-        asyncio.run(reads.fetch(queries.leaderboard_key_statement(tournament=False, board_size=False), {}))
+        asyncio.run(reads.fetch(queries.leaderboard_key_statement(tournament=False), {}))
 
 
 def test_load_client_frames_answers(client, loaded) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from arena.db import repository as repo
 from arena.db.engine import session_scope
-from arena.db.models import RatingSnapshot
+from arena.db.models import Player, RatingSnapshot
 from arena.ratings import compute_ratings, head_to_head
 from search_workers.go import Color, GameRecord, Rules, write_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
@@ -215,3 +215,31 @@ def test_sgf_prints_or_writes_the_stored_game_and_refuses_unknown_ids(cli, store
     assert unknown.exit_code == 1 and "game 999999 does not exist" in unknown.output
     unplayed = cli("sgf", str(stored["unplayed"]))
     assert unplayed.exit_code == 1 and "scheduled but not finished yet" in unplayed.output
+
+
+def test_leaderboard_is_one_condition_and_condition_picks_another(cli, engine, stored) -> None:  # noqa: F811
+    """A 19x19 tournament of the same players is its own pool: the default stays the most played
+    (9x9, every game above), `--condition` picks the other, and the counts never mix."""
+    big = "19x19 tromp-taylor komi 7.5"
+    with session_scope(engine) as s:
+        players = {p.name: p.id for p in s.scalars(select(Player))}
+        t = repo.create_tournament(s, name="big", format="round-robin", configuration={"board_size": 19})
+        specs = [repo.GameSpec(pairing="ckB vs ckA@64v", game_index=i, black_player_id=players[b],
+                               white_player_id=players[w], seed=i) for i, (b, w) in enumerate(
+                                   [("ckB", "ckA@64v"), ("ckA@64v", "ckB")])]
+        for game_id in repo.schedule_games(s, tournament_id=t.id, games=specs):
+            repo.record_finished_game(s, scheduled_game_id=game_id, result="B+R", move_count=3, duration_s=1.0,
+                                      sgf=sgf_text("ckB", "ckA@64v", "B+R"))
+    default = json.loads(cli("leaderboard", "--json").stdout)
+    nine = "9x9 tromp-taylor komi 7.5"
+    assert default["condition"] == nine and default["game_set"]["games"] == len(LADDER_GAMES) + len(OTHER_GAMES)
+    assert default["conditions"] == [{"condition": nine, "games": len(LADDER_GAMES) + len(OTHER_GAMES)},
+                                     {"condition": big, "games": 2}]
+    other = json.loads(cli("leaderboard", "--condition", big, "--json").stdout)
+    assert other["condition"] == big and other["game_set"]["games"] == 2
+    assert {p["name"]: p["games"] for p in other["players"]} == {"ckB": 2, "ckA@64v": 2}
+    table = cli("leaderboard").stdout
+    assert f"under {nine}" in table and f"{big} (2 games)" in table
+    unknown = cli("leaderboard", "--condition", "13x13 tromp-taylor komi 7.5")
+    assert unknown.exit_code == 2 and "13x13 tromp-taylor komi 7.5" in unknown.output
+    assert cli("leaderboard", "--condition", "big").exit_code == 2

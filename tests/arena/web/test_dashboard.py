@@ -173,6 +173,12 @@ def test_leaderboard_shows_the_apis_elo_intervals_and_head_to_head(base_url, bro
         cell = browser.find_element(By.CSS_SELECTOR, f'g.cell[data-row="{record["a"]}"][data-col="{record["b"]}"]')
         assert cell.find_element(By.CSS_SELECTOR, "text.count").text == f'{record["wins"]}-{record["losses"]}'
         assert float(cell.get_attribute("data-score")) == pytest.approx(record["score"], abs=1e-3)
+    # One rating pool, named, chosen among the server's list (default: the most played).
+    picker = browser.find_element(By.CSS_SELECTOR, "#condition-picker")
+    assert board["condition"] and picker.get_attribute("value") == board["condition"]
+    options = [o.get_attribute("value") for o in picker.find_elements(By.TAG_NAME, "option")]
+    assert options == [c["condition"] for c in board["conditions"]]
+    assert board["condition"] in browser.find_element(By.CSS_SELECTOR, "#standings h2").text
     screenshot(browser, "leaderboard")
 
 
@@ -186,6 +192,8 @@ def test_runs_page_draws_elo_vs_step_and_elo_vs_visits(base_url, browser, played
     assert list(curves) == ["s002000"]
     points = browser.find_elements(By.CSS_SELECTOR, '#elo-vs-visits g.point[data-series="s002000"]')
     assert sorted(int(g.get_attribute("data-x")) for g in points) == [4, 16]
+    board = api(base_url, "/ratings/leaderboard")
+    assert browser.find_element(By.CSS_SELECTOR, "#condition-picker").get_attribute("value") == board["condition"]
     screenshot(browser, "runs")
 
 
