@@ -32,6 +32,7 @@ from arena.db import queries
 from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
 from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
 from arena.scheduling import (
+    ParticipantSpec,
     PlannedGame,
     PlayedGame,
     SchedulingError,
@@ -141,6 +142,7 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
     tournament = Tournament(name=config.name, format=config.format, configuration=stored, status="running",
                             games_scheduled=0, games_finished=0,
                             condition=condition_key(board_size=config.board_size, rules=config.rules, komi=config.komi))
+    _check_distinct_players(config, roster, checkpoints)
     session.add(tournament)
     session.flush()
     try:
@@ -150,6 +152,25 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
                               f"name they already have") from None
     _schedule(session, tournament, next_games(config, [], {}, book))
     return tournament
+
+
+def _check_distinct_players(config: TournamentConfig, roster, checkpoints) -> None:
+    """Refuse two participants that are one player: a player is its checkpoint and search settings
+    (or its engine), so two names for one identity would collide when stored."""
+    seen: dict[tuple, ParticipantSpec] = {}
+    for participant in roster:
+        if participant.kind == "checkpoint":
+            identity = ("checkpoint", checkpoints[participant.ref].id,
+                        tuple(sorted(_search_settings(config, participant.visits).model_dump().items())))
+        else:
+            identity = ("engine", participant.ref)
+        first = seen.setdefault(identity, participant)
+        if first is not participant:
+            what, fix = ((f"checkpoint {checkpoints[participant.ref].name!r} at {participant.visits} visits",
+                          "give them different visits or keep one") if participant.kind == "checkpoint"
+                         else (f"engine {participant.ref!r}", "keep one"))
+            raise TournamentError(f"participants {first.name!r} (ref {first.ref!r}) and {participant.name!r} "
+                                  f"(ref {participant.ref!r}) are the same player, {what}: {fix}")
 
 
 def _store_players(session: Session, config: TournamentConfig, roster, checkpoints, engines) -> None:

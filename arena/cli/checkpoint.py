@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .console import NAME_COLUMN, cli_console
 from .session import CliError, cli_session
 
 if TYPE_CHECKING:
@@ -116,7 +117,6 @@ def register(
 @app.command("list")
 def list_() -> None:
     """Registered checkpoints, oldest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from arena.db import queries
@@ -129,9 +129,9 @@ def list_() -> None:
     table = Table(title=f"{len(rows)} registered checkpoint{'s' if len(rows) != 1 else ''}")
     for column, justify in (("id", "right"), ("name", "left"), ("run", "left"), ("step", "right"),
                             ("sha256", "left"), ("board sizes", "left"), ("created", "left")):
-        table.add_column(column, justify=justify)
+        table.add_column(column, **(NAME_COLUMN if column in ("name", "run") else {"justify": justify}))
     for c in rows:
         table.add_row(str(c.id), c.name, c.run_name or "", "" if c.training_step is None else str(c.training_step),
                       c.sha256[:12], ", ".join(map(str, c.board_sizes)),
                       c.created_at.strftime("%Y-%m-%d %H:%M:%S"))
-    Console().print(table)
+    cli_console().print(table)

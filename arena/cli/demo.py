@@ -43,9 +43,8 @@ def demo(
     seed: Annotated[int, typer.Option(help="Tournament seed (openings, game seeds).", min=0)] = 2026,
 ) -> None:
     """Register the demo checkpoints, play a round-robin with a live progress bar, print the ratings."""
-    from rich.console import Console
-
     from arena.cli import checkpoint
+    from arena.cli.console import cli_console
     from arena.cli.results import print_leaderboard
     from arena.cli.session import cli_session
     from arena.cli.tournament import follow_tournament
@@ -57,8 +56,7 @@ def demo(
     from arena.worker import server_engines
     from models.demo import demo_manifests
 
-    # Wide enough for player names and intervals when the output is a log, not a terminal.
-    console = Console(width=None if Console().is_terminal else 140)
+    console = cli_console()  # unbounded off a terminal: player names are never cut in a log
     settings = get_settings()
     started = time.perf_counter()
     where = settings.database_url or f"embedded PostgreSQL in {settings.data_dir}"

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from .console import NAME_COLUMN, cli_console
 from .session import CliError, cli_session
 
 if TYPE_CHECKING:
@@ -85,9 +86,7 @@ def leaderboard(
         out["snapshot_id"] = snapshot_id
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
-
-    console = Console()
+    console = cli_console()
     if board.ratings is None:
         console.print("no finished games to rate" + (f" in tournament {tournament}" if tournament else ""))
         return
@@ -112,7 +111,10 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
         headers.append("bootstrap 95%")
     headers += ["games", "W-L-D", "score"]
     for header in headers:
-        table.add_column(header, justify="left" if header in ("player", "W-L-D") else "right")
+        if header == "player":
+            table.add_column(header, **NAME_COLUMN)
+        else:
+            table.add_column(header, justify="left" if header == "W-L-D" else "right")
     for rank, s in enumerate(board.standings, 1):
         row = [str(rank), s.name, _elo(s.elo), _interval(s.lo, s.hi), f"{s.stderr:.0f}"]
         if boot:
@@ -130,7 +132,10 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
     if pairs:
         h2h = Table(title="Head to head (first player's record; Elo difference from the score)")
         for header in ("player", "opponent", "W-L-D", "score", "Elo diff", "95% CI", "model diff"):
-            h2h.add_column(header, justify="left" if header in ("player", "opponent", "W-L-D") else "right")
+            if header in ("player", "opponent"):
+                h2h.add_column(header, **NAME_COLUMN)
+            else:
+                h2h.add_column(header, justify="left" if header == "W-L-D" else "right")
         for a, b in pairs:
             r = board.head_to_head.record(a, b)
             model = "" if r.model_elo_diff is None else f"{r.model_elo_diff:+.0f} ± {1.96 * r.model_elo_stderr:.0f}"
@@ -143,7 +148,10 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
     for checkpoint, points in board.visits_curves.items():
         curve = Table(title=f"Elo vs visits: {checkpoint}")
         for header in ("visits", "player", "Elo", "95% CI", "gain"):
-            curve.add_column(header, justify="left" if header == "player" else "right")
+            if header == "player":
+                curve.add_column(header, **NAME_COLUMN)
+            else:
+                curve.add_column(header, justify="right")
         previous = None
         for player, point in points:
             gain = ""
@@ -161,7 +169,6 @@ def games(
     limit: Annotated[int, typer.Option(help="Newest N games.", min=1, max=100_000)] = 50,
 ) -> None:
     """Finished games, newest first."""
-    from rich.console import Console
     from rich.table import Table
 
     from arena.db import queries
@@ -174,11 +181,14 @@ def games(
         return
     table = Table(title=f"{len(rows)} finished game{'s' if len(rows) != 1 else ''}, newest first")
     for header in ("id", "tournament", "black", "white", "result", "moves", "duration", "finished at"):
-        table.add_column(header, justify="right" if header in ("id", "moves", "duration") else "left")
+        if header in ("tournament", "black", "white"):
+            table.add_column(header, **NAME_COLUMN)
+        else:
+            table.add_column(header, justify="right" if header in ("id", "moves", "duration") else "left")
     for g in rows:
         table.add_row(str(g.id), g.tournament, g.black, g.white, g.result, str(g.move_count), f"{g.duration_s:.1f} s",
                       g.finished_at.strftime("%Y-%m-%d %H:%M:%S"))
-    Console().print(table)
+    cli_console().print(table)
 
 
 def sgf(

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from .console import NAME_COLUMN, cli_console
 from .session import CliError, cli_session
 
 app = typer.Typer(help="API tokens: create (shown once, stored hashed), list and revoke.", no_args_is_help=True)
@@ -48,7 +49,6 @@ def create(
 @app.command("list")
 def list_() -> None:
     """Every token: name, scope, created, expires, revoked (never the token: it is not stored)."""
-    from rich.console import Console
     from rich.table import Table
 
     from arena.tokens import list_tokens
@@ -58,15 +58,17 @@ def list_() -> None:
     if not tokens:
         typer.echo("no tokens (`arena token create --name NAME`)")
         return
-    table = Table("name", "scope", "created", "expires", "revoked",
-                  title=f"{len(tokens)} token{'s' if len(tokens) != 1 else ''}")
+    table = Table(title=f"{len(tokens)} token{'s' if len(tokens) != 1 else ''}")
+    table.add_column("name", **NAME_COLUMN)
+    for header in ("scope", "created", "expires", "revoked"):
+        table.add_column(header)
 
     def when(moment: datetime | None) -> str:
         return "-" if moment is None else moment.isoformat(timespec="seconds")
 
     for token in tokens:
         table.add_row(token.name, token.scope, when(token.created_at), when(token.expires_at), when(token.revoked_at))
-    Console().print(table)
+    cli_console().print(table)
 
 
 @app.command("revoke")

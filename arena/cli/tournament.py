@@ -203,15 +203,18 @@ def cancel(tournament: Annotated[str, typer.Argument(help="Tournament id or name
 @engine_app.command("list")
 def engine_list() -> None:
     """The engines this server may run (ARENA_ENGINES_FILE, else built-in GNU Go presets)."""
-    from rich.console import Console
     from rich.table import Table
 
+    from arena.cli.console import NAME_COLUMN, cli_console
     from arena.worker import server_engines
     from search_workers.go import Rules
 
-    table = Table("name", "kind", "board sizes", "command")
+    table = Table()
+    table.add_column("name", **NAME_COLUMN)
+    for header in ("kind", "board sizes", "command"):
+        table.add_column(header)
     for name, spec in sorted(server_engines().items()):
         sizes = spec.playable_sizes
         shown = f"{min(sizes)}-{max(sizes)}" if len(sizes) > 3 else ", ".join(map(str, sizes))
         table.add_row(name, getattr(spec, "preset", "command"), shown, " ".join(spec.argv(Rules())))
-    Console().print(table)
+    cli_console().print(table)

@@ -64,6 +64,31 @@ def test_create_refusals_store_nothing(client, auth, engine, tournament) -> None
         assert session.scalars(select(Tournament.name)).all() == ["ladder"]
 
 
+def test_two_participants_that_are_one_player_are_refused_naming_both(
+        client, auth, engine, tournament) -> None:  # noqa: F811
+    old = read_manifest(OLD)
+    sha256 = next(c["sha256"] for c in client.get("/checkpoints", headers=auth).json() if c["name"] == old.name)
+    for config, first, second in (
+        ({"name": "dup", "format": "round-robin", "participants": [
+            {"name": "old-a@4", "kind": "checkpoint", "ref": old.name, "visits": 4},
+            {"name": "gnu", "kind": "engine", "ref": "gnugo-l1"},
+            {"name": "old-b@4", "kind": "checkpoint", "ref": sha256, "visits": 4}]},  # one checkpoint, two refs
+         ("old-a@4", old.name), ("old-b@4", sha256)),
+        ({"name": "dup", "format": "round-robin", "participants": [
+            {"name": "gnu-1", "kind": "engine", "ref": "gnugo-l1"},
+            {"name": "gnu-2", "kind": "engine", "ref": "gnugo-l1"}]}, ("gnu-1", "gnugo-l1"), ("gnu-2", "gnugo-l1")),
+    ):
+        response = client.post("/tournaments", json=config, headers=auth)
+        assert response.status_code == 422, response.text
+        message = response.json()["detail"][0]["msg"]
+        for name, ref in (first, second):
+            assert repr(name) in message and repr(ref) in message, message
+        assert "existing player" not in message
+    with session_scope(engine) as session:
+        assert "dup" not in session.scalars(select(Tournament.name)).all()
+        assert not session.scalars(select(Player.name).where(Player.name.in_(["old-a@4", "gnu-1"]))).all()
+
+
 def test_tournament_list_get_cancel(client, auth, tournament) -> None:
     assert [t["name"] for t in client.get("/tournaments").json()] == ["ladder"]
     one = client.get("/tournaments/ladder").json()
