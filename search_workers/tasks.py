@@ -412,7 +412,7 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     if todo:
         seats = _seats(payload)
         games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
-                           key=g.scheduled_game_id) for g in todo]
+                           key=g.scheduled_game_id, seed=g.seed) for g in todo]
 
         # Writes ride out a database outage: games are kept and retried while the block plays on.
         writer = BlockStore(ctx.sink.record, retry_s=ctx.store_retry_s,

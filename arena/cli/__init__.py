@@ -7,7 +7,7 @@ import typer
 from arena import __version__
 
 from . import bench, checkpoint, db, demo, gtp, grpc_server, models, results, tournament, worker
-from . import api, reference, token
+from . import api, reference, replay, token
 
 app = typer.Typer(
     name="arena",
@@ -24,6 +24,7 @@ app.add_typer(checkpoint.app, name="checkpoint")
 app.command("leaderboard")(results.leaderboard)
 app.command("games")(results.games)
 app.command("sgf")(results.sgf)
+app.command("replay")(replay.replay)
 app.add_typer(tournament.app, name="tournament")
 app.add_typer(tournament.engine_app, name="engine")
 app.command("worker")(worker.worker)

@@ -184,6 +184,28 @@ def throughput(
     emit(result)
 
 
+@app.command("replay")
+def replay(
+    games: Annotated[int, typer.Option(help="Games of the block, each then replayed alone.", min=1, max=4096)] = 32,
+    visits: Visits = 16,
+    board_size: BoardSize = 9,
+) -> None:
+    """Games replayed alone that repeat their moves in the block exactly (two newest demo networks, CPU)."""
+    from arena.benchmarks.replay import benchmark_replay
+    from models.demo import demo_manifests
+    from search_workers.evaluators import TorchEvaluator
+
+    manifests = demo_manifests()
+    if len(manifests) < 2:
+        raise typer.BadParameter("two demo checkpoints are needed (models/demo_checkpoints)")
+    evaluators = [TorchEvaluator(load_for_board(str(path), board_size).module, board_size=board_size, device="cpu",
+                                 name=path.stem) for path in manifests[-2:]]
+    result = benchmark_replay(*evaluators, board_size=board_size, games=games, visits=visits)
+    typer.echo(f"{games} games in one block in {result['block_s']} s, each replayed alone in "
+               f"{result['replay_s']} s in all", err=True)
+    emit(result)
+
+
 @app.command("api")
 def api(
     games: Annotated[int, typer.Option(help="Finished games stored before the load.", min=1, max=10_000_000)] = 100_000,

@@ -80,6 +80,9 @@ class BlockGame:
     white: Seat
     opening: Sequence[int] = ()  # flat moves played before the players take over
     key: Any = None  # the caller's identity for the game (e.g. a scheduled game id), returned as is
+    # The game's randomness (temperature, resign draw): with a seed its moves depend only on the
+    # seed, players and opening, not on the rest of the block; None: the players' shared generators.
+    seed: int | None = None
 
 
 @dataclass(frozen=True)
@@ -181,8 +184,8 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
             state = state.play(move)
         game = _Game(spec, state, time.perf_counter())
         in_slot[slot], index_of[slot] = game, index
-        for search in searches.values():
-            search.forget(slot)
+        for pid, search in searches.items():
+            search.forget(slot, seed=_search_seed(spec, pid))
         engine_colors = [c for c in (Color.BLACK, Color.WHITE) if isinstance(game.seat(c), EngineSeat)]
         if engine_colors:
             futures[executor.submit(_prepare_engines, game, engine_colors)] = (slot, "prepare")
@@ -319,6 +322,14 @@ class _EngineStartError(RuntimeError):
     def __init__(self, color: Color, cause: Exception):
         super().__init__(f"{color.name.lower()}: {cause}")
         self.color, self.cause = color, cause
+
+
+def _search_seed(spec: BlockGame, player_id: int) -> tuple[int, int] | None:
+    """The seed of player `player_id`'s search in the game of `spec`: the game's seed and the
+    player's colour (0: Black, 1: White only), so the two players draw differently."""
+    if spec.seed is None:
+        return None
+    return spec.seed, 0 if id(spec.black) == player_id else 1
 
 
 def _prepare_engines(game: _Game, colors: list[Color]) -> None:

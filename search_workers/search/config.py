@@ -28,7 +28,7 @@ class SearchConfig:
     resign_threshold: float = -0.95  # resign when the root value stays below this ...
     resign_consecutive: int = 3  # ... for this many consecutive own moves
     resign_disabled_fraction: float = 0.1  # share of games that never resign (keeps the threshold honest)
-    seed: int = 0  # seeds temperature sampling and which games may resign
+    seed: int = 0  # temperature sampling and resign draws of games not given their own seed (BatchedMcts.forget)
 
     def __post_init__(self) -> None:
         def integer(name: str, low: int, high: int) -> None:

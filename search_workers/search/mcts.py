@@ -11,6 +11,12 @@ of its visits and sends all of them to the evaluator in one call.
 Trees are kept between calls: when states[i] continues the game last searched in slot i, the
 subtree of the moves played since is reused (SearchConfig.reuse_tree).
 
+Randomness (temperature sampling, the draw of games that may never resign) comes from one
+generator per slot. `forget(slot, seed=...)` starts a new game in a slot with a generator of its
+own, so that game's moves depend only on its seed and positions, never on which other games
+share the block or when they start; slots never given a seed share one generator seeded by
+SearchConfig.seed.
+
 `search` is lock-step: with tree reuse games start a move with different visit counts, so
 each call ends with a tail of small batches. `begin(slot, state)` and `step()` let each game
 advance on its own instead (a game whose search is done plays and begins its next search while
@@ -38,7 +44,7 @@ from search_workers.go.features import NUM_FEATURE_PLANES
 
 from . import _tree
 from .config import SearchConfig
-from .evaluator import Evaluator, check_evaluation
+from .evaluator import Evaluator, check_evaluation, round_outputs
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class _Slot:
     setup: tuple = ((), ())
     low_value_streak: int = 0  # consecutive searches with the root value below the resign threshold
     may_resign: bool = True
+    rng: np.random.Generator | None = None  # temperature and resign draws of the game in this slot
 
 
 def tree_capacity(board_size: int, visits: int) -> tuple[int, int]:
@@ -143,10 +150,10 @@ class BatchedMcts:
         self.needs_eval = np.zeros(g, dtype=np.bool_)
         self.leaf_values = np.zeros(g, dtype=np.float64)
         self.rows = np.full(g, -1, dtype=np.int64)
-        self._slots = [_Slot() for _ in range(g)]
+        self._rng = np.random.default_rng(config.seed)  # shared by the slots never given a seed
+        self._slots = [_Slot(rng=self._rng) for _ in range(g)]
         self._begun = np.zeros(g, dtype=np.bool_)  # asynchronous searches under way (begin/step)
         self._begun_states: list[GameState | None] = [None] * g
-        self._rng = np.random.default_rng(config.seed)
         self.evaluations = 0  # positions sent to the evaluator, for benchmarks and metrics
         self.evaluate_calls = 0
         self.playouts = 0  # leaves reached (evaluated or terminal), for benchmarks
@@ -205,9 +212,14 @@ class BatchedMcts:
         """Slots with a begun search that has not completed."""
         return int(self._begun.sum())
 
-    def forget(self, slot: int) -> None:
-        """Drop the tree and resignation state of one slot (its game ended or was abandoned)."""
-        self._reset_slot(slot)
+    def forget(self, slot: int, *, seed: int | Sequence[int] | None = None) -> None:
+        """Drop the tree and resignation state of one slot (its game ended or was abandoned).
+
+        `seed` (an int or a sequence of ints, as np.random.default_rng takes) gives the next
+        game in the slot its own generator, so its temperature sampling and resign draw are a
+        function of the seed alone; None: the generator shared by the unseeded slots.
+        """
+        self._reset_slot(slot, self._rng if seed is None else np.random.default_rng(seed))
 
     def _check_state(self, i: int, state: GameState) -> None:
         if state.board_size != self.board_size:
@@ -266,6 +278,7 @@ class BatchedMcts:
         if count:
             policy, value = future.result()
             check_evaluation(policy, value, legal[:count], source=type(self.evaluator).__name__)
+            policy, value = round_outputs(policy, value)  # the same in any batch (OUTPUT_STEP)
             self.evaluations += count
             self.evaluate_calls += 1
         else:
@@ -279,11 +292,13 @@ class BatchedMcts:
 
     # ------------------------------------------------------------------ slots and trees
 
-    def _reset_slot(self, i: int) -> None:
+    def _reset_slot(self, i: int, rng: np.random.Generator | None = None) -> None:
+        """Empty slot i's tree and draw its resignation state from `rng` (default: the slot's)."""
         _tree.reset_tree(i, self.node_first_edge, self.node_num_edges, self.node_visits, self.node_value_sum,
                          self.tree_sizes)
-        may_resign = bool(self._rng.random() >= self.config.resign_disabled_fraction)
-        self._slots[i] = _Slot(may_resign=may_resign)
+        rng = self._slots[i].rng if rng is None else rng
+        may_resign = bool(rng.random() >= self.config.resign_disabled_fraction)
+        self._slots[i] = _Slot(may_resign=may_resign, rng=rng)
 
     def _load_root(self, i: int, state: GameState) -> None:
         """Copy state into slot i, re-rooting the kept tree if state continues its game."""
@@ -332,15 +347,15 @@ class BatchedMcts:
         moves, visits, priors, q = moves[:k], visits[:k], priors[:k], q[:k]
         root_visits = int(self.node_visits[i, 0])
         root_value = float(self.node_value_sum[i, 0] / max(root_visits, 1))
+        slot = self._slots[i]
         if state.move_number < self.config.temperature_moves and visits.sum() > 0:
             weights = visits.astype(np.float64) ** (1.0 / self.config.temperature)
-            choice = int(self._rng.choice(k, p=weights / weights.sum()))
+            choice = int(slot.rng.choice(k, p=weights / weights.sum()))
         else:
             # Most visits; ties go to the higher prior (np.lexsort sorts by the last key first).
             choice = int(np.lexsort((-priors, -visits))[0])
         nonzero = priors[priors > 0].astype(np.float64)
         entropy = float(-(nonzero * np.log(nonzero)).sum())
-        slot = self._slots[i]
         if root_value < self.config.resign_threshold:
             slot.low_value_streak += 1
         else:

@@ -113,3 +113,12 @@ def test_a_checkpoint_missing_from_the_store_is_a_clear_error(store) -> None:
     tasks.configure(tasks.WorkerContext(sink=MemorySink(), checkpoint_root=root, engines={}))
     with pytest.raises(FileNotFoundError, match="not in the store"):
         tasks.play_block(payload(["c" * 64, shas[1]]))
+
+
+def test_each_game_of_a_block_plays_from_its_own_seed(store, monkeypatch) -> None:
+    root, shas = store
+    played = []
+    monkeypatch.setattr(tasks, "play_games", lambda games, **kw: played.extend(games))
+    tasks.configure(tasks.WorkerContext(sink=MemorySink(), checkpoint_root=root, engines={}))
+    tasks.play_block(payload(shas))
+    assert [(g.key, g.seed) for g in played] == [(11, 1), (12, 2)]

@@ -23,19 +23,17 @@ from sqlalchemy import func, select
 
 from arena.db.engine import session_scope
 from arena.db.models import Player, ScheduledGame, Tournament
-from arena.db.repository import register_checkpoint
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
 from arena.scheduling import TournamentConfig, next_games, opening_book
 from arena.worker import server_engines
-from models.demo import demo_manifests
-from models.manifest import read_manifest
 from search_workers import tasks
 from search_workers.go import GameState
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
 from search_workers.search import SearchConfig, search_bytes_per_game
 from tests.security.arena_app import (  # noqa: F401 -- fixtures
     admin_url, app_with, client, db_url, engine, headers, settings, tokens, tournament_config)
+from tests.support.demo_checkpoints import register_demo_checkpoints
 
 MIB = 2**20
 
@@ -43,14 +41,8 @@ MIB = 2**20
 @pytest.fixture(scope="module")
 def nets(engine) -> list[str]:  # noqa: F811
     """Two registered demo checkpoints (9x9); their names."""
-    names = []
     with session_scope(engine) as session:
-        for path in demo_manifests()[-2:]:
-            manifest = read_manifest(path)
-            register_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
-                                manifest=manifest.model_dump(mode="json"))
-            names.append(manifest.name)
-    return names
+        return register_demo_checkpoints(session)
 
 
 def _searching(name: str, nets: list[str], visits: int, **changes) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,58 @@ def test_identical_seeds_give_identical_games() -> None:
 
     assert play(11) == play(11)
     assert play(11) != play(12)
+
+
+def test_a_slot_seeded_with_its_game_plays_the_same_wherever_it_runs() -> None:
+    """forget(slot, seed=...) gives the game its own generator: the same seed in another slot of
+    a block of another size plays the same moves, whatever the other slots draw."""
+    def play(num_games: int, slot: int, seed: int) -> list[int]:
+        evaluator = PreferPointEvaluator(7, coords.from_gtp("D4", 7))
+        mcts = BatchedMcts(evaluator, SearchConfig(visits=24, temperature_moves=8, seed=num_games), board_size=7,
+                           num_games=num_games)
+        mcts.forget(slot, seed=seed)
+        states = [GameState.new(7) for _ in range(num_games)]
+        moves = []
+        for _ in range(8):
+            results = mcts.search(states)
+            moves.append(results[slot].move)
+            states = [s.play(r.move) for s, r in zip(states, results)]
+        return moves
+
+    assert play(4, 2, seed=7) == play(1, 0, seed=7) == play(3, 0, seed=7)
+    assert play(4, 2, seed=7) != play(4, 2, seed=8)
+
+
+class BatchNoiseEvaluator:
+    """Priors and value from a hash of each position, changed in their last bits by the batch
+    size the way a network's kernels change them."""
+
+    def __init__(self, board_size: int):
+        self.board_size = board_size
+
+    def evaluate(self, features, legal):
+        noise = np.float32(1e-6 * len(legal))
+        policy = np.zeros(legal.shape, dtype=np.float32)
+        value = np.zeros(len(legal), dtype=np.float32)
+        for row in range(len(legal)):
+            rng = np.random.default_rng(zlib.crc32(features[row].tobytes()))
+            policy[row] = (rng.random(legal.shape[1]) + 0.1) * legal[row]
+            value[row] = rng.uniform(-0.9, 0.9) + noise
+        return policy / policy.sum(axis=1, keepdims=True) * (1 - noise), value
+
+    def close(self):
+        pass
+
+
+def test_a_position_searches_the_same_in_any_batch() -> None:
+    """Search rounds the network's outputs (OUTPUT_STEP) so that batch noise never reaches the tree."""
+    state = GameState.new(7).play("D4").play("C3")
+    evaluator = BatchNoiseEvaluator(7)
+    alone = BatchedMcts(evaluator, SearchConfig(visits=50), board_size=7, num_games=1).search([state])[0]
+    crowd = BatchedMcts(evaluator, SearchConfig(visits=50), board_size=7, num_games=8)
+    among = crowd.search([GameState.new(7).play("A1")] * 7 + [state])[7]
+    assert alone.root_value == among.root_value
+    assert alone.move == among.move and (alone.move_visits == among.move_visits).all()
 
 
 def test_tree_is_reused_after_the_moves_played() -> None:
