@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import GameResult, PairCounts, Ratings
-from arena.scheduling.conditions import condition_key
+from arena.scheduling.conditions import configuration_condition
 
 from .models import (
     RESULT_PATTERN,
@@ -95,10 +95,8 @@ def create_tournament(
     """A new tournament, status `pending`; its rating pool from the configuration's board size,
     rules and komi (GameSettings' defaults where it has none)."""
     configuration = configuration or {}
-    condition = condition_key(board_size=int(configuration.get("board_size", 9)),
-                              rules=str(configuration.get("rules", "tromp-taylor")),
-                              komi=float(configuration.get("komi", 7.5)))
-    tournament = Tournament(name=name, format=format, configuration=configuration, condition=condition,
+    tournament = Tournament(name=name, format=format, configuration=configuration,
+                            condition=configuration_condition(configuration),
                             status="pending", games_scheduled=0, games_finished=0)
     session.add(tournament)
     session.flush()

@@ -8,10 +8,24 @@ the balance between colours: games under different conditions are never rated in
 
 from __future__ import annotations
 
-__all__ = ["condition_key"]
+from collections.abc import Mapping
+from typing import Any
+
+from search_workers.schemas import GameSettings
+
+__all__ = ["condition_key", "configuration_condition"]
 
 
 def condition_key(*, board_size: int, rules: str, komi: float) -> str:
     """One pool's key: `"<N>x<N> <rules> komi <komi>"` (migration 0007 wrote the same for the
     tournaments it found)."""
     return f"{board_size}x{board_size} {rules} komi {float(komi):g}"
+
+
+def configuration_condition(configuration: Mapping[str, Any]) -> str:
+    """The key of a stored tournament configuration, the game contract's defaults
+    (search_workers.schemas.GameSettings) standing in for the fields it leaves out."""
+    fields = GameSettings.model_fields
+    return condition_key(board_size=int(configuration.get("board_size", fields["board_size"].default)),
+                         rules=str(configuration.get("rules", fields["rules"].default)),
+                         komi=float(configuration.get("komi", fields["komi"].default)))
