@@ -12,18 +12,19 @@ only, the configured architecture limits, a timed test forward and refusals that
 path; the operator's CLI (`Admission.operator`) may also register TorchScript/ONNX exports.
 A path a network client names must lie under `ARENA_IMPORT_DIRS` (`roots`, arena.import_roots).
 
-The checkpoint is loaded once per registration: the `LoadedCheckpoint` travels on in
-`StoredCheckpoint.loaded` (the Triton export uses it). Its folder appears whole or not at all:
+The checkpoint is loaded, hashed and tried once per registration: the store writes the very
+bytes `load_checkpoint` hashed (`LoadedCheckpoint.weights`), and the `LoadedCheckpoint` travels on
+in `StoredCheckpoint.loaded` (the Triton export uses it). Its folder appears whole or not at all:
 the copy is assembled in a temporary folder beside it and renamed into place. Storing the same
-weights again is a no-op once the stored copy's hash is checked; the first stored manifest is
-kept (the database keeps the first registration the same way).
+weights again is a no-op once the stored copy is found equal to the verified bytes; the first
+stored manifest is kept (the database keeps the first registration the same way). The layout
+itself (`<root>/<sha256>/<NAME>.json`) is models.store_layout's, shared with the workers.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Sequence
@@ -44,11 +45,11 @@ from models.checkpoint import (
 )
 from models.files import write_atomically
 from models.manifest import manifest_json, read_manifest
+from models.store_layout import CheckpointNotStoredError, stored_manifest
 
-__all__ = ["LIMIT_SETTINGS", "Admission", "CheckpointNotStoredError", "StoredCheckpoint", "admit_checkpoint",
-           "importable_checkpoint", "store_checkpoint", "store_loaded", "stored_checkpoint", "stored_manifest"]
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+__all__ = ["LIMIT_SETTINGS", "Admission", "CheckpointNotStoredError", "CheckpointStore", "StoredCheckpoint",
+           "admit_checkpoint", "importable_checkpoint", "store_checkpoint", "store_loaded", "stored_checkpoint",
+           "stored_manifest"]
 
 # The setting behind each limit a refusal names (LimitExceededError.limit).
 LIMIT_SETTINGS = {
@@ -57,10 +58,6 @@ LIMIT_SETTINGS = {
     "parameters": "ARENA_MAX_NETWORK_PARAMETERS",
     "forward_seconds": "ARENA_CHECKPOINT_FORWARD_TIMEOUT_S",
 }
-
-
-class CheckpointNotStoredError(LookupError):
-    """No checkpoint with this sha256 in the store; the message names the store."""
 
 
 @dataclass(frozen=True)
@@ -103,33 +100,18 @@ class StoredCheckpoint:
     loaded: LoadedCheckpoint | None = field(default=None, compare=False, repr=False)
 
 
-def _check_sha256(sha256: str) -> str:
-    # The sha256 becomes a path component: refuse anything else ("../x", a prefix).
-    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
-        raise ValueError(f"a checkpoint sha256 is 64 hexadecimal digits, got {sha256!r}")
-    return sha256.lower()
-
-
-def stored_manifest(sha256: str, *, root: str | Path) -> Path:
-    """The manifest path of the stored checkpoint `sha256`; CheckpointNotStoredError if absent."""
-    sha256 = _check_sha256(sha256)
-    folder = Path(root) / sha256
-    manifests = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    if len(manifests) != 1:
-        state = "holds no manifest" if folder.is_dir() else "does not exist"
-        if len(manifests) > 1:
-            state = f"holds {len(manifests)} manifests"
-        raise CheckpointNotStoredError(f"checkpoint {sha256} is not in the store {root} ({folder} {state}); "
-                                       f"register it with `arena checkpoint register PATH`")
-    return manifests[0]
-
-
-def stored_checkpoint(sha256: str, *, root: str | Path) -> StoredCheckpoint:
-    """The stored checkpoint `sha256`, its weights' hash checked (a CheckpointError if damaged)."""
+def stored_checkpoint(sha256: str, *, root: str | Path, verified: bytes | None = None) -> StoredCheckpoint:
+    """The stored checkpoint `sha256`, its weights checked (a CheckpointError if damaged): hashed,
+    or, given the `verified` bytes of these weights (hashed already), compared with them."""
     path = stored_manifest(sha256, root=root)
     manifest = read_manifest(path, source=f"stored checkpoint {path.parent.name}")
     weights = path.parent / manifest.weights_file
-    digest = sha256_file(weights) if weights.is_file() else None
+    if not weights.is_file():
+        digest = None
+    elif verified is not None:
+        digest = path.parent.name if weights.read_bytes() == verified else "other than the weights registered"
+    else:
+        digest = sha256_file(weights)
     if manifest.weights_sha256 != path.parent.name or digest != path.parent.name:
         found = "is missing" if digest is None else f"has sha256 {digest}"
         # Named by its folder in the store (the sha256), not by a path: API clients read this too.
@@ -177,7 +159,8 @@ def admit_checkpoint(path: str | Path, *, admission: Admission = Admission(),
     path = importable_checkpoint(path, roots)
     try:
         return load_checkpoint(path, allow_executable=admission.allow_executable, limits=admission.limits,
-                               forward_timeout_s=admission.forward_timeout_s, show_paths=admission.show_paths)
+                               forward_timeout_s=admission.forward_timeout_s, show_paths=admission.show_paths,
+                               keep_weights=True)  # the store writes the bytes hashed here
     except LimitExceededError as exc:
         setting = LIMIT_SETTINGS.get(exc.limit)
         raise LimitExceededError(f"{exc} (setting {setting})" if setting else str(exc), limit=exc.limit) from None
@@ -192,13 +175,15 @@ def store_checkpoint(path: str | Path, *, root: str | Path, admission: Admission
 def store_loaded(loaded: LoadedCheckpoint, *, root: str | Path) -> StoredCheckpoint:
     """Copy an admitted checkpoint into the store; the result carries it (`loaded`).
 
-    Raises CheckpointError (nothing stored) when the weights changed since they were verified.
-    Idempotent: weights already stored are only checked.
+    With the verified bytes on `loaded` (admit_checkpoint keeps them) those are written, nothing is
+    read or hashed again; else the file is copied and the copy hashed, and CheckpointError (nothing
+    stored) when the weights changed since they were verified. Idempotent: weights already stored
+    are only checked.
     """
     sha256 = loaded.sha256
     root = Path(root)
     try:
-        return dataclasses.replace(stored_checkpoint(sha256, root=root), loaded=loaded)
+        return dataclasses.replace(stored_checkpoint(sha256, root=root, verified=loaded.weights), loaded=loaded)
     except CheckpointNotStoredError:
         pass
     root.mkdir(parents=True, exist_ok=True)
@@ -208,12 +193,17 @@ def store_loaded(loaded: LoadedCheckpoint, *, root: str | Path) -> StoredCheckpo
     temp = Path(tempfile.mkdtemp(dir=root, prefix=f".{sha256[:16]}.", suffix=".tmp"))
     try:
         weights = temp / loaded.manifest.weights_file
-        digest = write_atomically(weights, lambda target: shutil.copyfile(loaded.weights_path, target))
+        if loaded.weights is not None:
+            write_atomically(weights, lambda target: Path(target).write_bytes(loaded.weights), digest=False)
+            digest = sha256  # the bytes load_checkpoint hashed
+        else:
+            digest = write_atomically(weights, lambda target: shutil.copyfile(loaded.weights_path, target))
         if digest != sha256:
             raise CheckpointError(f"{loaded.manifest.weights_file}: the weights changed while being stored "
                                   f"(sha256 {digest}, verified {sha256}); nothing was stored")
         text = manifest_json(loaded.manifest)
-        write_atomically(temp / manifest_name, lambda target: Path(target).write_text(text, encoding="utf-8"))
+        write_atomically(temp / manifest_name, lambda target: Path(target).write_text(text, encoding="utf-8"),
+                         digest=False)
         os.chmod(temp, 0o755)  # mkdtemp makes 0700; workers may run as another user
         _fsync_dir(temp)
         try:
@@ -222,9 +212,24 @@ def store_loaded(loaded: LoadedCheckpoint, *, root: str | Path) -> StoredCheckpo
             if not (root / sha256).is_dir():
                 raise
             # Another process stored the same weights first: keep its copy (checked below).
-            return dataclasses.replace(stored_checkpoint(sha256, root=root), loaded=loaded)
+            return dataclasses.replace(stored_checkpoint(sha256, root=root, verified=loaded.weights), loaded=loaded)
         _fsync_dir(root)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     return StoredCheckpoint(sha256=sha256, name=loaded.manifest.name, manifest_path=root / sha256 / manifest_name,
                             manifest=loaded.manifest, loaded=loaded)
+
+
+@dataclass(frozen=True)
+class CheckpointStore:
+    """The server's checkpoint store (`Settings.checkpoint_root()`), as the arena's context hands it out."""
+
+    root: Path
+
+    def store(self, loaded: LoadedCheckpoint) -> StoredCheckpoint:
+        """`store_loaded` into this store."""
+        return store_loaded(loaded, root=self.root)
+
+    def manifest(self, sha256: str) -> Path:
+        """`stored_manifest` of this store (CheckpointNotStoredError if absent)."""
+        return stored_manifest(sha256, root=self.root)

@@ -25,14 +25,16 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
 
+from arena.context import ArenaContext
 from arena.db.models import Checkpoint, Tournament
-from arena.scheduling import TournamentConfig, ladder_name
-from arena.tournaments import TournamentError, create_tournament
+from arena.scheduling import TournamentConfig, ladder_name, parse_config
+from arena.tournament_creation import create_in_transaction
+from arena.tournaments import TournamentError
 
 
 class EnrolmentError(ValueError):
@@ -76,21 +78,22 @@ def gauntlet_config(checkpoint: Checkpoint, template: GauntletTemplate) -> Tourn
             "participants": [{"name": candidate, "kind": "checkpoint", "ref": checkpoint.sha256,
                               "visits": template.candidate_visits}, *pool]}
     try:
-        return TournamentConfig.model_validate(data)
+        return parse_config(data)
     except ValidationError as exc:
         detail = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise EnrolmentError(f"gauntlet template: {detail}") from None
 
 
-def enrol(session: Session, checkpoint: Checkpoint, template: GauntletTemplate,
-          engines: Mapping[str, Any]) -> Tournament:
-    """Create the gauntlet tournament of `checkpoint` (in a savepoint of the caller's transaction).
+def enrol(session: Session, checkpoint: Checkpoint, template: GauntletTemplate, context: ArenaContext) -> Tournament:
+    """Create the gauntlet tournament of `checkpoint` (in a savepoint of the caller's transaction),
+    as every face creates one (arena.tournament_creation: the context's engines, limits and
+    evaluator factory, so policy openings work here too); the scheduler sends its games.
 
     Raises EnrolmentError (nothing of the tournament kept) if the template cannot be scheduled.
     """
     config = gauntlet_config(checkpoint, template)
     try:
         with session.begin_nested():
-            return create_tournament(session, config, engines=engines)
+            return create_in_transaction(session, config, context)
     except TournamentError as exc:
         raise EnrolmentError(f"gauntlet {config.name}: {exc}") from None

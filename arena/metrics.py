@@ -5,11 +5,12 @@
 - read from the database at each scrape by `DatabaseCollector`: games pending per running
   tournament, games failed (`arena_games_failed_total`: given up on after their attempts, see
   arena.leases; counted in the database because the scheduler that fails them serves no
-  metrics), worker liveness from the heartbeats (`arena_worker_*`), and Elo with its standard error and 95% interval for each player of each running
-  tournament (its pool), from the ratings of its finished games, refitted only when a game
-  has finished since the last scrape.
+  metrics), worker liveness from the heartbeats (`arena_worker_*`), and Elo with its standard
+  error and 95% interval for each player of each running tournament (its pool), from the
+  process's `arena.leaderboards.LeaderboardService`: the fit the API and gRPC use, refitted only
+  when a game has been stored since any of them asked.
 
-`instrument_app(app, sessions=...)` adds both to a FastAPI/Starlette app and serves
+`instrument_app(app, sessions=..., leaderboards=...)` adds both to a FastAPI/Starlette app and serves
 `/metrics`. Worker-side metrics (games, moves, evaluations, ...) are defined in
 `search_workers.metrics` and served by each worker process.
 """
@@ -27,6 +28,12 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from arena import leases
+from arena.db.models import FinishedGame, ScheduledGame, Tournament
+from arena.leaderboards import Leaderboard, LeaderboardService
+from arena.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -87,14 +94,15 @@ class MetricsMiddleware:
 class DatabaseCollector(Collector):
     """Gauges read from the arena's database at each scrape (see the module docstring).
 
-    `sessions` is a SQLAlchemy session factory. A database that does not answer yields no
+    `sessions` is a SQLAlchemy session factory; `leaderboards` the process's leaderboard service
+    (default: one made from this process's settings). A database that does not answer yields no
     samples (and a log line) rather than failing the whole scrape.
     """
 
-    def __init__(self, sessions: Callable[[], Any]):
+    def __init__(self, sessions: Callable[[], Any], leaderboards: LeaderboardService | None = None):
         self.sessions = sessions
+        self.leaderboards = leaderboards or LeaderboardService.from_settings(get_settings())
         self._lock = threading.Lock()
-        self._fits: dict[int, tuple[int, Any]] = {}  # tournament id -> (finished games, leaderboard)
 
     def describe(self) -> list:
         return []  # samples come from the database: nothing to describe before a scrape
@@ -130,12 +138,6 @@ class DatabaseCollector(Collector):
 
     def _liveness(self) -> Iterator[Any]:
         """Failed games (all tournaments) and each worker's last heartbeat (arena.leases)."""
-        from sqlalchemy import func, select
-
-        from arena import leases
-        from arena.db.models import ScheduledGame
-        from arena.settings import get_settings
-
         failed = CounterMetricFamily("arena_games_failed", "Games given up on after ARENA_MAX_BLOCK_ATTEMPTS "
                                      "deliveries whose workers died or lost them.")
         alive = GaugeMetricFamily("arena_worker_alive", "1 while the worker's heartbeats arrive within a lease.",
@@ -162,37 +164,29 @@ class DatabaseCollector(Collector):
             log.warning("database metrics unavailable: %s", exc)
         yield from (failed, alive, blocks, in_hand, age, lost)
 
-    def _read(self) -> list[tuple[str, int, Any]]:
-        from sqlalchemy import func, select
-
-        from arena.db.models import FinishedGame, ScheduledGame, Tournament
-        from arena.db.queries import leaderboard
-
+    def _read(self) -> list[tuple[str, int, Leaderboard | None]]:
+        """(name, games pending, leaderboard: None before its first finished game) per running tournament."""
         out = []
         with self.sessions() as session:
             rows = session.execute(
-                select(Tournament.id, Tournament.name, func.count(ScheduledGame.id), func.count(FinishedGame.scheduled_game_id))
+                select(Tournament.id, Tournament.name, func.count(ScheduledGame.id),
+                       func.count(FinishedGame.scheduled_game_id))
                 .join(ScheduledGame, ScheduledGame.tournament_id == Tournament.id, isouter=True)
                 .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id, isouter=True)
                 .where(Tournament.status == "running").group_by(Tournament.id).order_by(Tournament.id)).all()
-            running = {tid for tid, *_ in rows}
-            for tid in list(self._fits):
-                if tid not in running:
-                    del self._fits[tid]
             for tid, name, scheduled, finished in rows:
-                cached = self._fits.get(tid)
-                if cached is None or cached[0] != finished:
-                    board = leaderboard(session, tournament_id=tid) if finished else None
-                    self._fits[tid] = cached = (finished, board)
-                out.append((name, scheduled - finished, cached[1]))
+                board = self.leaderboards.get(session, tournament_id=tid).board if finished else None
+                out.append((name, scheduled - finished, board))
         return out
 
 
 _database_collectors: dict[int, Collector] = {}  # per registry: one database behind the gauges
 
 
-def register_database_collector(sessions: Callable[[], Any], registry: CollectorRegistry = REGISTRY) -> Collector:
-    """Add the pending-games and Elo gauges of the database behind `sessions` to `registry`.
+def register_database_collector(sessions: Callable[[], Any], registry: CollectorRegistry = REGISTRY,
+                                leaderboards: LeaderboardService | None = None) -> Collector:
+    """Add the pending-games and Elo gauges of the database behind `sessions` to `registry`, the
+    Elo from `leaderboards` (the process's service; see DatabaseCollector).
 
     A registry holds one such collector: a second call (another app in the same process, as in
     tests) replaces the first instead of failing on duplicated series.
@@ -200,7 +194,7 @@ def register_database_collector(sessions: Callable[[], Any], registry: Collector
     previous = _database_collectors.pop(id(registry), None)
     if previous is not None:
         registry.unregister(previous)
-    collector = DatabaseCollector(sessions)
+    collector = DatabaseCollector(sessions, leaderboards)
     registry.register(collector)
     _database_collectors[id(registry)] = collector
     return collector
@@ -224,15 +218,16 @@ def metrics_endpoint(registry: CollectorRegistry = REGISTRY, *, check: Callable 
     return metrics
 
 
-def instrument_app(app: Any, *, sessions: Callable[[], Any] | None = None,
-                   registry: CollectorRegistry = REGISTRY, check: Callable | None = None) -> Any:
+def instrument_app(app: Any, *, sessions: Callable[[], Any] | None = None, registry: CollectorRegistry = REGISTRY,
+                   check: Callable | None = None, leaderboards: LeaderboardService | None = None) -> Any:
     """Count and time `app`'s requests, serve `/metrics`, and (with `sessions`) add the database gauges.
 
     `app` is a FastAPI or Starlette application; call once, before it starts serving. `check`:
-    an access check `/metrics` awaits with the request (see `metrics_endpoint`).
+    an access check `/metrics` awaits with the request (see `metrics_endpoint`); `leaderboards`:
+    the process's leaderboard service, which the Elo gauges read.
     """
     app.add_middleware(MetricsMiddleware)
     app.add_route("/metrics", metrics_endpoint(registry, check=check), methods=["GET"], include_in_schema=False)
     if sessions is not None:
-        register_database_collector(sessions, registry)
+        register_database_collector(sessions, registry, leaderboards)
     return app

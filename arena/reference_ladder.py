@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from arena.db.models import Tournament
 from arena.ratings.reference import Ladder, Rung
-from arena.scheduling import TournamentConfig
+from arena.scheduling import TournamentConfig, parse_config
 from arena.scheduling.conditions import condition_key
 from arena.settings import Settings
 from arena.tournaments import TournamentError, create_tournament
@@ -117,7 +117,7 @@ class ReferenceLadder:
                     "games_per_pairing": self.spec.games_per_pairing, "openings": self.spec.openings,
                     "participants": participants}
             try:
-                out.append((key, TournamentConfig.model_validate(data)))
+                out.append((key, parse_config(data)))
             except ValidationError as exc:
                 raise ReferenceLadderError(f"reference ladder, condition {key}: {_problems(exc)}") from None
         return out

@@ -24,13 +24,15 @@ from typing import Callable, Iterable
 
 from celery import Celery
 
-from arena.db.engine import make_engine, session_factory, session_scope
+from arena.context import ArenaContext
+from arena.db.connection import make_engine, session_factory, session_scope
 from arena.leases import LeasePolicy, reclaim
 from arena.db.outage import is_outage
+from arena.retention import MoveStatsRetention
 from arena.scheduling import TournamentLimits
 from arena.settings import Settings, get_settings
 from arena.tournaments import Progress, advance, dispatch, progress, record_error, running_tournaments
-from arena.worker import enqueue, make_celery, queued_blocks
+from arena.worker import BlockQueue, enqueue, queued_blocks
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,15 @@ FAILED = {
 
 def scheduler_pass(sessions, app: Celery, tournament_ids: Iterable[int] | None = None, *,
                    block_size: int = 32, policy: LeasePolicy | None = None,
-                   limits: TournamentLimits | None = None) -> dict[int, Progress]:
+                   limits: TournamentLimits | None = None,
+                   retention: MoveStatsRetention | None = None) -> dict[int, Progress]:
     """One round: take back each tournament's games from lost workers (leases expired, blocks
     queued too long; failed at `policy.max_attempts`: arena.leases.reclaim), advance it, send its
     unsent games; the progress of each. `policy`: default, this process's settings.
 
     A tournament whose step raises is recorded (`record_error`) and skipped until the next pass;
-    one whose progress cannot be read is left out of the report.
+    one whose progress cannot be read is left out of the report. `retention`: old games' per-move
+    statistics are emptied too, a batch when due (arena.retention).
     """
     policy = policy or LeasePolicy.from_settings(get_settings())
     with session_scope(sessions) as session:
@@ -94,7 +98,19 @@ def scheduler_pass(sessions, app: Celery, tournament_ids: Iterable[int] | None =
                 report[tid] = progress(session, tid)
         except Exception:  # noqa: BLE001
             log.exception("tournament %s: reading its progress failed", tid)
+    if retention is not None:
+        _retain(sessions, retention)
     return report
+
+
+def _retain(sessions, retention: MoveStatsRetention) -> None:
+    try:
+        with session_scope(sessions) as session:
+            retention.run(session)
+    except Exception as exc:  # noqa: BLE001 -- housekeeping never stops the tournaments' pass
+        if is_outage(exc):
+            raise
+        log.exception("emptying old games' per-move statistics failed; retrying on a later pass")
 
 
 class OutageBackoff:
@@ -137,22 +153,26 @@ def _record(sessions, tournament_id: int, message: str) -> None:
 
 
 def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings | None = None,
-                  poll_s: float = 1.0, block_size: int = 32,
+                  context: ArenaContext | None = None, poll_s: float = 1.0, block_size: int = 32,
                   on_progress: Callable[[dict[int, Progress]], None] | None = None,
                   until_done: bool = True) -> dict[int, Progress]:
-    """Advance and dispatch until the given tournaments (default: all running) are done."""
-    settings = settings or get_settings()
-    app = make_celery(settings)
+    """Advance and dispatch until the given tournaments (default: all running) are done.
+    `context`: the arena's wiring (default: made from `settings`, default this process's)."""
+    context = context or ArenaContext.from_settings(settings)
+    settings = context.settings
+    app = (context.queue or BlockQueue(settings)).app  # the broker itself: its queue is counted too
     engine = make_engine(settings.database_url)
     sessions = session_factory(engine)
     limits = TournamentLimits.from_settings(settings)
     policy = LeasePolicy.from_settings(settings)
+    days = settings.move_stats_retention_days
+    retention = MoveStatsRetention(days) if days > 0 else None
     try:
         backoff = OutageBackoff()
         while True:
             try:
                 report = scheduler_pass(sessions, app, tournament_ids, block_size=block_size,
-                                        policy=policy, limits=limits)
+                                        policy=policy, limits=limits, retention=retention)
             except Exception as exc:  # noqa: BLE001 -- the loop never dies of one thing
                 time.sleep(backoff.failed(exc))
                 continue

@@ -167,6 +167,10 @@ class Settings(BaseSettings):
     # ladder file's `reference_point`, else its lowest rung.
     reference_point: str | None = Field(default=None, min_length=1, max_length=100)
 
+    # Days a finished game keeps its per-move statistics (most of its stored bytes); past them the
+    # scheduler empties them in batches (arena.retention), keeping result, score and SGF. 0: forever.
+    move_stats_retention_days: float = Field(default=0, ge=0, le=36_500)
+
     def checkpoint_root(self) -> Path:
         return self.checkpoint_dir or self.data_dir / "checkpoints"
 

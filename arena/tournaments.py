@@ -28,7 +28,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from arena import leases
-from arena.db import queries
+from arena.db import checkpoint_queries, lookup, tournament_queries
 from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
 from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
 from arena.scheduling import (
@@ -44,12 +44,14 @@ from arena.scheduling import (
     format_opening,
     next_games,
     opening_book,
+    parse_config,
     parse_opening,
     split_blocks,
     with_game_cap,
 )
 from arena.scheduling.conditions import condition_key
 from arena.settings import get_settings
+from search_workers.go import Color, parse_result
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
 
 DEFAULT_BLOCK_SIZE = 32
@@ -66,8 +68,8 @@ class TournamentError(ValueError):
 def find_checkpoint(session: Session, ref: str) -> Checkpoint:
     """The registered checkpoint `ref` (a name, a sha256 or a unique prefix of one)."""
     try:
-        return queries.find_checkpoint(session, ref)
-    except queries.LookupFailedError as exc:
+        return checkpoint_queries.find_checkpoint(session, ref)
+    except lookup.LookupFailedError as exc:
         raise TournamentError(f"{exc} (arena checkpoint register PATH)") from None
 
 
@@ -135,12 +137,10 @@ def create_tournament(session: Session, config: TournamentConfig, *, engines: Ma
                             evaluator=evaluator, sgf_roots=sgf_roots)
     except (SchedulingError, ValueError, OSError) as exc:
         raise TournamentError(f"openings: {exc}") from None
-    stored = config.model_dump(mode="json")
-    stored["opening_book"] = [format_opening(o, config.board_size) for o in book]
-    stored["referee"] = referee
     # Every game of a tournament shares its board, rules and komi: one rating pool.
-    tournament = Tournament(name=config.name, format=config.format, configuration=stored, status="running",
-                            games_scheduled=0, games_finished=0,
+    tournament = Tournament(name=config.name, format=config.format, configuration=config.model_dump(mode="json"),
+                            opening_book=[format_opening(o, config.board_size) for o in book], referee=referee,
+                            status="running", games_scheduled=0, games_finished=0,
                             condition=condition_key(board_size=config.board_size, rules=config.rules, komi=config.komi))
     _check_distinct_players(config, roster, checkpoints)
     session.add(tournament)
@@ -203,8 +203,7 @@ def _schedule(session: Session, tournament: Tournament, planned: list[PlannedGam
 
 
 def stored_config(tournament: Tournament) -> TournamentConfig:
-    data = {k: v for k, v in tournament.configuration.items() if k not in ("opening_book", "referee")}
-    return TournamentConfig.model_validate(data)
+    return parse_config(tournament.configuration)
 
 
 # ---------------------------------------------------------------------------------- running
@@ -223,9 +222,10 @@ def _played(session: Session, tournament_id: int) -> tuple[list[PlayedGame], dic
     played = []
     for pairing, index, black, white, result in rows:
         scheduled[pairing] += 1
-        if result is None or result == "Void":
+        parsed = None if result is None else parse_result(result)
+        if parsed is None or not parsed.decisive:  # unfinished, or Void
             continue
-        winner = None if result == "0" else names[black] if result.startswith("B") else names[white]
+        winner = None if parsed.winner is None else names[black] if parsed.winner is Color.BLACK else names[white]
         played.append(PlayedGame(pairing=pairing, game_index=index, black=names[black], white=names[white],
                                  winner=winner))
     return played, dict(scheduled)
@@ -248,7 +248,8 @@ def advance(session: Session, tournament_id: int) -> str:
         return tournament.status  # failed games (arena.leases) are done too: they will not be played
     config = stored_config(tournament)
     played, scheduled = _played(session, tournament_id)
-    book = [parse_opening(text, config.board_size) for text in tournament.configuration.get("opening_book", [""])]
+    stored_book = tournament.opening_book if tournament.opening_book is not None else [""]  # None: the empty board
+    book = [parse_opening(text, config.board_size) for text in stored_book]
     more = next_games(config, played, scheduled, book)
     if more:
         _schedule(session, tournament, more)
@@ -256,9 +257,8 @@ def advance(session: Session, tournament_id: int) -> str:
     tournament.status = "finished"
     if config.format == "sprt":
         verdict = decision(config, played, scheduled=sum(scheduled.values()))
-        tournament.configuration = {**tournament.configuration, "verdict": {
-            "verdict": verdict.verdict, "llr": verdict.llr, "lower": verdict.lower, "upper": verdict.upper,
-            "pairs": verdict.pairs}}
+        tournament.verdict = {"verdict": verdict.verdict, "llr": verdict.llr, "lower": verdict.lower,
+                              "upper": verdict.upper, "pairs": verdict.pairs}
     return tournament.status
 
 
@@ -284,7 +284,7 @@ def block_payloads(session: Session, tournament: Tournament, games: list[Schedul
                             white=players[g.white_player_id].name, seed=g.seed,
                             opening=list(parse_opening(g.opening, config.board_size))) for g in block]
         payload = BlockPayload(tournament_id=tournament.id, **config.game_settings(),
-                               referee=tournament.configuration.get("referee"),
+                               referee=tournament.referee,
                                players=[specs[pid] for pid in sorted(used)], games=orders)
         payloads.append(payload.model_dump(mode="json"))
     return payloads
@@ -428,7 +428,7 @@ def progress(session: Session, tournament_id: int) -> Progress:
     return Progress(tournament_id=tournament.id, name=tournament.name, format=tournament.format,
                     status=tournament.status, scheduled=tournament.games_scheduled, finished=finished,
                     forfeits=forfeits, games_per_hour=rate, eta_s=eta,
-                    verdict=tournament.configuration.get("verdict"), error=tournament.last_error,
+                    verdict=tournament.verdict, error=tournament.last_error,
                     error_at=tournament.last_error_at, failed=failed, scoring=scoring)
 
 
@@ -455,10 +455,11 @@ def failed_games(session: Session, tournament_id: int, *, limit: int = 100) -> l
 
 
 def find_tournament(session: Session, ref: str | int) -> Tournament:
-    """The tournament row with this id or name (arena.db.queries.find_tournament); TournamentError if none."""
+    """The tournament row with this id or name (arena.db.tournament_queries.find_tournament);
+    TournamentError if none."""
     try:
-        return session.get(Tournament, queries.find_tournament(session, ref).id)
-    except queries.LookupFailedError as exc:
+        return session.get(Tournament, tournament_queries.find_tournament(session, ref).id)
+    except lookup.LookupFailedError as exc:
         raise TournamentError(str(exc)) from None
 
 

@@ -15,20 +15,25 @@ time, acknowledged once the block has run; a message whose worker died is not re
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Sequence
 
+from amqp.exceptions import ChannelError
 from celery import Celery, signals
 from sqlalchemy import select
 
-from arena.db.engine import make_engine, session_factory, session_scope
-from arena.db.outage import is_database_outage
 from arena import leases
+from arena.db.connection import make_engine, session_factory, session_scope
 from arena.db.models import FinishedGame, Tournament
+from arena.db.outage import is_broker_outage, is_database_outage
 from arena.db.repository import ConflictingResultError, record_finished_game
+from arena.server_engines import server_engines
 from arena.settings import Settings, get_settings
-from search_workers import tasks
+from models.triton_serving import checkpoint_model_name
+from search_workers import metrics, tasks
 from search_workers.schemas import FinishedGameRecord
 
 log = logging.getLogger(__name__)
@@ -104,8 +109,8 @@ class DatabaseSink:
     """
 
     def __init__(self, url: str | None = None):
-        self.engine = make_engine(url)
-        self.sessions = session_factory(self.engine)
+        self.db_engine = make_engine(url)
+        self.sessions = session_factory(self.db_engine)
 
     def finished_ids(self, scheduled_game_ids: Sequence[int]) -> set[int]:
         with database_outage_as_unavailable(), session_scope(self.sessions) as session:
@@ -156,7 +161,7 @@ class DatabaseSink:
                              stopped=state.stopped)
 
     def close(self) -> None:
-        self.engine.dispose()
+        self.db_engine.dispose()
 
 
 def configure_worker_process(settings: Settings | None = None, *, concurrency: int | None = None) -> None:
@@ -180,36 +185,14 @@ def triton_context(settings: Settings) -> dict:
     Empty without `triton_url`: workers then evaluate in-process with torch."""
     if not settings.triton_url:
         return {}
-    from functools import partial
-
-    from models.triton_serving import checkpoint_model_name
-
     return {"triton_url": settings.triton_url, "triton_flavour": settings.triton_flavour,
             "triton_model_name": partial(checkpoint_model_name, flavour=settings.triton_flavour),
             "triton_repository": settings.triton_repository}
 
 
-def server_engines(settings: Settings | None = None) -> dict:
-    """The engines this server may run: `ARENA_ENGINES_FILE`, else the built-in GNU Go presets
-    (`gnugo` at level 10, also the dead-stone referee, and `gnugo-l1`) when GNU Go is installed."""
-    from search_workers.engines.config import find_binary, load_engine_config, parse_engine_config
-
-    settings = settings or get_settings()
-    if settings.engines_file:
-        return load_engine_config(settings.engines_file)
-    if "/" not in find_binary("gnugo"):
-        return {}
-    return parse_engine_config({"engine": [
-        {"name": "gnugo", "preset": "gnugo", "level": 10},
-        {"name": "gnugo-l1", "preset": "gnugo", "level": 1},
-    ]}, source="built-in engines")
-
-
 def serve_worker_metrics(settings: Settings | None = None) -> int | None:
     """Serve this process's worker metrics (search_workers.metrics) on `worker_metrics_port` or the
     next free port; the port, or None when disabled or none is free."""
-    from search_workers import metrics
-
     return metrics.serve((settings or get_settings()).worker_metrics_port)
 
 
@@ -241,10 +224,6 @@ def queued_blocks(app: Celery) -> int | None:
     """Blocks waiting in the broker's queue, taken by no worker yet (one round trip); 0 for a
     queue the broker does not know (a Redis restarted without persistence lost it, messages and
     all); None when the broker cannot say. A broker outage raises (the scheduler backs off)."""
-    from amqp.exceptions import ChannelError
-
-    from arena.db.outage import is_broker_outage
-
     try:
         with app.connection_for_write() as connection:
             # One try: a broker that is down must fail this pass at once (the scheduler backs
@@ -267,3 +246,24 @@ def queued_blocks(app: Celery) -> int | None:
 def enqueue(app: Celery, payload: dict) -> None:
     """Send one block to the workers."""
     app.send_task(tasks.TASK_NAME, args=[payload], queue=QUEUE)
+
+
+class BlockQueue:
+    """The task sender: block payloads to the workers through this server's Celery app, made on
+    first use (an API that only reads never touches the broker)."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._app: Celery | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def app(self) -> Celery:
+        with self._lock:
+            if self._app is None:
+                self._app = make_celery(self.settings)
+            return self._app
+
+    def send(self, payload: dict) -> None:
+        """Send one block to the workers (`enqueue`)."""
+        enqueue(self.app, payload)

@@ -35,7 +35,7 @@ import pickle
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +83,9 @@ class LoadedCheckpoint:
     path: Path  # the manifest
     weights_path: Path
     config: NetworkConfig | None  # the PolicyValueNet config; None for torchscript/onnx exports
+    # The weights' bytes as hashed (load_checkpoint(keep_weights=True)): a store writes these, not
+    # the file again, so the bytes stored are the bytes verified, hashed once. None: not kept.
+    weights: bytes | None = field(default=None, repr=False)
 
 
 # ---------------------------------------------------------------------------------- writing
@@ -385,7 +388,8 @@ def verify_within(timeout_s: float | None, module: Any, board_sizes, *, device: 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", verify: bool = True,
                     allow_executable: bool = False, limits: NetworkLimits | None = None,
-                    forward_timeout_s: float | None = None, show_paths: bool = True) -> LoadedCheckpoint:
+                    forward_timeout_s: float | None = None, show_paths: bool = True,
+                    keep_weights: bool = False) -> LoadedCheckpoint:
     """Load the checkpoint whose manifest (`NAME.json`) or weights file (manifest beside it) is `path`.
 
     Always: the manifest is validated, its feature set must be this code's, and the weights'
@@ -399,6 +403,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
     limits: refuse (LimitExceededError) a native architecture beyond them, before reading weights.
     forward_timeout_s: the test forward runs in a worker thread and is refused after this long.
     show_paths: False names files by their names only in refusals (for a server's clients).
+    keep_weights: keep the weights' bytes on the result (`weights`), for a store to write.
     """
     label = _label(show_paths)
     manifest_path, named_weights = locate_checkpoint(path, show_paths=show_paths)
@@ -444,7 +449,8 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
     if verify:
         verify_within(forward_timeout_s, module, manifest.board_sizes, device=device, source=weights_source)
     return LoadedCheckpoint(manifest=manifest, sha256=digest, module=module, board_sizes=tuple(manifest.board_sizes),
-                            path=manifest_path, weights_path=weights_path, config=config)
+                            path=manifest_path, weights_path=weights_path, config=config,
+                            weights=data if keep_weights else None)
 
 
 def _read_weights(path: Path, manifest: CheckpointManifest, expected: Mapping[str, torch.Tensor] | None,

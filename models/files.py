@@ -18,11 +18,12 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def write_atomically(target: Path, write: Callable[[str], object]) -> str:
+def write_atomically(target: Path, write: Callable[[str], object], *, digest: bool = True) -> str | None:
     """Call write(temp_path) then rename over target, so readers never see half a file.
 
     The file is synced before the rename and made world-readable (mkstemp makes 0600, and
-    Triton or workers often run as another user). Returns the sha256 of what was written.
+    Triton or workers often run as another user). Returns the sha256 of what was written
+    (None with `digest=False`: the caller wrote bytes it has hashed already).
     """
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     os.close(fd)
@@ -30,10 +31,10 @@ def write_atomically(target: Path, write: Callable[[str], object]) -> str:
         write(temp)
         with open(temp, "rb") as handle:
             os.fsync(handle.fileno())
-        digest = sha256_file(temp)
+        written = sha256_file(temp) if digest else None
         os.chmod(temp, 0o644)
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
-    return digest
+    return written

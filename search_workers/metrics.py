@@ -26,6 +26,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from search_workers.go.results import parse_result
+
 log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -72,14 +74,8 @@ def forfeit_kind(reason: str | None) -> str:
 
 def result_kind(result: str, scoring: str) -> str:
     """black_win / white_win / draw / void, plus how it ended (resignation, forfeit, scored, move-limit)."""
-    if result.startswith("B+"):
-        winner = "black_win"
-    elif result.startswith("W+"):
-        winner = "white_win"
-    elif result == "0":
-        winner = "draw"
-    else:
-        winner = "void"
+    parsed = parse_result(result)
+    winner = f"{parsed.winner.name.lower()}_win" if parsed.winner is not None else parsed.kind  # draw, void
     how = scoring.split(":", 1)[0] or "unknown"  # referee:<engine> -> referee
     return f"{winner}_{how}".replace("-", "_")
 

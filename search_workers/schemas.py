@@ -8,7 +8,6 @@ command line, path outside the store or code ever travels in a payload.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
@@ -16,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from search_workers.go import MIN_BOARD_SIZE, GameState, Rules, RulesError
+from search_workers.go.rules import MAX_KOMI, check_komi
 from search_workers.search import MAX_VISITS, search_bytes_per_game
 
 SCHEMA_VERSION = 1
@@ -24,7 +24,6 @@ SCHEMA_VERSION = 1
 # (arena.scheduling.TournamentConfig inherits GameSettings) and where its games are played
 # (BlockPayload inherits it too), so whatever a server accepts, its workers can play.
 MAX_BOARD_SIZE = 19  # what the networks and reference engines here play
-MAX_KOMI = 150  # |komi|: beyond the largest area score difference of a 19x19 board (361) halved
 # 19x19's default limit is 4 * 361 + 20 = 1464: room above it, and a bound on the per-game
 # path and history buffers the search allocates (mcts.search_bytes_per_game).
 MAX_MOVE_LIMIT = 2000
@@ -74,9 +73,8 @@ class GameSettings(_Schema):
 
     @field_validator("komi")
     @classmethod
-    def _half_points(cls, komi: float) -> float:
-        if not math.isfinite(komi) or komi * 2 != round(komi * 2):
-            raise ValueError(f"komi must be a finite multiple of 0.5, got {komi!r}")
+    def _komi(cls, komi: float) -> float:
+        check_komi(komi)  # the rules' one komi rule (a RulesError is a ValueError)
         return komi
 
     def game_settings(self) -> dict[str, Any]:

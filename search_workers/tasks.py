@@ -47,7 +47,9 @@ from celery import shared_task
 from celery.exceptions import Reject
 from pydantic import ValidationError
 
+from models.triton_serving import checkpoint_model_name, load_models, publish_checkpoint
 from search_workers.engines import BlockGame, EngineSeat, GameOutcome, MctsPlayer, Settlement, play_games
+from search_workers.engines import EnginePool, settle
 from search_workers.go import GameRecord, write_sgf
 from search_workers.search import SearchConfig
 
@@ -91,7 +93,7 @@ class WorkerContext:
     """What a worker process plays with; set once per process by `configure`."""
 
     sink: GameSink
-    checkpoint_root: Path  # the content-addressed checkpoint store (<root>/<sha256>/<name>.json)
+    checkpoint_root: Path  # the content-addressed checkpoint store (layout: models.store_layout)
     engines: Mapping[str, Any]  # engine name -> EngineSpec (server-side configuration)
     worker_name: str = dataclasses.field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}")
     device: str = "cpu"
@@ -162,8 +164,6 @@ def context() -> WorkerContext:
 def engine_pool():
     """The engine processes of this worker process, kept between tasks."""
     global _pool
-    from search_workers.engines.gtp_player import EnginePool
-
     with _lock:
         if _pool is None:
             ctx = context()
@@ -188,11 +188,11 @@ def evaluator_for(sha256: str, board_size: int):
     if ctx.triton_url:
         evaluator = metrics.InstrumentedEvaluator(_triton_evaluator(ctx, sha256, board_size), name="triton")
     else:
-        loaded = _load_stored(ctx, sha256, board_size)
-        from search_workers.evaluators import TorchEvaluator
+        # Deferred: torch, heavy and not needed by a worker that evaluates on Triton or plays engines only.
+        from search_workers.evaluators.stored import stored_torch_evaluator
 
         evaluator = metrics.InstrumentedEvaluator(
-            TorchEvaluator(loaded.module, board_size=board_size, device=ctx.device, name=loaded.manifest.name),
+            stored_torch_evaluator(sha256, board_size=board_size, root=ctx.checkpoint_root, device=ctx.device),
             name="torch")
     with _lock:
         _evaluators[key] = evaluator
@@ -201,40 +201,23 @@ def evaluator_for(sha256: str, board_size: int):
     return evaluator
 
 
-def _load_stored(ctx: WorkerContext, sha256: str, board_size: int):
-    """The verified checkpoint `sha256` from the store, on the context's device."""
-    from models.checkpoint import load_checkpoint
-
-    directory = ctx.checkpoint_root / sha256
-    manifests = sorted(directory.glob("*.json"))
-    if len(manifests) != 1:
-        raise FileNotFoundError(f"checkpoint {sha256} is not in the store {ctx.checkpoint_root} "
-                                f"({len(manifests)} manifests in {directory})")
-    # The store holds only what a registration admitted (executable exports: by the operator's CLI).
-    loaded = load_checkpoint(manifests[0], device=ctx.device, allow_executable=True)
-    if loaded.sha256 != sha256:
-        raise ValueError(f"the stored checkpoint {manifests[0]} has weights {loaded.sha256}, not {sha256}")
-    if board_size not in loaded.board_sizes:
-        raise ValueError(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {board_size}x{board_size}")
-    return loaded
-
-
 def _triton_evaluator(ctx: WorkerContext, sha256: str, board_size: int):
     """A TritonEvaluator for the checkpoint's model; when the model is not ready (registration
     could not publish it, or the server restarted), export it (if this worker may write the
     repository) and load it, then try once more. A failure then is the block's failure. The
     evaluator waits out an unavailable server for `triton_wait_s` and, should the model go
     missing later (a restart without it), loads it again the same way."""
-    from models.triton_serving import checkpoint_model_name
+    # Deferred: tritonclient, heavy and needed only by workers that evaluate on Triton.
     from search_workers.evaluators.triton import TritonEvaluator, TritonModelError
 
     name = (ctx.triton_model_name or checkpoint_model_name)(sha256, board_size)
 
     def publish() -> None:
-        from models.triton_serving import load_models, publish_checkpoint
-
         if ctx.triton_repository is not None:
-            loaded = _load_stored(ctx, sha256, board_size)
+            # Deferred: torch (see evaluator_for).
+            from search_workers.evaluators.stored import load_stored
+
+            loaded = load_stored(sha256, root=ctx.checkpoint_root, device=ctx.device, board_size=board_size)
             published = publish_checkpoint(loaded.module, sha256, [board_size], ctx.triton_repository,
                                            ctx.triton_url, flavour=ctx.triton_flavour)
         else:
@@ -278,8 +261,6 @@ def _seats(payload: BlockPayload) -> dict[str, Any]:
 def _referee(payload: BlockPayload) -> Callable | None:
     if payload.referee is None:
         return None
-    from search_workers.engines.referee import settle
-
     pool, name = engine_pool(), payload.referee
 
     def referee(state) -> Settlement:

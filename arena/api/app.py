@@ -5,7 +5,8 @@
 
 The routers are a list so that other parts (metrics, the dashboard) mount theirs the same way.
 The database engine (sessions for writes and rare reads), the asynchronous read pool (the hot
-GET endpoints, `arena.api.reads`) and the Celery producer are made once per app and kept on
+GET endpoints, `arena.api.reads`) and the arena's context (`arena.context.ArenaContext`: engines,
+the Celery sender, the evaluator factory, the checkpoint store) are made once per app and kept on
 `app.state`. Around the routes: `arena.api.guard.InputGuard` (unstorable strings, body size) and
 `arena.api.errors` (no internals in any error); /metrics needs read access like any GET.
 """
@@ -21,51 +22,41 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import ArgumentError
 
 from arena import __version__
+from arena.context import ArenaContext
 from arena.db.embedded import EmbeddedPostgresError
-from arena.db.engine import database_url, make_engine, session_factory
-from arena.db.queries import LookupFailedError
+from arena.db.connection import database_url, make_engine, session_factory
+from arena.db.lookup import LookupFailedError
+from arena.metrics import instrument_app
+from arena.reference_ladder import ReferenceLadderError
 from arena.settings import Settings, get_settings
 
 from .deps import check_read
 from .errors import ErrorGuard, add_database_handlers, unavailable_app
 from .guard import InputGuard
 from .reads import ReadPool
-from .routers import checkpoints, engines, games, health, ratings, stats, tournaments, web, workers
+from .routers import checkpoints, engines, export, games, health, ratings, stats, tournaments, web, workers
 
 __all__ = ["ROUTERS", "create_app", "serving_app"]
 
 # Every resource's router, in the order /docs lists them.
 TITLE = "Go Arena"
-ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, ratings.router, games.router,
-                            stats.router, workers.router, health.router, web.router]
-
-
-def _celery_send(settings: Settings) -> Callable[[dict], None]:
-    from arena.worker import enqueue, make_celery
-
-    celery = None
-
-    def send(payload: dict) -> None:
-        nonlocal celery
-        if celery is None:  # made on first use: an API that only reads never touches the broker
-            celery = make_celery(settings)
-        enqueue(celery, payload)
-
-    return send
+ROUTERS: list[APIRouter] = [checkpoints.router, engines.router, tournaments.router, export.router, ratings.router,
+                            games.router, stats.router, workers.router, health.router, web.router]
 
 
 def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIRouter] = (),
-               send: Callable[[dict], None] | None = None) -> FastAPI:
-    """The API for `settings` (default: this process's). `extra_routers` are included after
-    ROUTERS; `send` replaces the Celery producer (tests)."""
-    from arena.metrics import instrument_app
-    from arena.worker import server_engines
-
-    settings = settings or get_settings()
+               send: Callable[[dict], None] | None = None, context: ArenaContext | None = None) -> FastAPI:
+    """The API for `settings` (default: this process's, or the context's). `extra_routers` are
+    included after ROUTERS; `send` replaces the Celery producer (tests); `context`: the arena's
+    wiring (default: made from `settings`)."""
+    settings = context.settings if context is not None else settings or get_settings()
     try:
+        context = context or ArenaContext.from_settings(settings, send=send)
         url = database_url(settings)
         engine = make_engine(url)
         reads = ReadPool(url, max_size=settings.api_read_connections)
+    except ReferenceLadderError:
+        raise  # a bad ARENA_REFERENCE_LADDER stops the start: it is no database address problem
     except (ArgumentError, ValueError, ImportError, EmbeddedPostgresError, OSError) as exc:
         return unavailable_app(exc, title=TITLE, version=__version__)
 
@@ -85,16 +76,15 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     app.state.settings = settings
     app.state.sessions = session_factory(engine)
     app.state.reads = reads
-    app.state.engines = lambda: server_engines(settings)
-    app.state.send = send or _celery_send(settings)
-    ratings.attach_state(app.state, settings)
+    app.state.context = context
+    ratings.attach_state(app.state, settings, context.leaderboards)
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
     # Inside the metrics middleware, so that refusals are counted too.
     app.add_middleware(InputGuard, max_body_bytes=settings.api_max_json_bytes, routes=app.router.routes)
     # Request counts and latency by route, GET /metrics (read access as any GET), pending games
     # and Elo from the database.
-    instrument_app(app, sessions=app.state.sessions, check=check_read)
+    instrument_app(app, sessions=app.state.sessions, check=check_read, leaderboards=context.leaderboards)
     app.add_middleware(ErrorGuard)  # outermost of ours: whatever fails inside is an opaque 500
 
     @app.exception_handler(LookupFailedError)

@@ -1,5 +1,7 @@
 """What the API's routes are handed (FastAPI `Annotated` dependencies): settings, a database
-session, the asynchronous read pool, the server's engines, a way to send games to the workers, and the access checks.
+session, the asynchronous read pool, the arena's context (arena.context: the server's engines,
+the sender of games to the workers, the evaluator factory, the checkpoint store), and the access
+checks.
 
 Writes need a bearer token (`arena token create`) with scope `submit` (WriteAccess) or `admin`
 (AdminAccess); reads need a token of any scope, and only when `Settings.api_public_reads` is
@@ -17,13 +19,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from arena.context import ArenaContext
 from arena.db.models import ApiToken
 from arena.settings import Settings
 from arena.tokens import Scope, ScopeError, TokenError, require_scope, verify_token
 
 from .reads import ReadPool
 
-__all__ = ["AdminAccess", "EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep",
+__all__ = ["AdminAccess", "ContextDep", "EnginesDep", "ReadAccess", "ReadsDep", "SendDep", "SessionDep", "SettingsDep",
            "WriteAccess", "check_read", "forbidden", "in_session", "unprocessable", "with_session"]
 
 T = TypeVar("T")
@@ -51,19 +54,25 @@ def get_session(request: Request) -> Iterator[Session]:
             session.rollback()
 
 
-def get_engines(request: Request) -> dict[str, Any]:
+async def get_context(request: Request) -> ArenaContext:
+    """The arena's context, made once per app (arena.api.app)."""
+    return request.app.state.context
+
+
+async def get_engines(request: Request) -> dict[str, Any]:
     """The engines this server may run (names from server configuration only)."""
-    return request.app.state.engines()
+    return dict(request.app.state.context.engines)
 
 
-def get_send(request: Request) -> Callable[[dict], None]:
+async def get_send(request: Request) -> Callable[[dict], None]:
     """Sends one block payload to the workers (Celery)."""
-    return request.app.state.send
+    return request.app.state.context.send
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ReadsDep = Annotated[ReadPool, Depends(get_reads)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ContextDep = Annotated[ArenaContext, Depends(get_context)]
 EnginesDep = Annotated[dict[str, Any], Depends(get_engines)]
 SendDep = Annotated[Callable[[dict], None], Depends(get_send)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -4,8 +4,9 @@
 A request through the synchronous path (FastAPI's thread pool, an ORM session, a pool
 checkout with its ping, BEGIN ... ROLLBACK) costs about four round trips and a thread switch
 under the GIL: about 1,000 requests a second for `SELECT 1` on two cores, against about
-3,500 this way. The SQL is the same: the statements come from `arena.db.queries`
-(`games_statement`, `leaderboard_key_statement`), are compiled once per shape for psycopg, and
+3,500 this way. The SQL is the same: the statements come from `arena.db.game_queries`
+(`games_statement`) and `arena.leaderboards` (`leaderboard_key_statement`), are compiled once per
+shape for psycopg, and
 run in autocommit on a psycopg `AsyncConnectionPool`, where the server prepares them once per
 connection.
 

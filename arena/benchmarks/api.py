@@ -309,7 +309,7 @@ def fresh_database(server_url: str | None) -> Iterator[str]:
     """A new migrated database on `server_url` (a URL allowed to create databases), dropped after;
     None: on an embedded PostgreSQL in a temporary directory, stopped and removed after."""
     from arena.db import embedded, migrate
-    from arena.db.engine import normalize_url
+    from arena.db.connection import normalize_url
 
     with contextlib.ExitStack() as stack:
         if server_url is None:

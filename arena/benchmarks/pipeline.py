@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 
 from search_workers.search import BatchedMcts, SearchConfig
-from search_workers.search.benchmark import random_openings
+from search_workers.search.benchmark import random_opening_states
 
 CHUNK_STEPS = 32  # search steps between two bare timings
 
@@ -27,7 +27,7 @@ def benchmark_pipeline(evaluator, *, board_size: int = 9, visits: int = 64, game
                        moves: int = 8, seed: int = 0) -> dict:
     config = SearchConfig(visits=visits, seed=seed)
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games)
-    states = random_openings(board_size, games, 4, seed)
+    states = random_opening_states(board_size, games, 4, seed)
     # Compile or load every kernel, re-rooting included (a continued game), and warm the
     # allocator; not timed. Loading a kernel from numba's cache alone takes milliseconds.
     after = [state.play(result.move) for state, result in zip(states, mcts.search(states))]
@@ -48,7 +48,7 @@ def benchmark_pipeline(evaluator, *, board_size: int = 9, visits: int = 64, game
                 done += 1
                 states[i] = states[i].play(result.move)
                 if states[i].is_over:
-                    states[i] = random_openings(board_size, 1, 4, next_seed)[0]
+                    states[i] = random_opening_states(board_size, 1, 4, next_seed)[0]
                     next_seed += 1
                 mcts.begin(i, states[i])
             if done >= quota:

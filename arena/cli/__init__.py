@@ -1,4 +1,9 @@
-"""The `arena` command line. One module per command group; this file only assembles them."""
+"""The `arena` command line. One module per command group; this file only assembles them.
+
+Command modules import their heavy dependencies (torch, SQLAlchemy, Celery, the API) inside the
+command that needs them, so that `arena --help` and light commands start in a fraction of a
+second; the wiring itself is built in one place, `arena.context` (`cli_context` in `session.py`).
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ app.add_typer(checkpoint.app, name="checkpoint")
 app.command("leaderboard")(results.leaderboard)
 app.command("games")(results.games)
 app.command("sgf")(results.sgf)
+app.command("export")(results.export)
 app.command("replay")(replay.replay)
 app.add_typer(tournament.app, name="tournament")
 app.add_typer(tournament.engine_app, name="engine")

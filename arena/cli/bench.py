@@ -113,11 +113,24 @@ def triton(
     checkpoint: Checkpoint = None,
     threads: Annotated[int | None, typer.Option(help="torch threads for each side's network; "
                                                          "default: half the cores.")] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Instead: this many worker processes, --games games each, through one server (then 1 worker, "
+             "then the same processes with in-process torch, cores split between them); reports the server's "
+             "batch growth. --threads is then the server's torch threads.",
+        min=1, max=64)] = None,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton
+    from arena.benchmarks.triton_workers import benchmark_triton_workers
 
     loaded = load_for_board(checkpoint, board_size)
+    if workers is not None:
+        result = benchmark_triton_workers(loaded.module, workers=workers, board_size=board_size, visits=visits,
+                                          games=games, moves=moves, server_threads=threads)
+        typer.echo(f"{loaded.manifest.name}: {workers} workers, server ready in {result['server_startup_s']} s",
+                   err=True)
+        emit(result)
+        return
     result = benchmark_triton(loaded.module, board_size=board_size, visits=visits, games=games, moves=moves,
                               threads=threads)
     typer.echo(f"{loaded.manifest.name}: server ready in {result['server_startup_s']} s", err=True)

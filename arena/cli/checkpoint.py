@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .console import NAME_COLUMN, cli_console
-from .session import CliError, cli_session
+from .session import CliError, cli_context, cli_session
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,12 +34,12 @@ class CheckpointRefError(CliError, LookupError):
 
 
 def find_checkpoint(session: Session, ref: str) -> Checkpoint:
-    """The registered checkpoint `ref` names (name, sha256 or unique prefix); see arena.db.queries."""
-    from arena.db import queries
+    """The registered checkpoint `ref` names (name, sha256 or unique prefix); see arena.db.checkpoint_queries."""
+    from arena.db import checkpoint_queries, lookup
 
     try:
-        return queries.find_checkpoint(session, ref)
-    except queries.LookupFailedError as err:
+        return checkpoint_queries.find_checkpoint(session, ref)
+    except lookup.LookupFailedError as err:
         raise CheckpointRefError(str(err)) from None
 
 
@@ -79,15 +79,15 @@ def register(
     they run code when loaded, so register only files you trust."""
     from arena.checkpoint_store import Admission
     from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
-    from arena.settings import get_settings
     from models.checkpoint import CheckpointError
 
     if name is not None and not name.strip():
         raise typer.BadParameter("must not be empty", param_hint="--name")
-    settings = get_settings()
+    context = cli_context()
+    settings = context.settings
     with cli_session() as session:
         try:  # a refusal stores and records nothing
-            registration = register_checkpoint_file(session, path, settings=settings,
+            registration = register_checkpoint_file(session, path, context=context,
                                                     admission=Admission.operator(settings), name=name)
         except (CheckpointError, OSError) as err:
             raise CliError(f"checkpoint refused, nothing stored or registered: {err}") from None
@@ -119,10 +119,10 @@ def list_() -> None:
     """Registered checkpoints, oldest first."""
     from rich.table import Table
 
-    from arena.db import queries
+    from arena.db import checkpoint_queries, lookup
 
     with cli_session() as session:
-        rows = queries.list_checkpoints(session)
+        rows = checkpoint_queries.list_checkpoints(session)
     if not rows:
         typer.echo("no checkpoints registered (`arena checkpoint register PATH`)")
         return

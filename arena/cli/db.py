@@ -16,7 +16,7 @@ def upgrade(
 ) -> None:
     """Migrate the database to the newest schema (a no-op when it is already there)."""
     from arena.db import embedded, migrate
-    from arena.db.engine import database_url
+    from arena.db.connection import database_url
     from arena.settings import get_settings
 
     settings = get_settings()

@@ -46,18 +46,19 @@ def demo(
     from arena.cli import checkpoint
     from arena.cli.console import cli_console
     from arena.cli.results import print_leaderboard
-    from arena.cli.session import cli_session
+    from arena.cli.session import cli_context, cli_session
     from arena.cli.tournament import follow_tournament
-    from arena.db import migrate, queries
-    from arena.db.engine import database_url
-    from arena.scheduling import TournamentConfig
-    from arena.settings import get_settings
-    from arena.tournaments import TournamentError, create_tournament
-    from arena.worker import server_engines
+    from arena.db import game_queries, migrate
+    from arena.db.connection import database_url
+    from arena.leaderboards import leaderboard
+    from arena.scheduling import RoundRobinConfig
+    from arena.tournament_creation import create_and_dispatch
+    from arena.tournaments import TournamentError
     from models.demo import demo_manifests
 
     console = cli_console()  # unbounded off a terminal: player names are never cut in a log
-    settings = get_settings()
+    context = cli_context()
+    settings = context.settings
     started = time.perf_counter()
     where = settings.database_url or f"embedded PostgreSQL in {settings.data_dir}"
     console.print(f"[bold]Go Arena demo[/bold]: database {where}; broker "
@@ -76,33 +77,33 @@ def demo(
     participants = [{"name": f"{name}@{visits}v", "kind": "checkpoint", "ref": name, "visits": visits}
                     for name in names]
     participants += [{"name": f"{newest}@{v}v", "kind": "checkpoint", "ref": newest, "visits": v} for v in rungs]
-    engines = server_engines(settings)
+    engines = context.engines
     if gnugo and "gnugo-l1" in engines:
         participants.append({"name": "gnugo-l1", "kind": "engine", "ref": "gnugo-l1"})
         console.print("GNU Go is installed: gnugo-l1 (level 1) plays too, and GNU Go settles dead stones")
     elif gnugo:
         console.print("GNU Go is not installed (apt-get install gnugo): checkpoints only, Tromp-Taylor scoring")
     name = f"demo-{time.strftime('%Y%m%d-%H%M%S')}"
-    config = TournamentConfig(name=name, format="round-robin", participants=participants, board_size=9,
+    config = RoundRobinConfig(name=name, format="round-robin", participants=participants, board_size=9,
                               rules="chinese", komi=7.5, games_per_pairing=games_per_pairing, seed=seed,
                               openings={"source": "random", "plies": 4, "count": 64, "seed": seed})
     try:
         with cli_session() as session:
-            tournament = create_tournament(session, config, engines=engines)
-            tid, scheduled = tournament.id, tournament.games_scheduled
+            created = create_and_dispatch(session, config, context, send_now=False)  # follow_tournament sends
+            tid, scheduled = created.tournament_id, created.games_scheduled
     except TournamentError as exc:
         raise typer.BadParameter(str(exc), param_hint="demo tournament") from None
     console.print(f"tournament {tid} {name!r}: round-robin of {len(participants)} players, "
                   f"{scheduled} games (colour-swapped pairs on shared random openings), {workers} local workers")
     follow_tournament([tid], local_workers=workers)
     with cli_session() as session:
-        board = queries.leaderboard(session, tournament_id=tid)
+        board = leaderboard(session, tournament_id=tid)
         print_leaderboard(console, board)
-        games = queries.list_games(session, tournament_id=tid, limit=100_000)
+        games = game_queries.list_games(session, tournament_id=tid, limit=100_000)
         out = sgf_dir or settings.data_dir / "demo-sgf" / name
         out.mkdir(parents=True, exist_ok=True)
         for game in games:
-            (out / f"game-{game.id:05d}.sgf").write_text(queries.game_sgf(session, game.id), encoding="utf-8")
+            (out / f"game-{game.id:05d}.sgf").write_text(game_queries.game_sgf(session, game.id), encoding="utf-8")
     console.print(f"{len(games)} games written as SGF to {out}")
     console.print(f"demo finished in {time.perf_counter() - started:.0f} s "
                   f"(arena leaderboard --tournament {tid}; arena games --tournament {tid}; arena sgf ID)")

@@ -17,19 +17,18 @@ def play(
     local_workers: Annotated[int, typer.Option(help="With --wait: start this many local workers.", min=0)] = 0,
 ) -> None:
     """Schedule the reference ladder's round robin for each of its conditions that has none yet."""
-    from arena.cli.session import cli_session
+    from arena.cli.session import cli_context, cli_session
     from arena.cli.tournament import follow_tournament
     from arena.reference_ladder import ReferenceLadderError, configured_ladder, play_reference_ladder
-    from arena.settings import get_settings
-    from arena.worker import server_engines
 
+    context = cli_context()
     try:
-        ladder = configured_ladder(get_settings())
+        ladder = configured_ladder(context.settings)
         if ladder is None:
             raise typer.BadParameter("no reference ladder is configured: set ARENA_REFERENCE_LADDER to a ladder "
                                      "file (README, Reference scale)", param_hint="ARENA_REFERENCE_LADDER")
         with cli_session() as session:
-            made = play_reference_ladder(session, ladder, engines=server_engines())
+            made = play_reference_ladder(session, ladder, engines=context.engines)
     except ReferenceLadderError as exc:
         raise typer.BadParameter(str(exc), param_hint="ARENA_REFERENCE_LADDER") from None
     for t in made:

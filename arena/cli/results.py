@@ -4,13 +4,17 @@
     arena leaderboard --json | jq '.players[0]'
     arena games --player s002000@64v --limit 20
     arena sgf 42 --output game42.sgf
+    arena export --tournament ladder-1 --output ladder-1.jsonl --move-stats
+    arena export --tournament ladder-1 --output ladder-1.sgf.tar.gz
 
-The queries live in `arena.db.queries` (the HTTP API shares them); this module only formats.
+The queries live in `arena.db.game_queries`, `arena.db.tournament_queries` and `arena.leaderboards`
+(the HTTP API shares them); this module only formats.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,19 +27,19 @@ if TYPE_CHECKING:
     from rich.console import Console
     from sqlalchemy.orm import Session
 
-    from arena.db.queries import Leaderboard
+    from arena.leaderboards import Leaderboard
 
 TournamentRef = Annotated[str | None, typer.Option("--tournament", help="Tournament id or name; default: all games.")]
 
 
 def _tournament_id(session: Session, ref: str | None) -> int | None:
-    from arena.db import queries
+    from arena.db import lookup, tournament_queries
 
     if ref is None:
         return None
     try:
-        return queries.find_tournament(session, ref).id
-    except queries.LookupFailedError as err:
+        return tournament_queries.find_tournament(session, ref).id
+    except lookup.LookupFailedError as err:
         raise typer.BadParameter(str(err), param_hint="--tournament") from None
 
 
@@ -62,18 +66,21 @@ def leaderboard(
 ) -> None:
     """Elo ratings with 95% intervals, head-to-head records and Elo-vs-visits curves, of one
     rating pool (board size, rules, komi)."""
-    from arena.db import queries, repository
+    from arena.db import condition_queries, lookup, repository
+    from arena.leaderboards import RatingPolicy
+    from arena.leaderboards import leaderboard as fit_leaderboard
     from arena.ratings import RatingInputError
 
     with cli_session() as session:
         tournament_id = _tournament_id(session, tournament)
         try:
-            board = queries.leaderboard(session, tournament_id=tournament_id,
-                                        condition=None if condition is None else queries.check_condition(condition),
-                                        anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed)
+            # The command's own policy: no cache to share, and the options change the fit.
+            policy = RatingPolicy(anchor=anchor, anchor_elo=anchor_elo, bootstrap=bootstrap, seed=seed)
+            checked = None if condition is None else condition_queries.check_condition(condition)
+            board = fit_leaderboard(session, policy, tournament_id=tournament_id, condition=checked)
         except RatingInputError as err:
             raise typer.BadParameter(str(err), param_hint="--anchor") from None
-        except (queries.LookupFailedError, ValueError) as err:  # check_condition's, choose_condition's
+        except (lookup.LookupFailedError, ValueError) as err:  # check_condition's, choose_condition's
             raise typer.BadParameter(str(err), param_hint="--condition") from None
         snapshot_id = None
         if save and board.ratings is not None:
@@ -171,11 +178,11 @@ def games(
     """Finished games, newest first."""
     from rich.table import Table
 
-    from arena.db import queries
+    from arena.db import game_queries
 
     with cli_session() as session:
-        rows = queries.list_games(session, player=player, tournament_id=_tournament_id(session, tournament),
-                                  limit=limit)
+        rows = game_queries.list_games(session, player=player, tournament_id=_tournament_id(session, tournament),
+                                       limit=limit)
     if not rows:
         typer.echo("no finished games" + (f" of {player}" if player else ""))
         return
@@ -196,15 +203,44 @@ def sgf(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the SGF to this file.")] = None,
 ) -> None:
     """Print (or write) the stored SGF of a finished game."""
-    from arena.db import queries
+    from arena.db import game_queries, lookup
 
     with cli_session() as session:
         try:
-            text = queries.game_sgf(session, game_id)
-        except queries.LookupFailedError as err:
+            text = game_queries.game_sgf(session, game_id)
+        except lookup.LookupFailedError as err:
             raise CliError(str(err)) from None
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return
     output.write_text(text, encoding="utf-8")
     typer.echo(f"wrote {output}", err=True)
+
+
+# What `arena export` writes, by the output's name (the API's export routes write the same bytes).
+EXPORT_SUFFIXES = (".jsonl", ".sgf.tar.gz")
+
+
+def export(
+    tournament: Annotated[str, typer.Option("--tournament", help="Tournament id or name.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write: NAME.jsonl (one JSON object "
+                                         "per game) or NAME.sgf.tar.gz (one <id>.sgf per game).")],
+    move_stats: Annotated[bool, typer.Option("--move-stats", help="JSON lines: add per-move statistics.")] = False,
+) -> None:
+    """Write every finished game of a tournament to a file, a batch at a time (any size)."""
+    from arena.game_export import jsonl_chunks, sgf_tar_chunks
+
+    if not output.name.endswith(EXPORT_SUFFIXES):
+        raise typer.BadParameter(f"must end in {' or '.join(EXPORT_SUFFIXES)}", param_hint="--output")
+    if move_stats and not output.name.endswith(".jsonl"):
+        raise typer.BadParameter("only a .jsonl export holds per-move statistics", param_hint="--move-stats")
+    with cli_session() as session:
+        tournament_id = _tournament_id(session, tournament)
+        sessions = lambda: nullcontext(session)  # noqa: E731 -- every batch on the command's one session
+        chunks = (jsonl_chunks(sessions, tournament_id, move_stats=move_stats) if output.name.endswith(".jsonl")
+                  else sgf_tar_chunks(sessions, tournament_id))
+        written = 0
+        with output.open("wb") as file:
+            for chunk in chunks:
+                written += file.write(chunk)
+    typer.echo(f"wrote {output} ({written:,} bytes)", err=True)

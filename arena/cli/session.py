@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from arena.context import ArenaContext
 
 # The ClickException class typer catches and prints as an error panel (exit status 1): click's
 # own, or the copy newer typers vendor; typer.BadParameter derives from it either way.
@@ -32,7 +36,7 @@ def cli_session() -> Iterator[Session]:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from arena.db import embedded
-    from arena.db.engine import database_url, make_engine, session_scope
+    from arena.db.connection import database_url, make_engine, session_scope
     from arena.settings import get_settings
 
     settings = get_settings()
@@ -59,3 +63,21 @@ def cli_session() -> Iterator[Session]:
             engine.dispose()
         if embedded_db:
             embedded.stop(settings.data_dir)
+
+
+_context: ArenaContext | None = None
+
+
+def cli_context() -> ArenaContext:
+    """The arena's context (arena.context) for this command: made once per settings object of
+    this process (`get_settings()`; a new one, as tests make, gets a new context)."""
+    global _context
+    # Deferred: the context imports torch (the evaluator factory), which commands that never use
+    # it (`--help`, `arena token list`) should not pay for.
+    from arena.context import ArenaContext
+    from arena.settings import get_settings
+
+    settings = get_settings()
+    if _context is None or _context.settings is not settings:
+        _context = ArenaContext.from_settings(settings)
+    return _context

@@ -32,7 +32,7 @@ def build_config(*, config_file: Path | None, overrides: dict) -> "TournamentCon
     """The tournament configuration from a file (TOML or JSON) and the command-line options."""
     from pydantic import ValidationError
 
-    from arena.scheduling import TournamentConfig
+    from arena.scheduling import parse_config
 
     data: dict = {}
     if config_file is not None:
@@ -43,7 +43,7 @@ def build_config(*, config_file: Path | None, overrides: dict) -> "TournamentCon
             raise typer.BadParameter(f"{config_file}: {exc}", param_hint="--config") from None
     data.update({k: v for k, v in overrides.items() if v not in (None, [], {})})
     try:
-        return TournamentConfig.model_validate(data)
+        return parse_config(data)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors())
         raise typer.BadParameter(problems, param_hint="tournament configuration") from None
@@ -70,9 +70,9 @@ def create(
     local_workers: Annotated[int, typer.Option(help="With --wait: start this many local workers.", min=0)] = 0,
 ) -> None:
     """Check and schedule a tournament. Nothing is stored if anything is wrong."""
-    from arena.cli.session import cli_session
-    from arena.tournaments import TournamentError, create_tournament
-    from arena.worker import server_engines
+    from arena.cli.session import cli_context, cli_session
+    from arena.tournament_creation import create_and_dispatch
+    from arena.tournaments import TournamentError
 
     participants = [_participant(c, "checkpoint", visits) for c in checkpoint] + \
         [_participant(e, "engine", visits) for e in engine]
@@ -86,11 +86,11 @@ def create(
     overrides = {"name": name, "format": format, "participants": participants, "games_per_pairing": games,
                  "board_size": board_size, "komi": komi, "rules": rules, "openings": opening_spec}
     cfg = build_config(config_file=config, overrides=overrides)
-    engines = server_engines()
     try:
         with cli_session() as session:
-            tournament = create_tournament(session, cfg, engines=engines, evaluator_for=_evaluator_for)
-            tid, scheduled = tournament.id, tournament.games_scheduled
+            # The scheduler sends its games (`--wait`, or `arena scheduler`), as before.
+            created = create_and_dispatch(session, cfg, cli_context(), send_now=False)
+            tid, scheduled = created.tournament_id, created.games_scheduled
     except TournamentError as exc:
         raise typer.BadParameter(str(exc), param_hint="tournament") from None
     typer.echo(f"tournament {tid} {cfg.name!r}: {cfg.format}, {len(cfg.players())} players, {scheduled} games scheduled")
@@ -98,28 +98,13 @@ def create(
         follow_tournament([tid], local_workers=local_workers)
 
 
-def _evaluator_for(checkpoint, board_size: int):
-    """An evaluator for a registered checkpoint (policy openings), from the checkpoint store."""
-    from arena.checkpoint_store import CheckpointNotStoredError, stored_manifest
-    from arena.settings import get_settings
-    from models.checkpoint import load_checkpoint
-    from search_workers.evaluators import TorchEvaluator
-
-    try:
-        loaded = load_checkpoint(stored_manifest(checkpoint.sha256, root=get_settings().checkpoint_root()),
-                                 allow_executable=True)  # admitted when it was registered
-    except CheckpointNotStoredError as exc:
-        raise typer.BadParameter(str(exc), param_hint="openings.checkpoint") from None
-    return TorchEvaluator(loaded.module, board_size=board_size, device="cpu", name=checkpoint.name)
-
-
 def follow_tournament(ids: list[int], *, local_workers: int = 0, poll_s: float = 1.0, torch_threads: int = 1) -> dict:
     """Run the scheduler for `ids` here with a live progress bar (and local workers) until done."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
         TimeRemainingColumn
 
+    from arena.cli.session import cli_context
     from arena.scheduler import LocalWorkers, run_scheduler
-    from arena.settings import get_settings
 
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("ETA"), TimeRemainingColumn(), transient=False)
@@ -131,13 +116,14 @@ def follow_tournament(ids: list[int], *, local_workers: int = 0, poll_s: float =
                 tasks[tid] = bars.add_task(f"{p.name} ({p.format})", total=p.scheduled)
             bars.update(tasks[tid], completed=p.finished, total=p.scheduled)
 
-    log = get_settings().data_dir / "workers.log"
+    context = cli_context()
+    log = context.settings.data_dir / "workers.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     workers = LocalWorkers(local_workers, torch_threads=torch_threads, log_path=log)
     try:
         workers.start()
         with bars:
-            return run_scheduler(ids, poll_s=poll_s, on_progress=show)
+            return run_scheduler(ids, context=context, poll_s=poll_s, on_progress=show)
     finally:
         workers.stop()
 
@@ -206,14 +192,15 @@ def engine_list() -> None:
     from rich.table import Table
 
     from arena.cli.console import NAME_COLUMN, cli_console
-    from arena.worker import server_engines
+    from arena.server_engines import server_engines
+    from arena.settings import get_settings
     from search_workers.go import Rules
 
     table = Table()
     table.add_column("name", **NAME_COLUMN)
     for header in ("kind", "board sizes", "command"):
         table.add_column(header)
-    for name, spec in sorted(server_engines().items()):
+    for name, spec in sorted(server_engines(get_settings()).items()):  # no context: no torch to list engines
         sizes = spec.playable_sizes
         shown = f"{min(sizes)}-{max(sizes)}" if len(sizes) > 3 else ", ".join(map(str, sizes))
         table.add_row(name, getattr(spec, "preset", "command"), shown, " ".join(spec.argv(Rules())))

@@ -46,6 +46,7 @@ def scheduler(
     Games a dead worker held come back once their lease expires (ARENA_LEASE_S), games queued and
     claimed by nobody after ARENA_QUEUE_TIMEOUT_S; a game that used ARENA_MAX_BLOCK_ATTEMPTS is
     marked failed (README, "Leases and failed games")."""
+    from arena.cli.session import cli_context
     from arena.scheduler import run_scheduler
 
     def show(report) -> None:
@@ -53,4 +54,5 @@ def scheduler(
             failed = f" ({p.failed} failed)" if p.failed else ""
             typer.echo(f"tournament {p.tournament_id} {p.name}: {p.finished}/{p.scheduled}{failed} {p.status}", err=True)
 
-    run_scheduler(None, poll_s=poll, block_size=block_size, on_progress=show, until_done=False)
+    run_scheduler(None, context=cli_context(), poll_s=poll, block_size=block_size, on_progress=show,
+                  until_done=False)

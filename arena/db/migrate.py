@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
-from .engine import normalize_url
+from .connection import normalize_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

@@ -30,6 +30,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from search_workers.go.results import RESULT_PATTERN
+
 # Deterministic constraint names: migrations can refer to (and later drop) them by name.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -39,8 +41,8 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-# B+3.5 / W+R (resign) / B+T (time) / B+F (forfeit) / 0 (draw, jigo) / Void (no result).
-RESULT_PATTERN = r"^([BW]\+([0-9]+(\.[0-9]+)?|R|T|F)|0|Void)$"
+# B+3.5 / W+R (resign) / B+T (time) / B+F (forfeit) / 0 (draw, jigo) / Void (no result): the
+# stored form that search_workers.go.results defines and parses (RESULT_PATTERN is re-exported here).
 
 
 class Base(DeclarativeBase):
@@ -126,7 +128,7 @@ class Tournament(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     format: Mapped[str] = mapped_column(String(50))
-    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    configuration: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the user asked for (TournamentConfig)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     games_scheduled: Mapped[int] = mapped_column(Integer, default=0)
     games_finished: Mapped[int] = mapped_column(Integer, default=0)
@@ -138,6 +140,14 @@ class Tournament(Base):
     # The rating pool its games belong to (arena.scheduling.conditions.condition_key: board size,
     # rules, komi): games under different conditions are never rated together.
     condition: Mapped[str] = mapped_column(String(100), server_default="", index=True)
+    # Its state, written by the service as it runs (`configuration` is only what the user asked
+    # for, see migration 0008): the openings its games are planned from, each in
+    # arena.scheduling.format_opening's text (None: every game from the empty board) ...
+    opening_book: Mapped[list[Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # ... the engine that settles dead stones after passes (None: strict Tromp-Taylor) ...
+    referee: Mapped[str | None] = mapped_column(String(200))
+    # ... and an SPRT's result once it finished (verdict, llr, lower, upper, pairs).
+    verdict: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False

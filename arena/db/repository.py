@@ -1,6 +1,6 @@
 """The operations the arena performs on storage. Keyword-only; each runs in the caller's session.
 
-Callers own the transaction (`engine.session_scope`): everything a block writes commits together
+Callers own the transaction (`connection.session_scope`): everything a block writes commits together
 or not at all. `record_finished_game` is safe to retry (a worker that lost its acknowledgement
 sends the game again) and to race (two workers finishing the same scheduled game).
 """
@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session, aliased
 
 from arena.ratings import GameResult, PairCounts, Ratings
 from arena.scheduling.conditions import configuration_condition
+from search_workers.go import Color
+from search_workers.go.results import WINNER_PREFIX, ResultError, parse_result, winner_of
 
 from .models import (
-    RESULT_PATTERN,
     Checkpoint,
     FinishedGame,
     Player,
@@ -42,11 +43,10 @@ class ConflictingResultError(StorageError):
     """A finished game was written again with different content; the stored one is kept."""
 
 
-_RESULT = re.compile(RESULT_PATTERN)
 _SGF_RESULT = re.compile(r"RE\[([^\]]*)\]")
 
 
-def register_checkpoint(
+def get_or_create_checkpoint(
     session: Session, *, sha256: str, name: str, manifest: dict[str, Any] | None = None,
     run_name: str | None = None, training_step: int | None = None, parent_sha256: str | None = None,
 ) -> Checkpoint:
@@ -160,16 +160,17 @@ def schedule_games(session: Session, *, tournament_id: int, games: Iterable[Game
 def _check_result(result: str, score: float | None, sgf: str, move_count: int,
                   move_stats: Sequence[dict[str, Any]], duration_s: float) -> None:
     """Refuse a result that is malformed or contradicts the game's other fields."""
-    if not _RESULT.match(result):
-        raise StorageError(f"result {result!r} is not one of B+<points>, W+<points>, [BW]+R/T/F, 0, Void")
-    if result[:2] in ("B+", "W+") and result[2:] not in ("R", "T", "F"):
-        margin = float(result[2:])
-        expected = margin if result[0] == "B" else -margin
+    try:
+        parsed = parse_result(result)
+    except ResultError as exc:
+        raise StorageError(str(exc)) from None
+    if parsed.kind == "score":
+        expected = parsed.black_margin
         if score is not None and not math.isclose(score, expected):
             raise StorageError(f"score {score} contradicts result {result} (score is black's margin: {expected})")
-    elif result == "0" and score not in (None, 0):
+    elif parsed.kind == "draw" and score not in (None, 0):
         raise StorageError(f"score {score} contradicts a draw")
-    elif result[2:] in ("R", "T", "F") and score is not None:
+    elif parsed.kind in ("resign", "time", "forfeit") and score is not None:
         raise StorageError(f"result {result} has no score, got {score}")
     found = _SGF_RESULT.search(sgf)
     if found and found.group(1) != result:
@@ -283,7 +284,8 @@ def _rated_games(tournament_id: int | None, condition: str | None) -> Select:
 
 
 def _winner(black: str, white: str, result: str) -> str | None:
-    return black if result.startswith("B+") else white if result.startswith("W+") else None
+    winner = winner_of(result)
+    return None if winner is None else black if winner is Color.BLACK else white
 
 
 def rated_game_set(session: Session, tournament_id: int | None = None, *,
@@ -293,8 +295,9 @@ def rated_game_set(session: Session, tournament_id: int | None = None, *,
     Python: at 100,000 games about 0.2 s, where building and hashing an object per game in
     Python took 0.6 s and kept 100,000 objects alive."""
     games = _rated_games(tournament_id, condition).cte("rated_games").prefix_with("MATERIALIZED")
-    black_won = func.left(games.c.result, 2) == "B+"
-    white_won = func.left(games.c.result, 2) == "W+"
+    # parse_result's rule in SQL: a result names a winner exactly when it starts with its prefix.
+    black_won = func.left(games.c.result, 2) == WINNER_PREFIX[Color.BLACK]
+    white_won = func.left(games.c.result, 2) == WINNER_PREFIX[Color.WHITE]
     pairs = select(games.c.black, games.c.white, func.count().filter(black_won).label("wins_black"),
                    func.count().filter(white_won).label("wins_white"),
                    func.count().filter(~black_won & ~white_won).label("draws")

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.tokens import Scope, ScopeError, TokenError, require_scope, verify_token
 
 __all__ = ["Authorize", "Forbidden", "Metadata", "StreamLimiter", "Unauthenticated", "allow_all", "bearer_tokens",

@@ -3,13 +3,14 @@
     server = serve(settings, port=50051)      # started; server.stop(grace) ends it
     server.wait_for_termination()
 
-Every RPC is a thin translation: checkpoints go through `arena.checkpoint_store` and
-`arena.db.repository`, tournaments through `arena.tournaments` (and the Celery app of
-`arena.worker` to send the first games), ratings and games through `arena.db.queries`. The two
-streams poll the database with a short interval (`poll_s`); each holds one server thread while
-open and ends when the client cancels. Open streams are bounded (`Settings.grpc_max_streams`,
-`grpc_max_streams_per_peer`; RESOURCE_EXHAUSTED beyond) and the server has more threads than
-that, so unary calls always find one.
+Every RPC is a thin translation: checkpoints go through `arena.checkpoints`, tournaments through
+`arena.tournament_creation.create_and_dispatch` (as from HTTP and the CLI, with the arena's
+context: engines, the Celery sender, the evaluator factory), ratings through the context's
+`arena.leaderboards.LeaderboardService` (one cache with the HTTP API and the metrics), games
+through `arena.db`. The two streams poll the database with a short interval (`poll_s`); each
+holds one server thread while open and ends when the client cancels. Open streams are bounded
+(`Settings.grpc_max_streams`, `grpc_max_streams_per_peer`; RESOURCE_EXHAUSTED beyond) and the
+server has more threads than that, so unary calls always find one.
 
 Every call passes its metadata and the scope it needs to one function, `authorize(metadata,
 scope)` (`arena.grpc.access`): by default the HTTP API's rules, bearer tokens for writes
@@ -33,14 +34,16 @@ from sqlalchemy.orm import aliased
 
 from arena.checkpoint_store import Admission
 from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
-from arena.db import queries
-from arena.db.engine import database_url, make_engine, session_scope
+from arena.context import ArenaContext
+from arena.db import condition_queries, lookup
+from arena.db.connection import database_url, make_engine, session_factory, session_scope
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
 from arena.import_roots import NotImportableError
-from arena.reference_ladder import configured_ladder
-from arena.scheduling import TournamentConfig, TournamentLimits
+from arena.leaderboards import Leaderboard
+from arena.scheduling import parse_config
 from arena.settings import Settings
-from arena.tournaments import TournamentError, create_tournament, dispatch
+from arena.tournament_creation import create_and_dispatch
+from arena.tournaments import TournamentError
 from models.checkpoint import CheckpointError
 
 from .access import Authorize, Forbidden, StreamLimiter, Unauthenticated, allow_all, bearer_tokens
@@ -69,10 +72,10 @@ def _invalid(field: str, message: str) -> _Abort:
 
 
 def _check_condition(condition: str | None) -> None:
-    """INVALID_ARGUMENT for a `condition` not written as one (arena.db.queries.check_condition)."""
+    """INVALID_ARGUMENT for a `condition` not written as one (arena.db.condition_queries.check_condition)."""
     if condition is not None:
         try:
-            queries.check_condition(condition)
+            condition_queries.check_condition(condition)
         except ValueError as exc:
             raise _invalid("condition", str(exc)) from None
 
@@ -92,7 +95,7 @@ def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _reference_fields(board: queries.Leaderboard, name: str) -> dict:
+def _reference_fields(board: Leaderboard, name: str) -> dict:
     """`relative_elo` and `equivalent` of a PlayerStanding, where the board places the player."""
     out = {}
     if (rel := board.relative.get(name)) is not None:
@@ -105,45 +108,24 @@ def _reference_fields(board: queries.Leaderboard, name: str) -> dict:
 
 
 class ArenaServicer(arena_pb2_grpc.ArenaServicer):
-    """The `arena.v1.Arena` service on one database (`engine`) and one configuration."""
+    """The `arena.v1.Arena` service on one database (`db_engine`) and one configuration."""
 
-    def __init__(self, settings: Settings, *, engine: Engine | None = None, authorize: Authorize | None = None,
+    def __init__(self, settings: Settings, *, db_engine: Engine | None = None, authorize: Authorize | None = None,
                  open_writes: bool = False, poll_s: float = DEFAULT_POLL_S, engines: dict | None = None,
-                 send: Callable[[dict], None] | None = None):
+                 send: Callable[[dict], None] | None = None, context: ArenaContext | None = None):
         """`authorize`: who may call (default: `bearer_tokens` with the HTTP API's read policy,
-        writes open only with `open_writes`); `engines`: the server's engine configuration
-        (default: `arena.worker.server_engines`); `send`: how a block payload reaches the
-        workers (default: Celery, `arena.worker.enqueue`)."""
+        writes open only with `open_writes`); `context`: the arena's wiring (default: made from
+        `settings`, with `engines` and `send` replacing the configured engines and the Celery
+        sender when given)."""
         self.settings = settings
-        self._limits = TournamentLimits.from_settings(settings)  # the same limits as the HTTP API's
-        self.engine = engine or make_engine(database_url(settings))
-        self.authorize = authorize or bearer_tokens(self.engine, public_reads=settings.api_public_reads,
+        self.context = context or ArenaContext.from_settings(settings, engines=engines, send=send)
+        self.db_engine = db_engine or make_engine(database_url(settings))
+        self.authorize = authorize or bearer_tokens(self.db_engine, public_reads=settings.api_public_reads,
                                                     open_writes=open_writes)
         self.streams = StreamLimiter(total=settings.grpc_max_streams, per_peer=settings.grpc_max_streams_per_peer)
         self.poll_s = poll_s
-        self._engines = engines
-        self._send = send
-        self._lock = threading.Lock()
-        ladder = configured_ladder(settings)  # the reference scale of every leaderboard, if configured
-        self._reference = None if ladder is None else ladder.ladder
 
     # ------------------------------------------------------------------ plumbing
-
-    def _server_engines(self) -> dict:
-        if self._engines is None:
-            from arena.worker import server_engines
-
-            self._engines = server_engines(self.settings)
-        return self._engines
-
-    def _sender(self) -> Callable[[dict], None]:
-        with self._lock:
-            if self._send is None:
-                from arena.worker import enqueue, make_celery
-
-                app = make_celery(self.settings)
-                self._send = lambda payload: enqueue(app, payload)
-            return self._send
 
     def _check(self, context: grpc.ServicerContext, scope: str) -> int | None:
         """The id of the token that makes this call (None: none needed), or an abort saying why not."""
@@ -213,9 +195,9 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
         # The HTTP API's registration: a path under ARENA_IMPORT_DIRS, data formats only, refusals
         # before anything is stored; also publishes to Triton when it is configured.
         try:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db_engine) as session:
                 registration = register_checkpoint_file(
-                    session, request.path, settings=self.settings, admission=Admission.network(self.settings),
+                    session, request.path, context=self.context, admission=Admission.network(self.settings),
                     roots=self.settings.import_dirs, name=request.name or None, token_id=token_id)
                 row = registration.checkpoint
                 parent = None if registration.dropped_parent else registration.stored.manifest.parent
@@ -240,30 +222,22 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
         if not isinstance(data, dict):
             raise _invalid("config_json", "must be a JSON object (the fields of TournamentConfig)")
         try:
-            config = TournamentConfig.model_validate(data)
+            config = parse_config(data)
         except pydantic.ValidationError as exc:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, _validation_message("config_json", exc)) from None
-        engines = self._server_engines()
-        with session_scope(self.engine) as session:
+        # A session create_and_dispatch may commit: the tournament before its first games are sent.
+        with session_factory(self.db_engine)() as session:
             if session.scalar(select(Tournament.id).where(Tournament.name == config.name)) is not None:
                 raise _Abort(grpc.StatusCode.ALREADY_EXISTS,
                              f"config_json.name: a tournament named {config.name!r} already exists")
             try:
-                tournament = create_tournament(session, config, engines=engines, limits=self._limits,
-                                               sgf_roots=self.settings.import_dirs)  # openings.directory: imports only
+                created = create_and_dispatch(session, config, self.context, token_id=token_id,  # None: writes open
+                                              sgf_roots=self.settings.import_dirs,  # openings.directory: imports only
+                                              send_now=not request.no_dispatch)
             except TournamentError as exc:
                 raise _invalid("config_json", str(exc)) from None
-            tournament.created_by_token_id = token_id  # its owner (None: writes are open)
-            tid, name, scheduled = tournament.id, tournament.name, tournament.games_scheduled
-        sent = 0
-        if not request.no_dispatch:
-            # A separate transaction: the tournament stands even if the broker is down (the
-            # scheduler sends its games later), and games are marked sent only if sending worked.
-            try:
-                with session_scope(self.engine) as session:
-                    sent = dispatch(session, tid, send=self._sender(), limits=self._limits)
-            except Exception:  # noqa: BLE001 -- any broker failure: leave it to the scheduler
-                log.exception("tournament %s stored; sending its games failed, the scheduler will", tid)
+            session.commit()  # no_dispatch: the tournament is this transaction's
+        tid, name, scheduled, sent = created.tournament_id, created.name, created.games_scheduled, created.dispatched
         return arena_pb2.ScheduleTournamentResponse(tournament_id=tid, name=name, games_scheduled=scheduled,
                                                     games_dispatched=sent)
 
@@ -277,12 +251,12 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
 
     def _leaderboard(self, tournament_id: int | None, condition: str | None = None) -> arena_pb2.Leaderboard:
         _check_condition(condition)
-        with session_scope(self.engine) as session:
+        with session_scope(self.db_engine) as session:
             status = self._tournament_status(session, tournament_id) if tournament_id is not None else ""
             try:
-                board = queries.leaderboard(session, tournament_id=tournament_id, condition=condition,
-                                            reference=self._reference)
-            except queries.LookupFailedError as exc:
+                # The context's service: fitted only if a game was stored since any face asked.
+                board = self.context.leaderboards.get(session, tournament_id=tournament_id, condition=condition).board
+            except lookup.LookupFailedError as exc:
                 raise _Abort(grpc.StatusCode.NOT_FOUND, str(exc)) from None
         players = [arena_pb2.PlayerStanding(name=s.name, elo=s.elo, ci_low=s.lo, ci_high=s.hi, stderr=s.stderr,
                                             games=s.games, wins=s.wins, losses=s.losses, draws=s.draws,
@@ -333,7 +307,7 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
         after: tuple[datetime, int] | None = None  # send only games stored after this (time, id)
         newest: datetime | None = None
         query = self._games_query(request)
-        with session_scope(self.engine) as session:
+        with session_scope(self.db_engine) as session:
             if has_tournament:
                 self._tournament_status(session, request.tournament_id)
             if request.player and session.scalar(select(Player.id).where(Player.name == request.player)) is None:
@@ -353,7 +327,7 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                 after, newest = (stamp, request.after_game_id), stamp
         stop = self._stop_event(context)
         while True:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db_engine) as session:
                 # The status first: a tournament finishes only after its games are stored, so
                 # this poll then sees every one of them.
                 ended = has_tournament and self._tournament_status(session, request.tournament_id) in ENDED
@@ -394,16 +368,16 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                        .join(ScheduledGame).where(ScheduledGame.tournament_id == tid))
         condition = request.condition if request.HasField("condition") else None
         _check_condition(condition)
-        with session_scope(self.engine) as session:
+        with session_scope(self.db_engine) as session:
             self._tournament_status(session, tid)
             try:  # a condition other than the tournament's is refused before the stream opens
-                queries.choose_condition(queries.rating_conditions(session, tid), condition)
-            except queries.LookupFailedError as exc:
+                condition_queries.choose_condition(condition_queries.rating_conditions(session, tid), condition)
+            except lookup.LookupFailedError as exc:
                 raise _Abort(grpc.StatusCode.NOT_FOUND, str(exc)) from None
         stop = self._stop_event(context)
         last_print, last_sha = None, None
         while True:
-            with session_scope(self.engine) as session:
+            with session_scope(self.db_engine) as session:
                 status = self._tournament_status(session, tid)
                 mark = tuple(session.execute(fingerprint).one())
             if mark != last_print:

@@ -1,6 +1,7 @@
 """Tournament formats as pure planning: no database, no queue (the service layer stores and runs plans).
 
-* `config`: `TournamentConfig` and its parts, validated before anything is scheduled.
+* `config`: `TournamentConfig` (one model per format, built with `parse_config`) and its parts,
+  validated before anything is scheduled.
 * `plan`: `PlannedGame` (identity fixed before play), colour-swapped pairs, deterministic seeds.
 * `formats`: `initial_games` / `next_games` for round-robin, gauntlet, visits ladder, adaptive
   and SPRT; `decision` for the SPRT gate.
@@ -10,13 +11,20 @@
 """
 
 from .config import (
+    FORMAT_MODELS,
+    AdaptiveConfig,
+    GauntletConfig,
     OpeningsSpec,
     ParticipantSpec,
     ResignSpec,
+    RoundRobinConfig,
+    SprtConfig,
     TournamentConfig,
+    VisitsLadderConfig,
     check_references,
     expand_visits_ladder,
     ladder_name,
+    parse_config,
 )
 from .errors import SchedulingError
 from .formats import GateDecision, decision, initial_games, next_games, static_pairings
@@ -33,13 +41,20 @@ from .openings import (
 from .plan import PlannedGame, PlayedGame, game_seed, pair_games, pairing_name
 
 __all__ = [
+    "FORMAT_MODELS",
+    "AdaptiveConfig",
+    "GauntletConfig",
     "OpeningsSpec",
     "ParticipantSpec",
     "ResignSpec",
+    "RoundRobinConfig",
+    "SprtConfig",
     "TournamentConfig",
+    "VisitsLadderConfig",
     "check_references",
     "expand_visits_ladder",
     "ladder_name",
+    "parse_config",
     "SchedulingError",
     "GateDecision",
     "decision",

@@ -1,39 +1,60 @@
 """What a tournament is, as the user asks for it: validated before anything is scheduled.
 
-Pydantic v2 models with `extra="forbid"`, so a misspelt option is an error rather than a
-silent default; every check that needs no database lives here (player count, unique names,
+One pydantic model per format (`RoundRobinConfig`, `GauntletConfig`, `VisitsLadderConfig`,
+`AdaptiveConfig`, `SprtConfig`) on a shared base of what every format has (players, the game's
+settings, resignation, openings, seed); `TournamentConfig` is their union keyed by `format`, and
+`parse_config` builds one. Each model has only the parameters its format uses, with
+`extra="forbid"`: a misspelt option, or another format's parameter, is an error naming it
+rather than a silent default. Every check that needs no database lives here (player count, unique names,
 visit counts, board size, rules, even games per pairing, candidates among the participants,
 format parameters given to the format that uses them). Whether a checkpoint or an engine
 exists, and which board sizes it plays, is the service's check (`check_references` takes
 what it found). Errors are pydantic `ValidationError`s whose locations name the field.
 
-`TournamentConfig.model_dump(mode="json")` is what `Tournament.configuration` stores, and
-`TournamentConfig.model_validate` of that dump gives back an equal configuration: format
-defaults are filled in once, at validation, so the stored form is explicit.
+`config.model_dump(mode="json")` is what `Tournament.configuration` stores (what the user asked
+for; the tournament's state, such as its opening book, has columns of its own), and
+`parse_config` of that dump gives back an equal configuration: format defaults are filled in
+once, at validation, so the stored form is explicit.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Collection, Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    TypeAdapter,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
 from search_workers.schemas import MAX_VISITS, PLAYER_NAME_PATTERN, GameSettings, PlayerName, Visits
 
 from .errors import SchedulingError
 
 __all__ = [
+    "FORMAT_MODELS",
     "MAX_VISITS",
+    "AdaptiveConfig",
     "Format",
+    "GauntletConfig",
     "OpeningsSpec",
     "ParticipantSpec",
     "ResignSpec",
+    "RoundRobinConfig",
+    "SprtConfig",
     "TournamentConfig",
+    "VisitsLadderConfig",
     "check_references",
     "expand_visits_ladder",
     "ladder_name",
+    "parse_config",
 ]
 
 MAX_SEED = 2**63 - 1  # seeds are stored in a signed BigInteger column
@@ -101,80 +122,42 @@ class ResignSpec(BaseModel):
                 "resign_disabled_fraction": self.disabled_fraction}
 
 
-# Format parameters and the formats they belong to: a parameter given to another format is an
-# error (it would do nothing), and the format's defaults are filled in when it is left out.
-_FORMAT_FIELDS: dict[str, tuple[tuple[Format, ...], object]] = {
-    "games_per_pairing": (("round-robin", "gauntlet", "visits-ladder"), 2),
-    "candidates": (("gauntlet", "sprt"), None),
-    "target_ci": (("adaptive",), None),
-    "game_budget": (("adaptive",), None),
-    "batch_pairs": (("adaptive", "sprt"), 8),
-    "elo0": (("sprt",), 0.0),
-    "elo1": (("sprt",), 10.0),
-    "alpha": (("sprt",), 0.05),
-    "beta": (("sprt",), 0.05),
-    "max_games": (("sprt",), 2000),
-    "checkpoint": (("visits-ladder",), None),
-    "visits": (("visits-ladder",), None),
-}
-
-
-class TournamentConfig(GameSettings):
-    """A tournament as stored in Tournament.configuration; see the module docstring.
-
-    The game's settings (board_size, rules, komi, move_limit) and their bounds are
-    `search_workers.schemas.GameSettings`, the contract the workers' block payload shares.
+class _TournamentBase(GameSettings):
+    """What every format shares: the name, the players, the game's settings, resignation,
+    openings and the seed. The game's settings (board_size, rules, komi, move_limit) and their
+    bounds are `search_workers.schemas.GameSettings`, the contract the workers' payload shares.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = _STRICT
 
     name: Annotated[str, Field(min_length=1, max_length=200)]  # unique tournament name
-    format: Format  # how games are paired, see arena.scheduling.formats
+    format: Format  # narrowed to one value by each format's model
     participants: list[ParticipantSpec] = []  # the players (visits-ladder: extra players besides the rungs)
     resign: ResignSpec = ResignSpec()  # resignation policy of searching players
     openings: OpeningsSpec = OpeningsSpec()  # openings shared by the two games of each pair
     seed: Annotated[int, Field(ge=0, le=MAX_SEED)] = 0  # every game seed derives from this
-    # Static formats (round-robin, gauntlet, visits-ladder).
-    games_per_pairing: Annotated[int, Field(ge=2, le=100_000)] | None = None  # even: colour-swapped pairs; default 2
-    # Gauntlet and SPRT.
-    candidates: list[str] | None = None  # gauntlet: names that play every other player; sprt: the one candidate
-    # Adaptive (at least one of target_ci and game_budget).
-    target_ci: Annotated[float, Field(gt=0.0, le=10_000.0)] | None = None  # stop when all 95% half-widths (Elo) <= this
-    game_budget: Annotated[int, Field(ge=2, le=10_000_000)] | None = None  # stop scheduling at this many games (even)
-    batch_pairs: Annotated[int, Field(ge=1, le=100_000)] | None = None  # adaptive, sprt: pairs per batch; default 8
-    # SPRT (candidate against baseline; Fishtest's GSPRT on pentanomial pair counts).
-    elo0: float | None = None  # H0: the candidate is not better than this (Elo); default 0
-    elo1: float | None = None  # H1: the candidate is at least this much better; default 10
-    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None  # false-accept rate; default 0.05
-    beta: Annotated[float, Field(gt=0.0, lt=0.5)] | None = None  # false-reject rate; default 0.05
-    max_games: Annotated[int, Field(ge=2, le=10_000_000)] | None = None  # stop undecided after this many; default 2000
-    # Visits ladder: one checkpoint at several visit counts (players "<checkpoint>@<visits>v").
-    # The checkpoint that climbs the ladder; short enough, and of the player name's characters,
-    # that "<checkpoint>@<visits>v" is a player name.
-    checkpoint: Annotated[str, Field(max_length=88, pattern=PLAYER_NAME_PATTERN)] | None = None
-    visits: list[Visits] | None = None  # the rungs, at least two distinct counts
 
     @model_validator(mode="before")
     @classmethod
-    def _format_fields(cls, data: object) -> object:
-        """Refuse parameters of another format; fill in the defaults of this one."""
-        if not isinstance(data, Mapping) or not isinstance(data.get("format"), str):
-            return data  # the field validators report it
-        data = dict(data)
-        for field, (formats, default) in _FORMAT_FIELDS.items():
-            if data["format"] in formats:
-                if data.get(field) is None and default is not None:
-                    data[field] = default
-            elif data.get(field) is not None:
-                raise ValueError(f"{field}: not a parameter of format {data['format']!r} "
-                                 f"(only of {', '.join(formats)})")
-        return data
+    def _no_other_format_parameters(cls, data: object) -> object:
+        """Name a parameter of another format (it would do nothing) instead of a bare "extra input".
+
+        A parameter given as null is dropped: configurations stored before the formats had models
+        of their own carry every format's parameters, null where they did not apply.
+        """
+        if not isinstance(data, Mapping):
+            return data
+        foreign = {key for key in data if key in _PARAMETER_FORMATS and key not in cls.model_fields}
+        for key in sorted(foreign):
+            if data[key] is not None:
+                fmt = data.get("format")
+                raise ValueError(f"{key}: not a parameter of format {fmt!r} "
+                                 f"(only of {', '.join(_PARAMETER_FORMATS[key])})")
+        return {k: v for k, v in data.items() if k not in foreign}
 
     @model_validator(mode="after")
-    def _consistent(self) -> TournamentConfig:
-        check = {"round-robin": _no_check, "gauntlet": _check_gauntlet, "visits-ladder": _check_ladder,
-                 "adaptive": _check_adaptive, "sprt": _check_sprt}[self.format]
-        check(self)
+    def _consistent(self) -> Self:
+        self._check_format()
         roster = self.players()
         if len(roster) < 2:
             raise ValueError(f"participants: a tournament needs at least two players, got {len(roster)}")
@@ -183,8 +166,6 @@ class TournamentConfig(GameSettings):
             if player.name in seen:
                 raise ValueError(f"participants: player name {player.name!r} appears twice")
             seen.add(player.name)
-        if self.games_per_pairing is not None and self.games_per_pairing % 2:
-            raise ValueError(f"games_per_pairing: must be even (colour-swapped pairs), got {self.games_per_pairing}")
         limit = self.effective_move_limit
         if self.openings.plies >= limit:
             raise ValueError(f"openings.plies: {self.openings.plies} opening moves leave no game "
@@ -194,77 +175,163 @@ class TournamentConfig(GameSettings):
                              f"{self.board_size}x{self.board_size} board")
         return self
 
-    # -------------------------------------------------------------------- derived values
+    def _check_format(self) -> None:
+        """The format's own rules (raise ValueError naming the field); none by default."""
 
     def players(self) -> list[ParticipantSpec]:
-        """Every player of the tournament: the participants, and for a ladder its rungs too."""
-        if self.format == "visits-ladder":
-            return expand_visits_ladder(self)
+        """Every player of the tournament (a ladder adds its rungs to the participants)."""
         return list(self.participants)
 
-    @property
-    def baseline(self) -> str:
-        """SPRT: the participant that is not the candidate."""
-        if self.format != "sprt":
-            raise ValueError(f"only an sprt tournament has a baseline, not {self.format!r}")
-        assert self.candidates is not None
-        return next(p.name for p in self.participants if p.name != self.candidates[0])
+
+GamesPerPairing = Annotated[int, Field(ge=2, le=100_000)]  # even: colour-swapped pairs
+BatchPairs = Annotated[int, Field(ge=1, le=100_000)]  # pairs scheduled per batch
 
 
-def _no_check(config: TournamentConfig) -> None:
-    """Round-robin needs nothing beyond the common checks."""
+def _check_even(field: str, value: int | None) -> None:
+    if value is not None and value % 2:
+        raise ValueError(f"{field}: must be even (colour-swapped pairs), got {value}")
 
 
-def _check_candidates(config: TournamentConfig) -> None:
-    names = {p.name for p in config.participants}
-    if not config.candidates:
+def _check_candidates(candidates: list[str], participants: list[ParticipantSpec]) -> None:
+    names = {p.name for p in participants}
+    if not candidates:
         raise ValueError("candidates: name at least one participant as candidate")
-    for i, name in enumerate(config.candidates):
+    for i, name in enumerate(candidates):
         if name not in names:
             raise ValueError(f"candidates[{i}]: {name!r} is not a participant")
-    if len(set(config.candidates)) != len(config.candidates):
+    if len(set(candidates)) != len(candidates):
         raise ValueError("candidates: a name appears twice")
 
 
-def _check_gauntlet(config: TournamentConfig) -> None:
-    _check_candidates(config)
-    assert config.candidates is not None
-    if len(set(config.candidates)) == len(config.participants):
-        raise ValueError("candidates: a gauntlet needs at least one participant that is not a candidate")
+class RoundRobinConfig(_TournamentBase):
+    """Every pair of players meets `games_per_pairing` times."""
+
+    format: Literal["round-robin"] = "round-robin"
+    games_per_pairing: GamesPerPairing = 2
+
+    def _check_format(self) -> None:
+        _check_even("games_per_pairing", self.games_per_pairing)
 
 
-def _check_sprt(config: TournamentConfig) -> None:
-    if len(config.participants) != 2:
-        raise ValueError(f"participants: sprt gates one candidate against one baseline, got "
-                         f"{len(config.participants)} participants")
-    _check_candidates(config)
-    assert config.candidates is not None and config.elo0 is not None and config.elo1 is not None
-    if len(config.candidates) != 1:
-        raise ValueError(f"candidates: sprt takes exactly one candidate, got {len(config.candidates)}")
-    if not config.elo1 > config.elo0:
-        raise ValueError(f"elo1: must be greater than elo0, got elo0={config.elo0}, elo1={config.elo1}")
-    for field in ("elo0", "elo1"):
-        if not math.isfinite(getattr(config, field)):
-            raise ValueError(f"{field}: must be finite")
-    assert config.max_games is not None
-    if config.max_games % 2:
-        raise ValueError(f"max_games: must be even (colour-swapped pairs), got {config.max_games}")
+class GauntletConfig(_TournamentBase):
+    """Every candidate meets every participant that is not a candidate."""
+
+    format: Literal["gauntlet"] = "gauntlet"
+    candidates: list[str]  # names of participants that play every other player
+    games_per_pairing: GamesPerPairing = 2
+
+    def _check_format(self) -> None:
+        _check_candidates(self.candidates, self.participants)
+        if len(set(self.candidates)) == len(self.participants):
+            raise ValueError("candidates: a gauntlet needs at least one participant that is not a candidate")
+        _check_even("games_per_pairing", self.games_per_pairing)
 
 
-def _check_adaptive(config: TournamentConfig) -> None:
-    if config.target_ci is None and config.game_budget is None:
-        raise ValueError("target_ci: adaptive needs a target half-width, a game_budget, or both")
-    if config.game_budget is not None and config.game_budget % 2:
-        raise ValueError(f"game_budget: must be even (colour-swapped pairs), got {config.game_budget}")
+class VisitsLadderConfig(_TournamentBase):
+    """One checkpoint at several visit counts (players "<checkpoint>@<visits>v"), for Elo vs visits."""
+
+    format: Literal["visits-ladder"] = "visits-ladder"
+    # The checkpoint that climbs the ladder; short enough, and of the player name's characters,
+    # that "<checkpoint>@<visits>v" is a player name.
+    checkpoint: Annotated[str, Field(max_length=88, pattern=PLAYER_NAME_PATTERN)]
+    visits: list[Visits]  # the rungs, at least two distinct counts
+    games_per_pairing: GamesPerPairing = 2
+
+    def _check_format(self) -> None:
+        if len(set(self.visits)) < 2:
+            raise ValueError("visits: a visits ladder needs at least two distinct visit counts")
+        if len(set(self.visits)) != len(self.visits):
+            raise ValueError("visits: a visit count appears twice")
+        _check_even("games_per_pairing", self.games_per_pairing)
+
+    def players(self) -> list[ParticipantSpec]:
+        return expand_visits_ladder(self)
 
 
-def _check_ladder(config: TournamentConfig) -> None:
-    if config.checkpoint is None:
-        raise ValueError("checkpoint: a visits ladder needs the checkpoint to climb it")
-    if config.visits is None or len(set(config.visits)) < 2:
-        raise ValueError("visits: a visits ladder needs at least two distinct visit counts")
-    if len(set(config.visits)) != len(config.visits):
-        raise ValueError("visits: a visit count appears twice")
+class AdaptiveConfig(_TournamentBase):
+    """Batches of the pairs that shrink the widest intervals, until `target_ci` or `game_budget`."""
+
+    format: Literal["adaptive"] = "adaptive"
+    target_ci: Annotated[float, Field(gt=0.0, le=10_000.0)] | None = None  # stop when all 95% half-widths (Elo) <= this
+    game_budget: Annotated[int, Field(ge=2, le=10_000_000)] | None = None  # stop scheduling at this many games (even)
+    batch_pairs: BatchPairs = 8
+
+    def _check_format(self) -> None:
+        if self.target_ci is None and self.game_budget is None:
+            raise ValueError("target_ci: adaptive needs a target half-width, a game_budget, or both")
+        _check_even("game_budget", self.game_budget)
+
+
+class SprtConfig(_TournamentBase):
+    """One candidate against one baseline until Fishtest's GSPRT on pentanomial pair counts decides."""
+
+    format: Literal["sprt"] = "sprt"
+    candidates: list[str]  # exactly one: the candidate; the other participant is the baseline
+    batch_pairs: BatchPairs = 8
+    elo0: float = 0.0  # H0: the candidate is not better than this (Elo)
+    elo1: float = 10.0  # H1: the candidate is at least this much better
+    alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05  # false-accept rate
+    beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05  # false-reject rate
+    max_games: Annotated[int, Field(ge=2, le=10_000_000)] = 2000  # stop undecided after this many
+
+    def _check_format(self) -> None:
+        if len(self.participants) != 2:
+            raise ValueError(f"participants: sprt gates one candidate against one baseline, got "
+                             f"{len(self.participants)} participants")
+        _check_candidates(self.candidates, self.participants)
+        if len(self.candidates) != 1:
+            raise ValueError(f"candidates: sprt takes exactly one candidate, got {len(self.candidates)}")
+        if not self.elo1 > self.elo0:
+            raise ValueError(f"elo1: must be greater than elo0, got elo0={self.elo0}, elo1={self.elo1}")
+        for field in ("elo0", "elo1"):
+            if not math.isfinite(getattr(self, field)):
+                raise ValueError(f"{field}: must be finite")
+        _check_even("max_games", self.max_games)
+
+    @property
+    def baseline(self) -> str:
+        """The participant that is not the candidate."""
+        return next(p.name for p in self.participants if p.name != self.candidates[0])
+
+
+FORMAT_MODELS: dict[str, type[_TournamentBase]] = {
+    "round-robin": RoundRobinConfig, "gauntlet": GauntletConfig, "visits-ladder": VisitsLadderConfig,
+    "adaptive": AdaptiveConfig, "sprt": SprtConfig,
+}
+
+# Each format's own parameters and the formats that have them (for the error that names them).
+_PARAMETER_FORMATS: dict[str, tuple[str, ...]] = {}
+for _fmt, _model in FORMAT_MODELS.items():
+    for _field in _model.model_fields.keys() - _TournamentBase.model_fields.keys():
+        _PARAMETER_FORMATS[_field] = (*_PARAMETER_FORMATS.get(_field, ()), _fmt)
+
+
+def _by_format(data: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """Validate with the model of `data["format"]` directly, so that errors name the field
+    (`participants.0.visits`) rather than the union's branch first (`sprt.participants.0.visits`);
+    a missing or unknown format is left to the union, whose error names `format`."""
+    if isinstance(data, Mapping) and isinstance(data.get("format"), str) and data["format"] in FORMAT_MODELS:
+        return FORMAT_MODELS[data["format"]].model_validate(data)
+    return handler(data)
+
+
+# A tournament as the user asks for it and as Tournament.configuration stores it: one model per
+# format (see the module docstring). A type, not a class: build one with `parse_config`, or with
+# the format's own model (`RoundRobinConfig(name=..., participants=...)`).
+TournamentConfig = Annotated[
+    RoundRobinConfig | GauntletConfig | VisitsLadderConfig | AdaptiveConfig | SprtConfig,
+    # A Discriminator rather than Field(discriminator=...): FastAPI keeps it inside this type
+    # (a Field's discriminator it applies outside the wrap validator, adding the branch to errors).
+    Discriminator("format"),
+    WrapValidator(_by_format),
+]
+_CONFIG_ADAPTER: TypeAdapter[TournamentConfig] = TypeAdapter(TournamentConfig)
+
+
+def parse_config(data: object) -> TournamentConfig:
+    """The configuration `data` describes (a mapping, e.g. JSON or a stored configuration);
+    pydantic's ValidationError, naming the field, if it is not one."""
+    return _CONFIG_ADAPTER.validate_python(data)
 
 
 def ladder_name(checkpoint: str, visits: int) -> str:
@@ -272,13 +339,13 @@ def ladder_name(checkpoint: str, visits: int) -> str:
     return f"{checkpoint}@{visits}v"
 
 
-def expand_visits_ladder(config: TournamentConfig) -> list[ParticipantSpec]:
+def expand_visits_ladder(config: VisitsLadderConfig) -> list[ParticipantSpec]:
     """A ladder's players: one checkpoint player per visit count (ascending), then the participants.
 
     The service registers these as players; the rungs are ordered by visits so that the
     ladder's pairing (adjacent rungs, see formats) follows strength.
     """
-    if config.format != "visits-ladder" or config.checkpoint is None or config.visits is None:
+    if not isinstance(config, VisitsLadderConfig):
         raise ValueError(f"only a visits-ladder tournament has rungs, not {config.format!r}")
     rungs = [ParticipantSpec(name=ladder_name(config.checkpoint, v), kind="checkpoint", ref=config.checkpoint,
                              visits=v) for v in sorted(config.visits)]

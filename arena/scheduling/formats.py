@@ -39,7 +39,7 @@ from typing import Literal
 from arena.ratings import SprtResult, compute_ratings, next_pairs, pentanomial_from_pairs, sprt_pentanomial
 from arena.ratings.adaptive import half_width
 
-from .config import TournamentConfig
+from .config import AdaptiveConfig, GauntletConfig, SprtConfig, TournamentConfig, VisitsLadderConfig
 from .errors import SchedulingError
 from .plan import PlannedGame, PlayedGame, pair_games, pairing_name
 
@@ -65,11 +65,10 @@ def next_games(
     """
     names = [p.name for p in config.players()]
     _check_scheduled(names, scheduled)
-    if config.format == "adaptive":
+    if isinstance(config, AdaptiveConfig):
         return _adaptive(config, names, finished, scheduled, openings)
-    if config.format == "sprt":
+    if isinstance(config, SprtConfig):
         return _sprt(config, finished, scheduled, openings)
-    assert config.games_per_pairing is not None
     batches = []
     for a, b in static_pairings(config):
         have = scheduled.get(pairing_name(a, b), 0)
@@ -84,12 +83,10 @@ def static_pairings(config: TournamentConfig) -> list[tuple[str, str]]:
     players = [p.name for p in config.players()]
     if config.format == "round-robin":
         return list(combinations(players, 2))
-    if config.format == "gauntlet":
-        assert config.candidates is not None
+    if isinstance(config, GauntletConfig):
         others = [p for p in players if p not in config.candidates]
         return [(c, o) for c in config.candidates for o in others]
-    if config.format == "visits-ladder":
-        assert config.visits is not None
+    if isinstance(config, VisitsLadderConfig):
         rungs, extras = players[:len(config.visits)], players[len(config.visits):]
         chain = [(rungs[i], rungs[j]) for i, j in combinations(range(len(rungs)), 2) if j - i <= 2]
         return chain + [(e, r) for e in extras for r in rungs] + list(combinations(extras, 2))
@@ -118,9 +115,8 @@ def _interleave(batches: list[list[PlannedGame]]) -> list[PlannedGame]:
 # ------------------------------------------------------------------------------------ adaptive
 
 
-def _adaptive(config: TournamentConfig, names: list[str], finished: Sequence[PlayedGame],
+def _adaptive(config: AdaptiveConfig, names: list[str], finished: Sequence[PlayedGame],
               scheduled: Mapping[str, int], openings: Openings) -> list[PlannedGame]:
-    assert config.batch_pairs is not None
     room = config.batch_pairs
     if config.game_budget is not None:
         room = min(room, (config.game_budget - sum(scheduled.values())) // 2)
@@ -171,9 +167,8 @@ def decision(config: TournamentConfig, finished: Sequence[PlayedGame], *, schedu
     scheduled: games scheduled in all (default: the finished games); with no decision and
     that many >= max_games the verdict is "inconclusive".
     """
-    if config.format != "sprt":
+    if not isinstance(config, SprtConfig):
         raise SchedulingError(f"decision: only an sprt tournament has one, not {config.format!r}")
-    assert config.candidates is not None and config.max_games is not None
     candidate, pairing = config.candidates[0], pairing_name(config.candidates[0], config.baseline)
     by_pair: dict[int, dict[int, float]] = {}
     for game in finished:
@@ -192,9 +187,8 @@ def decision(config: TournamentConfig, finished: Sequence[PlayedGame], *, schedu
     return GateDecision(verdict, result.llr, result.lower, result.upper, len(pairs), result)  # type: ignore[arg-type]
 
 
-def _sprt(config: TournamentConfig, finished: Sequence[PlayedGame], scheduled: Mapping[str, int],
+def _sprt(config: SprtConfig, finished: Sequence[PlayedGame], scheduled: Mapping[str, int],
           openings: Openings) -> list[PlannedGame]:
-    assert config.candidates is not None and config.max_games is not None and config.batch_pairs is not None
     if decision(config, finished).verdict in ("accept", "reject"):
         return []
     candidate, baseline = config.candidates[0], config.baseline

@@ -23,7 +23,7 @@ from typing import Protocol, TypeVar
 
 from search_workers.schemas import MAX_BLOCK_GAMES, MAX_BLOCK_PLAYERS
 
-from .config import TournamentConfig
+from .config import AdaptiveConfig, GauntletConfig, RoundRobinConfig, SprtConfig, TournamentConfig
 from .errors import SchedulingError
 from .formats import static_pairings
 
@@ -60,18 +60,17 @@ def planned_games(config: TournamentConfig) -> int | None:
     """The most games `config` can ever schedule, from its parameters alone; None when only the
     results bound it (adaptive with a target_ci and no game_budget, see `with_game_cap`)."""
     players = len(config.players())
-    if config.format == "adaptive":
+    if isinstance(config, AdaptiveConfig):
         return config.game_budget
-    if config.format == "sprt":
+    if isinstance(config, SprtConfig):
         return config.max_games
-    assert config.games_per_pairing is not None
-    if config.format == "round-robin":
+    if isinstance(config, RoundRobinConfig):
         pairings = comb(players, 2)
-    elif config.format == "gauntlet":
-        candidates = len(config.candidates or ())
+    elif isinstance(config, GauntletConfig):
+        candidates = len(config.candidates)
         pairings = candidates * (players - candidates)
     else:  # visits-ladder: rungs meet the rungs one and two steps away; extras meet everyone
-        rungs = len(config.visits or ())
+        rungs = len(config.visits)
         extras = players - rungs
         pairings = max(rungs - 1, 0) + max(rungs - 2, 0) + extras * rungs + comb(extras, 2)
     return pairings * config.games_per_pairing
@@ -80,9 +79,9 @@ def planned_games(config: TournamentConfig) -> int | None:
 def with_game_cap(config: TournamentConfig, limits: TournamentLimits) -> TournamentConfig:
     """`config`, an adaptive tournament without a game_budget given the largest this server
     allows (an even count), so that no tournament outgrows ARENA_MAX_GAMES_PER_TOURNAMENT."""
-    if config.format != "adaptive" or config.game_budget is not None:
+    if not isinstance(config, AdaptiveConfig) or config.game_budget is not None:
         return config
-    return TournamentConfig.model_validate({**config.model_dump(), "game_budget": limits.max_games // 2 * 2})
+    return AdaptiveConfig.model_validate({**config.model_dump(), "game_budget": limits.max_games // 2 * 2})
 
 
 def _meetings(config: TournamentConfig) -> list[tuple[str, str]]:

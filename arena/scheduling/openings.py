@@ -4,8 +4,8 @@ An opening is a tuple of flat moves (pass = N*N) from the empty board, Black fir
 list of them; pair k of every pairing plays book[k % len(book)] (see plan.py). Sources:
 
 * none: one empty opening (every game starts on the empty board).
-* random: uniformly random legal moves that fill no own eye (the engines layer's
-  `paired_openings`), cheap variety for tiny networks.
+* random: uniformly random legal moves that fill no own eye (`search_workers.go.random_openings`,
+  re-exported here), cheap variety for tiny networks.
 * sgf: the first `plies` moves of every game of that board size in a directory (human or
   engine games: realistic positions). Every opening must replay legally under the
   tournament's rules, or the book is refused naming the file. A network client's directory
@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from arena.import_roots import importable
-from search_workers.engines import paired_openings
-from search_workers.go import GameRecord, GameState, IllegalMoveError, Rules, SgfError, read_sgf, stack_features
+from search_workers.go import (GameRecord, GameState, IllegalMoveError, Rules, SgfError, random_openings, read_sgf,
+                               stack_features)
 from search_workers.go.coords import CoordinateError, from_gtp, to_gtp
 from search_workers.search import Evaluator, check_evaluation
 
@@ -67,11 +67,6 @@ def opening_book(spec: OpeningsSpec, *, board_size: int, rules: Rules, evaluator
         raise SchedulingError(f"openings: policy openings need the evaluator of checkpoint {spec.checkpoint!r}")
     return from_policy(evaluator, spec.plies, board_size, rules, count=spec.count, max_abs_value=spec.max_abs_value,
                        seed=spec.seed, max_tries=20 * spec.count if max_tries is None else max_tries)
-
-
-def random_openings(count: int, plies: int, *, board_size: int, rules: Rules, seed: int) -> list[Opening]:
-    """`count` openings of `plies` uniformly random legal moves (no own-eye filling)."""
-    return [tuple(moves) for moves in paired_openings(count, plies, board_size=board_size, rules=rules, seed=seed)[::2]]
 
 
 def replay_opening(moves: Iterable[int], board_size: int, rules: Rules) -> GameState:

@@ -15,28 +15,30 @@ from .gtp_player import EngineFailure, EnginePool, EnginePoolExhausted, GtpPlaye
 from .match import (
     RESIGN,
     BlockGame,
+    BlockRunner,
     EngineSeat,
     GameOutcome,
     MctsPlayer,
     MoveStats,
     Settlement,
     paired_openings,
-    play_block,
     play_games,
+    play_seats,
 )
 from .referee import RefereeError, settle, tromp_taylor
 
 __all__ = [
     "RESIGN",
     "BlockGame",
+    "BlockRunner",
     "EngineSeat",
     "GameOutcome",
     "MctsPlayer",
     "MoveStats",
     "Settlement",
     "paired_openings",
-    "play_block",
     "play_games",
+    "play_seats",
     "tromp_taylor",
     # GTP engines
     "CommandEngine",

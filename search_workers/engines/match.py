@@ -24,14 +24,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
-import numpy as np
-
-from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords, random_move
+from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords, random_openings, winner_of
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
 
 from .gtp import RESIGN  # the move value of a resignation
 from .referee import Settlement, tromp_taylor
-
 
 
 @dataclass(frozen=True)
@@ -122,11 +119,8 @@ class GameOutcome:
 
     @property
     def winner_name(self) -> str | None:
-        if self.result.startswith("B+"):
-            return self.black
-        if self.result.startswith("W+"):
-            return self.white
-        return None
+        winner = winner_of(self.result)
+        return None if winner is None else self.black if winner is Color.BLACK else self.white
 
 
 class _Game:
@@ -156,63 +150,121 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
     """
     if not games:
         return []
-    slots = len(games) if concurrency is None else min(concurrency, len(games))
-    if slots < 1:
-        raise ValueError(f"concurrency must be at least 1, got {concurrency}")
-    template = GameState.new(board_size, rules, move_limit=move_limit)
-    players = {id(seat): seat for game in games for seat in (game.black, game.white) if isinstance(seat, MctsPlayer)}
-    searches = {pid: BatchedMcts(p.evaluator, p.config, board_size=board_size, num_games=slots,
-                                 move_limit=template.move_limit, pipeline_groups=min(p.pipeline_groups, slots))
-                for pid, p in players.items()}
-    uses_threads = referee is not None or any(
-        isinstance(seat, EngineSeat) for game in games for seat in (game.black, game.white))
-    executor = ThreadPoolExecutor(engine_threads or max(2, slots), thread_name_prefix="engine") \
-        if uses_threads else None
-    outcomes: list[GameOutcome | None] = [None] * len(games)
-    waiting = deque(range(len(games)))
-    in_slot: list[_Game | None] = [None] * slots
-    index_of: dict[int, int] = {}  # slot -> index of its game in `games`
-    futures: dict[Future, tuple[int, str]] = {}  # engine work under way: slot, what
+    return BlockRunner(games, board_size=board_size, rules=rules, move_limit=move_limit, concurrency=concurrency,
+                       referee=referee, on_finished=on_finished, engine_threads=engine_threads).run()
 
-    def start(slot: int) -> None:
-        if not waiting:
+
+class BlockRunner:
+    """One run of `play_games`: the block's slots, its searches and the engine work under way.
+
+    A game moves through `start` (opening played, engines prepared) -> `advance` (a move asked
+    of its player) -> `play` (the answer applied) -> ... -> `finish` (outcome recorded, the slot
+    handed to the next waiting game). Searches answer in `run`'s loop; engine work (prepare,
+    genmove, a referee's settlement) answers through `engine_done`.
+    """
+
+    def __init__(self, games: Sequence[BlockGame], *, board_size: int, rules: Rules, move_limit: int | None = None,
+                 concurrency: int | None = None, referee: Referee | None = None,
+                 on_finished: Callable[[GameOutcome], None] | None = None, engine_threads: int | None = None):
+        self.games = games
+        self.board_size = board_size
+        self.referee = referee
+        self.on_finished = on_finished
+        self.slots = len(games) if concurrency is None else min(concurrency, len(games))
+        if self.slots < 1:
+            raise ValueError(f"concurrency must be at least 1, got {concurrency}")
+        self.template = GameState.new(board_size, rules, move_limit=move_limit)
+        players = {id(seat): seat for game in games for seat in (game.black, game.white)
+                   if isinstance(seat, MctsPlayer)}
+        # One search per MCTS player over all slots (keyed by the player's id).
+        self.searches = {pid: BatchedMcts(p.evaluator, p.config, board_size=board_size, num_games=self.slots,
+                                          move_limit=self.template.move_limit,
+                                          pipeline_groups=min(p.pipeline_groups, self.slots))
+                         for pid, p in players.items()}
+        uses_threads = referee is not None or any(
+            isinstance(seat, EngineSeat) for game in games for seat in (game.black, game.white))
+        self.executor = ThreadPoolExecutor(engine_threads or max(2, self.slots), thread_name_prefix="engine") \
+            if uses_threads else None
+        self.outcomes: list[GameOutcome | None] = [None] * len(games)
+        self.waiting = deque(range(len(games)))  # indexes in `games` not started yet
+        self.in_slot: list[_Game | None] = [None] * self.slots
+        self.index_of: dict[int, int] = {}  # slot -> index of its game in `games`
+        self.futures: dict[Future, tuple[int, str]] = {}  # engine work under way: slot, what
+
+    def run(self) -> list[GameOutcome]:
+        """Play every game; outcomes in the order of `games`."""
+        try:
+            for slot in range(self.slots):
+                self.start(slot)
+            while any(game is not None for game in self.in_slot):
+                stepped = self.step_searches()
+                ready = [f for f in self.futures if f.done()]
+                if not ready and not stepped:
+                    if not self.futures:
+                        raise RuntimeError("play_games: games in play but nothing searching or pending")
+                    ready = list(wait(list(self.futures), return_when=FIRST_COMPLETED).done)
+                for future in ready:
+                    self.engine_done(future)
+        finally:
+            self.close()
+        return self.outcomes
+
+    def step_searches(self) -> bool:
+        """One step of every search with work to do, playing the moves it finishes; False if none had any."""
+        stepped = False
+        for search in self.searches.values():
+            if not search.searching:
+                continue
+            stepped = True
+            now = time.perf_counter()
+            for slot, result in search.step():
+                game = self.in_slot[slot]
+                stats = MoveStats(RESIGN if result.resign else result.move, result.visits, result.root_value,
+                                  result.policy_entropy, now - game.move_requested)
+                self.play(slot, RESIGN if result.resign else result.move, stats)
+        return stepped
+
+    def start(self, slot: int) -> None:
+        """Put the next waiting game (if any) in `slot`: play its opening, prepare its engines."""
+        if not self.waiting:
             return
-        index = waiting.popleft()
-        spec = games[index]
-        state = template
+        index = self.waiting.popleft()
+        spec = self.games[index]
+        state = self.template
         for move in spec.opening:
             state = state.play(move)
         game = _Game(spec, state, time.perf_counter())
-        in_slot[slot], index_of[slot] = game, index
-        for pid, search in searches.items():
+        self.in_slot[slot], self.index_of[slot] = game, index
+        for pid, search in self.searches.items():
             search.forget(slot, seed=_search_seed(spec, pid))
         engine_colors = [c for c in (Color.BLACK, Color.WHITE) if isinstance(game.seat(c), EngineSeat)]
         if engine_colors:
-            futures[executor.submit(_prepare_engines, game, engine_colors)] = (slot, "prepare")
+            self.futures[self.executor.submit(_prepare_engines, game, engine_colors)] = (slot, "prepare")
         else:
-            advance(slot)
+            self.advance(slot)
 
-    def advance(slot: int) -> None:
+    def advance(self, slot: int) -> None:
         """Ask for the next move of the game in `slot`, or end it."""
-        game = in_slot[slot]
+        game = self.in_slot[slot]
         state = game.state
         if state.is_over:
             ended_by_passes = state.resigned is None and state.consecutive_passes >= 2
-            if ended_by_passes and referee is not None:
-                futures[executor.submit(referee, state)] = (slot, "settle")
+            if ended_by_passes and self.referee is not None:
+                self.futures[self.executor.submit(self.referee, state)] = (slot, "settle")
             else:
-                finish(slot, tromp_taylor(state) if ended_by_passes else None)
+                self.finish(slot, tromp_taylor(state) if ended_by_passes else None)
             return
         game.move_requested = time.perf_counter()
         seat = game.seat(state.to_move)
         if isinstance(seat, MctsPlayer):
-            searches[id(seat)].begin(slot, state)
+            self.searches[id(seat)].begin(slot, state)
         else:
             engine = game.engines[state.to_move]
-            futures[executor.submit(engine.genmove, state)] = (slot, "genmove")
+            self.futures[self.executor.submit(engine.genmove, state)] = (slot, "genmove")
 
-    def play(slot: int, move: int, stats: MoveStats) -> None:
-        game = in_slot[slot]
+    def play(self, slot: int, move: int, stats: MoveStats) -> None:
+        """Apply the answer `move` of the side to move in `slot` (an illegal one forfeits)."""
+        game = self.in_slot[slot]
         state, mover = game.state, game.state.to_move
         if move == RESIGN:
             game.state = state.resign()
@@ -220,19 +272,21 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
             try:
                 game.state = state.play(move)
             except (IllegalMoveError, ValueError) as exc:
-                vertex = coords.to_gtp(move, board_size) if 0 <= move <= board_size ** 2 else str(move)
-                forfeit(slot, mover, f"{game.seat(mover).name} played an illegal move {vertex}: {exc}")
+                n = self.board_size
+                vertex = coords.to_gtp(move, n) if 0 <= move <= n ** 2 else str(move)
+                self.forfeit(slot, mover, f"{game.seat(mover).name} played an illegal move {vertex}: {exc}")
                 return
         game.outcome.stats.append(stats)
-        advance(slot)
+        self.advance(slot)
 
-    def forfeit(slot: int, loser: Color, reason: str) -> None:
-        outcome = in_slot[slot].outcome
+    def forfeit(self, slot: int, loser: Color, reason: str) -> None:
+        outcome = self.in_slot[slot].outcome
         outcome.result, outcome.scoring, outcome.reason = f"{loser.opponent.letter}+F", "forfeit", reason
-        finish(slot, None)
+        self.finish(slot, None)
 
-    def finish(slot: int, settlement: Settlement | None) -> None:
-        game = in_slot[slot]
+    def finish(self, slot: int, settlement: Settlement | None) -> None:
+        """Record the outcome of the game in `slot`, return its engines, start the next game there."""
+        game = self.in_slot[slot]
         outcome = game.outcome
         outcome.final = game.state
         if outcome.scoring != "forfeit":
@@ -250,72 +304,51 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
             game.seat(color).checkin(engine)
         game.engines.clear()
         outcome.seconds = time.perf_counter() - game.started
-        for search in searches.values():
+        for search in self.searches.values():
             search.forget(slot)
-        outcomes[index_of[slot]] = outcome
-        in_slot[slot] = None
-        if on_finished is not None:
-            on_finished(outcome)
-        start(slot)
+        self.outcomes[self.index_of[slot]] = outcome
+        self.in_slot[slot] = None
+        if self.on_finished is not None:
+            self.on_finished(outcome)
+        self.start(slot)
 
-    def engine_done(future: Future) -> None:
-        slot, what = futures.pop(future)
-        game = in_slot[slot]
+    def engine_done(self, future: Future) -> None:
+        """Take the answer of finished engine work: a prepared game, a settlement or a move."""
+        slot, what = self.futures.pop(future)
+        game = self.in_slot[slot]
         error = future.exception()
         if what == "prepare":
             if error is not None:
-                forfeit(slot, error.color, f"{game.seat(error.color).name} failed to start a game: {error.cause}")
+                self.forfeit(slot, error.color, f"{game.seat(error.color).name} failed to start a game: {error.cause}")
             else:
-                advance(slot)
+                self.advance(slot)
         elif what == "settle":
             if error is not None:  # a referee that fails leaves the strict rule
                 settlement = tromp_taylor(game.state, f"tromp-taylor (referee failed: {error})")
             else:
                 settlement = future.result()
-            finish(slot, settlement)
+            self.finish(slot, settlement)
         else:
             mover = game.state.to_move
             if error is not None:
-                forfeit(slot, mover, f"{game.seat(mover).name} failed: {error}")
+                self.forfeit(slot, mover, f"{game.seat(mover).name} failed: {error}")
             else:
                 elapsed = time.perf_counter() - game.move_requested
-                play(slot, int(future.result()), MoveStats(int(future.result()), None, None, None, elapsed))
+                self.play(slot, int(future.result()), MoveStats(int(future.result()), None, None, None, elapsed))
 
-    try:
-        for slot in range(slots):
-            start(slot)
-        while any(game is not None for game in in_slot):
-            stepped = False
-            for search in searches.values():
-                if not search.searching:
-                    continue
-                stepped = True
-                now = time.perf_counter()
-                for slot, result in search.step():
-                    game = in_slot[slot]
-                    stats = MoveStats(RESIGN if result.resign else result.move, result.visits, result.root_value,
-                                      result.policy_entropy, now - game.move_requested)
-                    play(slot, RESIGN if result.resign else result.move, stats)
-            ready = [f for f in futures if f.done()]
-            if not ready and not stepped:
-                if not futures:
-                    raise RuntimeError("play_games: games in play but nothing searching or pending")
-                ready = list(wait(list(futures), return_when=FIRST_COMPLETED).done)
-            for future in ready:
-                engine_done(future)
-    finally:
-        for search in searches.values():
+    def close(self) -> None:
+        """Release the searches and the engine threads; engines of games cut short go back to their
+        pool (which may restart them)."""
+        for search in self.searches.values():
             search.close()
-        if executor is not None:
-            for future in futures:
+        if self.executor is not None:
+            for future in self.futures:
                 future.cancel()
-            executor.shutdown(wait=True)
-            # Engines of games cut short go back to their pool (which may restart them).
-            for game in in_slot:
+            self.executor.shutdown(wait=True)
+            for game in self.in_slot:
                 if game is not None:
                     for color, engine in game.engines.items():
                         game.seat(color).checkin(engine)
-    return outcomes
 
 
 class _EngineStartError(RuntimeError):
@@ -343,7 +376,7 @@ def _prepare_engines(game: _Game, colors: list[Color]) -> None:
             raise _EngineStartError(color, exc) from exc
 
 
-def play_block(black: Sequence[Seat], white: Sequence[Seat], *, board_size: int, rules: Rules,
+def play_seats(black: Sequence[Seat], white: Sequence[Seat], *, board_size: int, rules: Rules,
                openings: Sequence[Sequence[int]] | None = None, move_limit: int | None = None,
                referee: Referee | None = None) -> list[GameOutcome]:
     """Play len(black) games at once: game i is black[i] (Black) against white[i] (White).
@@ -361,17 +394,11 @@ def play_block(black: Sequence[Seat], white: Sequence[Seat], *, board_size: int,
 
 
 def paired_openings(pairs: int, plies: int, *, board_size: int, rules: Rules, seed: int) -> list[list[int]]:
-    """`pairs` random openings of `plies` moves, each listed twice in a row: game 2k and 2k+1 of a
-    block play the same opening with colours swapped, which cancels the opening's bias."""
-    rng = np.random.default_rng(seed)
-    openings = []
-    for _ in range(pairs):
-        state, moves = GameState.new(board_size, rules), []
-        for _ in range(plies):
-            moves.append(random_move(state, rng))
-            state = state.play(moves[-1])
-        openings += [moves, moves]
-    return openings
+    """`pairs` random openings (`search_workers.go.random_openings`) of `plies` moves, each listed
+    twice in a row: game 2k and 2k+1 of a block play the same opening with colours swapped, which
+    cancels the opening's bias."""
+    return [list(opening) for opening in random_openings(pairs, plies, board_size=board_size, rules=rules, seed=seed)
+            for _ in range(2)]
 
 
 def finite_or_none(value: float | None) -> float | None:

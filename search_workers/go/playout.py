@@ -21,6 +21,22 @@ def random_move(state: GameState, rng: np.random.Generator) -> int:
     return int(_playout.random_move(state._board, state._history, neighbours, zobrist, seeded, scratch))
 
 
+def random_openings(count: int, plies: int, *, board_size: int, rules: Rules | None = None,
+                    seed: int) -> list[tuple[int, ...]]:
+    """`count` openings of `plies` uniformly random legal moves each (no own-eye filling), as flat
+    moves from the empty board, Black first; a pure function of the arguments. The one generator
+    of random openings: tournaments' books, colour-swapped benchmark pairs and benchmark positions."""
+    rng = np.random.default_rng(seed)
+    openings = []
+    for _ in range(count):
+        state, moves = GameState.new(board_size, rules), []
+        for _ in range(plies):
+            moves.append(random_move(state, rng))
+            state = state.play(moves[-1])
+        openings.append(tuple(moves))
+    return openings
+
+
 def random_game(board_size: int = 9, rules: Rules | None = None, *, seed: int = 0,
                 move_limit: int | None = None, start: GameState | None = None) -> GameState:
     """Play a whole game of uniformly random moves (no own-eye filling); a pure function of seed.
@@ -90,4 +106,4 @@ def benchmark_rules(board_size: int = 9, *, seconds: float = 3.0, rules: Rules |
                           moves=total_moves, seconds=total_seconds, moves_per_s=float(np.median(rates)))
 
 
-__all__ = ["random_move", "random_game", "benchmark_rules", "RulesBenchmark"]
+__all__ = ["random_move", "random_openings", "random_game", "benchmark_rules", "RulesBenchmark"]

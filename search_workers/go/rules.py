@@ -17,10 +17,24 @@ MIN_BOARD_SIZE = 2
 MAX_BOARD_SIZE = 25
 
 DEFAULT_KOMI = 7.5
+# |komi| at most: beyond half the largest area difference of a 19x19 board (361 points), the
+# largest board the arena's networks and reference engines play. The one komi bound: the rules,
+# the game contract (search_workers.schemas) and tournament configurations all check `check_komi`.
+MAX_KOMI = 150
 
 
 class RulesError(ValueError):
     """A rules option or board size that this referee cannot play under."""
+
+
+def check_komi(komi: object) -> float:
+    """`komi` as a float if it is a finite multiple of 0.5 within ±MAX_KOMI, else RulesError."""
+    if isinstance(komi, bool) or not isinstance(komi, numbers.Real):
+        raise RulesError(f"komi must be a number, got {komi!r}")
+    value = float(komi)
+    if not math.isfinite(value) or value * 2 != round(value * 2) or abs(value) > MAX_KOMI:
+        raise RulesError(f"komi must be a finite multiple of 0.5 within ±{MAX_KOMI}, got {komi!r}")
+    return value
 
 
 class KoRule(str, Enum):
@@ -54,12 +68,7 @@ class Rules:
     scoring: str = "area"  # Tromp-Taylor area scoring; the only kind refereed automatically
 
     def __post_init__(self) -> None:
-        if isinstance(self.komi, bool) or not isinstance(self.komi, numbers.Real):
-            raise RulesError(f"komi must be a number, got {self.komi!r}")
-        komi = float(self.komi)
-        if not math.isfinite(komi) or komi * 2 != round(komi * 2) or abs(komi) > 1000:
-            raise RulesError(f"komi must be a finite multiple of 0.5 within ±1000, got {self.komi!r}")
-        object.__setattr__(self, "komi", komi)
+        object.__setattr__(self, "komi", check_komi(self.komi))
         try:
             object.__setattr__(self, "ko", KoRule(self.ko))
         except ValueError:

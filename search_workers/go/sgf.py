@@ -20,6 +20,7 @@ from sgfmill import sgf_grammar
 
 from . import coords
 from ._layout import default_move_limit
+from .results import DRAW, VOID
 from .rules import Rules, check_board_size
 from .state import Color, GameState, IllegalMoveError, SetupError
 
@@ -41,9 +42,10 @@ def normalize_result(text: str) -> str:
 
     Accepts FF[4]'s spellings in any case (Draw, B+Resign, B+Time, W+Forfeit, B+6.50); raises
     ValueError on anything else. Scores are kept as written: GNU Go's estimates read B+41.4.
+    Every value but "B+"/"W+" and "?" is then in the stored form `results.parse_result` reads.
     """
     key = text.strip()
-    named = {"0": "0", "draw": "0", "void": "Void", "?": "?"}
+    named = {"0": DRAW, "draw": DRAW, "void": VOID, "?": "?"}
     if key.lower() in named:
         return named[key.lower()]
     m = _RESULT.fullmatch(key)

@@ -9,39 +9,15 @@ millions of moves uses the kernels on reusable buffers instead.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from enum import Enum, IntEnum
+from enum import Enum
 from typing import Union
 
 import numpy as np
 
 from . import _board, _features, _layout, coords
+from .color import Color
+from .results import VOID, format_score, parse_result
 from .rules import Rules, check_board_size
-
-
-class Color(IntEnum):
-    """A player; the values are the compiled core's stone codes."""
-
-    BLACK = _layout.BLACK
-    WHITE = _layout.WHITE
-
-    @property
-    def opponent(self) -> Color:
-        return Color.WHITE if self is Color.BLACK else Color.BLACK
-
-    @property
-    def letter(self) -> str:
-        """"B" or "W", as SGF and result strings write it."""
-        return "B" if self is Color.BLACK else "W"
-
-    @classmethod
-    def parse(cls, text: str) -> Color:
-        """Accept GTP/SGF spellings: b, black, w, white (any case)."""
-        key = text.strip().lower()
-        if key in ("b", "black"):
-            return cls.BLACK
-        if key in ("w", "white"):
-            return cls.WHITE
-        raise ValueError(f"{text!r} is not a colour (expected b, black, w or white)")
 
 
 class IllegalReason(str, Enum):
@@ -349,15 +325,13 @@ class GameState:
         if self.consecutive_passes >= 2:
             return format_score(self.score())
         if self.move_number >= self.move_limit:
-            return "Void"
+            return VOID
         return None
 
     @property
     def winner(self) -> Color | None:
         result = self.result
-        if result is None or result in ("0", "Void"):
-            return None
-        return Color.BLACK if result.startswith("B") else Color.WHITE
+        return None if result is None else parse_result(result).winner
 
     # ------------------------------------------------------------------ network input
 
@@ -398,14 +372,6 @@ class GameState:
     def __repr__(self) -> str:
         return (f"GameState(board_size={self.board_size}, to_move={self.to_move.name}, "
                 f"move_number={self.move_number}, rules={self._rules.describe()!r}, komi={self._rules.komi})")
-
-
-def format_score(score: float) -> str:
-    """An SGF result for a Black-minus-White score: "B+3.5", "W+0.5", or "0" for a draw."""
-    if score == 0:
-        return "0"
-    text = f"{abs(score):g}"
-    return f"B+{text}" if score > 0 else f"W+{text}"
 
 
 def to_ascii(stones: np.ndarray, *, coordinates: bool = True) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from search_workers.go import GameState, random_move
+from search_workers.go import GameState, random_openings
 
 from .config import SearchConfig
 from .evaluator import Evaluator
@@ -31,15 +31,14 @@ class SearchBenchmark:
                 "playouts": self.playouts, "mean_batch": round(self.mean_batch, 2), "seconds": round(self.seconds, 3)}
 
 
-def random_openings(board_size: int, games: int, plies: int, seed: int) -> list[GameState]:
+def random_opening_states(board_size: int, games: int, plies: int, seed: int) -> list[GameState]:
     """`games` positions after `plies` uniformly random moves each, so benchmark games differ
     (from one empty board a deterministic search would play the same game in every slot)."""
-    rng = np.random.default_rng(seed)
     states = []
-    for _ in range(games):
+    for opening in random_openings(games, plies, board_size=board_size, seed=seed):
         state = GameState.new(board_size)
-        for _ in range(plies):
-            state = state.play(random_move(state, rng))
+        for move in opening:
+            state = state.play(move)
         states.append(state)
     return states
 
@@ -48,7 +47,7 @@ def play_searched_moves(evaluator: Evaluator, config: SearchConfig, *, board_siz
                         moves: int, opening_plies: int = 4, pipeline_groups: int = 1) -> BatchedMcts:
     """Search and play `moves` moves in each of `games` games, each from its own random opening."""
     mcts = BatchedMcts(evaluator, config, board_size=board_size, num_games=games, pipeline_groups=pipeline_groups)
-    states: list[GameState | None] = list(random_openings(board_size, games, opening_plies, config.seed))
+    states: list[GameState | None] = list(random_opening_states(board_size, games, opening_plies, config.seed))
     for _ in range(moves):
         live = [s if s is not None and not s.is_over else None for s in states]
         if all(s is None for s in live):

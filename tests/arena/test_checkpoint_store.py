@@ -100,3 +100,31 @@ def test_an_unknown_or_malformed_sha256_is_a_clear_error(tmp_path: Path) -> None
     for bad in ("../etc", "ab" * 8, "zz" * 32):
         with pytest.raises(ValueError, match="64 hexadecimal digits"):
             stored_manifest(bad, root=tmp_path)
+
+
+def test_a_registration_hashes_and_tries_the_checkpoint_once(tmp_path: Path, monkeypatch) -> None:
+    # Counted where the work happens: hashing bytes, hashing a file, the test forward.
+    import hashlib
+
+    import models.checkpoint as checkpoint_module
+    import models.files as files_module
+
+    calls = {"hash": 0, "hash_file": 0, "forward": 0}
+    real_sha256, real_file, real_verify = hashlib.sha256, files_module.sha256_file, checkpoint_module.verify_within
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(checkpoint_module.hashlib, "sha256", counted("hash", real_sha256))
+    monkeypatch.setattr(files_module, "sha256_file", counted("hash_file", real_file))
+    monkeypatch.setattr(checkpoint_module, "verify_within", counted("forward", real_verify))
+    root = tmp_path / "store"
+    stored = store_checkpoint(copy_demo(tmp_path), root=root)
+    assert calls == {"hash": 1, "hash_file": 0, "forward": 1}
+    assert stored_checkpoint(stored.sha256, root=root).sha256 == stored.sha256  # what was written is intact
+    calls.update(hash=0, hash_file=0, forward=0)
+    store_checkpoint(copy_demo(tmp_path), root=root)  # already stored: compared with the verified bytes
+    assert calls == {"hash": 1, "hash_file": 0, "forward": 1}

@@ -97,9 +97,9 @@ def _get(url: str) -> dict:
 @pytest.fixture
 def activity(engine, db_url, tmp_path: Path):  # noqa: F811
     """A running tournament of two demo checkpoints with its block played through the real task."""
-    from arena.db.engine import session_factory, session_scope
-    from arena.db.repository import register_checkpoint
-    from arena.scheduling import TournamentConfig
+    from arena.db.connection import session_factory, session_scope
+    from arena.db.repository import get_or_create_checkpoint
+    from arena.scheduling import RoundRobinConfig
     from arena.tournaments import create_tournament, dispatch
     from arena.worker import DatabaseSink
     from models.demo import demo_manifests
@@ -114,10 +114,10 @@ def activity(engine, db_url, tmp_path: Path):  # noqa: F811
         shutil.copy(path, folder / path.name)
         shutil.copy(path.parent / manifest.weights_file, folder / manifest.weights_file)
         with session_scope(engine) as session:
-            register_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
+            get_or_create_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
                                 manifest=manifest.model_dump(mode="json"))
         names.append(manifest.name)
-    config = TournamentConfig(name="metrics-rr", format="round-robin", board_size=9, rules="chinese",
+    config = RoundRobinConfig(name="metrics-rr", format="round-robin", board_size=9, rules="chinese",
                               move_limit=40, games_per_pairing=2,
                               participants=[{"name": f"n{i}", "kind": "checkpoint", "ref": n, "visits": 4}
                                             for i, n in enumerate(names)])

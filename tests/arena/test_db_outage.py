@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from arena.benchmarks.own_services import OwnPostgres, ServiceError
 from arena.db import migrate
-from arena.db.engine import make_engine, session_scope
+from arena.db.connection import make_engine, session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.tournaments import create_tournament, dispatch
 from arena.worker import DatabaseSink
 from search_workers import tasks
@@ -54,7 +54,7 @@ def postgres():
 
 def _block(url: str, engines: dict) -> tuple[int, dict]:
     """A tournament of fake engines, all its games in one block payload."""
-    config = TournamentConfig(
+    config = RoundRobinConfig(
         name="outage", format="round-robin", board_size=9, rules="chinese", komi=7.5,
         games_per_pairing=GAMES,
         participants=[{"name": "slow-a", "kind": "engine", "ref": "slow-a"},

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from arena.checkpoint_store import store_checkpoint
 from arena.checkpoints import record_checkpoint
-from arena.db.engine import session_scope
+from arena.context import ArenaContext
+from arena.db.connection import session_scope
 from arena.db.models import Checkpoint, ScheduledGame, Tournament
 from arena.settings import Settings
 from models.demo import demo_manifests
@@ -29,7 +30,7 @@ participants = [ { name = "pool-s50@16v", kind = "checkpoint", ref = "demo-9x9-s
 def _register(engine, path: Path, settings: Settings):  # noqa: F811
     stored = store_checkpoint(path, root=settings.checkpoint_root())
     with session_scope(engine) as session:
-        return record_checkpoint(session, stored, settings=settings)
+        return record_checkpoint(session, stored, context=ArenaContext.from_settings(settings))
 
 
 def test_a_new_checkpoint_is_enrolled_once_and_a_bad_template_keeps_the_registration(

@@ -25,7 +25,7 @@ import grpc
 import pytest
 import tritonclient.grpc as grpcclient
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.ports import free_port
 from arena.tokens import create_token

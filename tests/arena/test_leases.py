@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import select, update
 
 from arena import leases
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ScheduledGame, Tournament, Worker
 from arena.db.repository import record_finished_game
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.tournaments import advance, attempt_block_size, cancel, create_tournament, dispatch, failed_games, progress
 from search_workers.engines.config import parse_engine_config
 from search_workers.schemas import BlockPayload
@@ -28,7 +28,7 @@ SGF = "(;FF[4]GM[1]SZ[9]RE[B+R])"
 
 
 def _tournament(engine, name: str, games: int) -> tuple[int, list[int]]:  # noqa: F811
-    config = TournamentConfig(name=name, format="round-robin", board_size=9, rules="chinese",
+    config = RoundRobinConfig(name=name, format="round-robin", board_size=9, rules="chinese",
                               games_per_pairing=games,
                               participants=[{"name": "g1", "kind": "engine", "ref": "gnugo-l1"},
                                             {"name": "o1", "kind": "engine", "ref": "other"}])
@@ -232,7 +232,7 @@ def test_blocks_lost_with_the_broker_queue_go_out_again_within_seconds(engine, t
     import redis
 
     from arena import scheduler
-    from arena.db.engine import session_factory
+    from arena.db.connection import session_factory
     from arena.settings import Settings
     from arena.worker import make_celery, queued_blocks
     from tests.support.processes import private_redis_url

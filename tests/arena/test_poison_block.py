@@ -23,12 +23,12 @@ from pathlib import Path
 import redis
 from sqlalchemy import func, select
 
-from arena.db.engine import make_engine, session_factory, session_scope
+from arena.db.connection import make_engine, session_factory, session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.db.repository import register_checkpoint
+from arena.db.repository import get_or_create_checkpoint
 from arena.leases import LeasePolicy
 from arena.scheduler import scheduler_pass
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.settings import Settings
 from arena.tournaments import create_tournament, failed_games, progress
 from arena.worker import QUEUE, make_celery
@@ -54,9 +54,9 @@ def _tournament(engine, name: str, games_per_pairing: int) -> tuple[int, list[in
         refs = []
         for i in range(2):
             sha = hashlib.sha256(f"{name}-{i}".encode()).hexdigest()
-            register_checkpoint(session, sha256=sha, name=f"{name}-net{i}", manifest={"board_sizes": [9]})
+            get_or_create_checkpoint(session, sha256=sha, name=f"{name}-net{i}", manifest={"board_sizes": [9]})
             refs.append(f"{name}-net{i}")
-        config = TournamentConfig(
+        config = RoundRobinConfig(
             name=name, format="round-robin", board_size=9, rules="chinese", komi=7.5, move_limit=30,
             games_per_pairing=games_per_pairing,
             participants=[{"name": f"{name}-a", "kind": "checkpoint", "ref": refs[0], "visits": 2},

@@ -16,18 +16,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select, update
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.grpc.access import allow_all
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
-from arena.db.repository import register_checkpoint
+from arena.db.repository import get_or_create_checkpoint
 from arena.reference_ladder import ReferenceLadderError, configured_ladder, load_reference_ladder, \
     play_reference_ladder
-from arena.scheduling import TournamentConfig
+from arena.scheduling import GauntletConfig
 from arena.settings import Settings
 from arena.tournaments import create_tournament, dispatch
-from arena.worker import DatabaseSink, server_engines
+from arena.server_engines import server_engines
+from arena.worker import DatabaseSink
 from models.demo import demo_manifests
 from models.manifest import read_manifest
 from search_workers import tasks
@@ -130,10 +131,10 @@ def ladder_played(settings: Settings, engine, tmp_path_factory: pytest.TempPathF
                                .where(ScheduledGame.tournament_id == ladders[MAIN])).all()
         assert len(real) == 1
         simulated = _simulate(session, ladders[MAIN], TRUE_ELO, rng)
-        register_checkpoint(session, sha256=manifest.weights_sha256, name="ckpt",
+        get_or_create_checkpoint(session, sha256=manifest.weights_sha256, name="ckpt",
                             manifest=manifest.model_dump(mode="json"))
         for condition, komi in ((MAIN, 7.5), (OTHER, 5.5)):
-            config = TournamentConfig(
+            config = GauntletConfig(
                 name=f"ckpt vs ladder {komi}", format="gauntlet", board_size=9, rules="chinese", komi=komi,
                 games_per_pairing=100, candidates=["ckpt@16v"],
                 participants=[{"name": "ckpt@16v", "kind": "checkpoint", "ref": "ckpt", "visits": 16},
@@ -220,7 +221,7 @@ def test_a_ladder_naming_an_unknown_engine_or_bad_values_is_refused(settings: Se
 
 
 def test_grpc_leaderboard_entries_carry_the_scale(settings: Settings, engine, ladder_played: dict) -> None:  # noqa: F811
-    server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=allow_all, poll_s=0.05, engines={})
+    server = serve(settings, 0, host="127.0.0.1", db_engine=engine, authorize=allow_all, poll_s=0.05, engines={})
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:
         board = arena_pb2_grpc.ArenaStub(channel).GetLeaderboard(arena_pb2.GetLeaderboardRequest(condition=MAIN),

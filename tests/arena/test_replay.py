@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, ScheduledGame
 from arena.replay import ReplayError, replay_game
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.tournaments import create_tournament, dispatch
 from arena.worker import DatabaseSink
 from search_workers import tasks
@@ -28,7 +28,7 @@ def played(engine, db_url, tmp_path_factory) -> tuple[Path, list[int]]:  # noqa:
     root = tmp_path_factory.mktemp("store")
     with session_scope(engine) as session:
         names = register_demo_checkpoints(session, store=root)
-    config = TournamentConfig(
+    config = RoundRobinConfig(
         name="replayed", format="round-robin", board_size=9, rules="chinese", games_per_pairing=2,
         openings={"source": "random", "plies": 2, "count": 1},
         participants=[{"name": f"{n}@4v", "kind": "checkpoint", "ref": n, "visits": 4} for n in names])

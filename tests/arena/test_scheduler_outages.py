@@ -19,9 +19,9 @@ from sqlalchemy import func, select
 
 from arena.benchmarks.own_services import OwnPostgres, OwnRedis, ServiceError
 from arena.db import migrate
-from arena.db.engine import make_engine, session_scope
+from arena.db.connection import make_engine, session_scope
 from arena.db.models import ScheduledGame
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.tournaments import create_tournament
 from arena.worker import QUEUE
 from tests.support.ci import unavailable
@@ -65,7 +65,7 @@ def scheduler(services):
 
 
 def _tournament(url: str, name: str) -> int:
-    config = TournamentConfig(name=name, format="round-robin", board_size=9, rules="chinese", komi=7.5,
+    config = RoundRobinConfig(name=name, format="round-robin", board_size=9, rules="chinese", komi=7.5,
                               games_per_pairing=2,
                               participants=[{"name": "fa", "kind": "engine", "ref": "fa"},
                                             {"name": "fb", "kind": "engine", "ref": "fb"}],

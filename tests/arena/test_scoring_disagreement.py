@@ -8,7 +8,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ScheduledGame
 from arena.db.repository import ConflictingResultError, StorageError, record_finished_game
 from arena.worker import DatabaseSink
@@ -65,7 +65,7 @@ def games(client, auth, engine, db_url) -> list[int]:  # noqa: F811
             assert sink.record(record(game_id, *game))
         assert not sink.record(record(ids[0], *GAMES[0]))  # an identical rewrite changes nothing
     finally:
-        sink.engine.dispose()
+        sink.db_engine.dispose()
     return list(ids)
 
 

@@ -14,15 +14,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from arena.checkpoint_store import store_checkpoint
-from arena.db.engine import make_engine, session_factory, session_scope
+from arena.db.connection import make_engine, session_factory, session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.db.repository import register_checkpoint
-from arena.scheduling import TournamentConfig
+from arena.db.repository import get_or_create_checkpoint
+from arena.scheduling import RoundRobinConfig
 from arena.leases import LeasePolicy
 from arena.scheduler import scheduler_pass
 from arena.settings import Settings
 from arena.tournaments import advance, create_tournament, dispatch, progress
-from arena.worker import enqueue, make_celery, server_engines
+from arena.server_engines import server_engines
+from arena.worker import enqueue, make_celery
 from models.demo import demo_manifests
 from search_workers.go import read_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
@@ -45,7 +46,7 @@ def _settings(env: dict[str, str]) -> Settings:
 
 def _tournament(db_url: str, root: Path, name: str, *, engines: dict, players: list[dict],  # noqa: F811
                 games_per_pairing: int) -> int:
-    config = TournamentConfig(name=name, format="round-robin", participants=players, board_size=9,
+    config = RoundRobinConfig(name=name, format="round-robin", participants=players, board_size=9,
                               rules="chinese", komi=7.5, games_per_pairing=games_per_pairing,
                               openings={"source": "random", "plies": 2, "count": 8, "seed": 3})
     sql = make_engine(db_url)
@@ -53,7 +54,7 @@ def _tournament(db_url: str, root: Path, name: str, *, engines: dict, players: l
         with session_scope(sql) as session:
             for path in demo_manifests()[-2:]:
                 stored = store_checkpoint(path, root=root)
-                register_checkpoint(session, sha256=stored.sha256, name=stored.name,
+                get_or_create_checkpoint(session, sha256=stored.sha256, name=stored.name,
                                     manifest=stored.manifest.model_dump(mode="json"))
             return create_tournament(session, config, engines=engines).id
     finally:

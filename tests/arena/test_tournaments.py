@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Player, ScheduledGame, Tournament
-from arena.db.repository import record_finished_game, register_checkpoint
-from arena.scheduling import TournamentConfig
+from arena.db.repository import record_finished_game, get_or_create_checkpoint
+from arena.scheduling import TournamentConfig, parse_config
 from arena.tournaments import TournamentError, advance, create_tournament, dispatch, progress
 from models.demo import demo_manifests
 from models.manifest import read_manifest
@@ -32,15 +32,15 @@ def checkpoints(engine) -> list[str]:  # noqa: F811
     with session_scope(engine) as session:
         for path in demo_manifests():
             manifest = read_manifest(path)
-            register_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
+            get_or_create_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
                                 manifest=manifest.model_dump(mode="json"))
             names.append(manifest.name)
     return names
 
 
 def _config(name: str, participants: list[dict], **extra) -> TournamentConfig:
-    return TournamentConfig(name=name, participants=participants, board_size=9, rules="chinese", **{
-        "format": "round-robin", "openings": {"source": "random", "plies": 2, "count": 4}, **extra})
+    return parse_config({"name": name, "participants": participants, "board_size": 9, "rules": "chinese",
+                         "format": "round-robin", "openings": {"source": "random", "plies": 2, "count": 4}, **extra})
 
 
 def _count(engine, model) -> int:  # noqa: F811
@@ -76,7 +76,7 @@ def test_impossible_configurations_fail_validation(change: dict, message: str) -
             "participants": [{"name": "a", "kind": "engine", "ref": "gnugo-l1"},
                              {"name": "b", "kind": "engine", "ref": "gnugo-l1"}], **change}
     with pytest.raises(ValueError, match=message):
-        TournamentConfig.model_validate(data)
+        parse_config(data)
 
 
 def test_round_robin_is_stored_dispatched_once_and_finishes(engine, checkpoints) -> None:  # noqa: F811

@@ -15,7 +15,8 @@ import pytest
 
 from arena.checkpoint_store import store_checkpoint
 from arena.checkpoints import record_checkpoint
-from arena.db.engine import session_scope
+from arena.context import ArenaContext
+from arena.db.connection import session_scope
 from arena.db.models import Checkpoint
 from arena.ports import free_port
 from arena.settings import Settings
@@ -45,7 +46,8 @@ def test_model_names_are_deterministic_valid_and_per_flavour() -> None:
 def test_without_triton_settings_registration_does_not_touch_triton(engine, tmp_path: Path) -> None:  # noqa: F811
     stored = store_checkpoint(demo_manifests()[0], root=tmp_path / "store")
     with session_scope(engine) as session:
-        assert record_checkpoint(session, stored, settings=Settings(database_url="x")).triton is None
+        context = ArenaContext.from_settings(Settings(database_url="x"))
+        assert record_checkpoint(session, stored, context=context).triton is None
     assert triton_context(Settings(database_url="x")) == {}
 
 
@@ -54,7 +56,7 @@ def test_triton_down_keeps_the_registration_and_reports_it(engine, tmp_path: Pat
     settings = Settings(database_url="x", triton_url=f"127.0.0.1:{free_port()}", triton_repository=tmp_path / "repo",
                         triton_flavour="cpu")
     with session_scope(engine) as session:
-        registration = record_checkpoint(session, stored, settings=settings)
+        registration = record_checkpoint(session, stored, context=ArenaContext.from_settings(settings))
     model = checkpoint_model_name(stored.sha256, 9, "cpu")
     publication = registration.triton
     assert publication.models == publication.exported == [model] and publication.loaded == []

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import make_engine, session_scope
+from arena.db.connection import make_engine, session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.scheduling import TournamentConfig
+from arena.scheduling import RoundRobinConfig
 from arena.settings import Settings
 from arena.tournaments import create_tournament, dispatch
 from arena.worker import enqueue, make_celery
@@ -72,7 +72,7 @@ def test_sigterm_stops_the_block_at_its_next_game_and_gives_the_rest_back(db_url
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
     env.update(ARENA_DATABASE_URL=db_url, ARENA_DATA_DIR=str(tmp_path / "data"), ARENA_BROKER_URL=private_redis_url(),
                ARENA_ENGINES_FILE=str(engines_file), ARENA_LEASE_S="5", ARENA_WORKER_METRICS_PORT="0")
-    config = TournamentConfig(name=f"sigterm-{pool[1]}", format="round-robin", board_size=9, rules="chinese", komi=7.5,
+    config = RoundRobinConfig(name=f"sigterm-{pool[1]}", format="round-robin", board_size=9, rules="chinese", komi=7.5,
                               games_per_pairing=GAMES,
                               participants=[{"name": "slow-a", "kind": "engine", "ref": "slow-a"},
                                             {"name": "slow-b", "kind": "engine", "ref": "slow-b"}],

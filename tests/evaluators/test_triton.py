@@ -243,7 +243,7 @@ def test_plays_a_searched_game_through_triton_like_in_process(evaluator: TritonE
                                                              net: PolicyValueNet) -> None:
     # The same search over the same network, served two ways: every searched move agrees
     # (outputs match to 1e-4, far below what could change a visit count at 16 visits).
-    from search_workers.engines import MctsPlayer, play_block
+    from search_workers.engines import MctsPlayer, play_seats
     from search_workers.evaluators import TorchEvaluator
     from search_workers.go import Rules
     from search_workers.search import SearchConfig
@@ -252,8 +252,8 @@ def test_plays_a_searched_game_through_triton_like_in_process(evaluator: TritonE
     rules = Rules.preset("chinese")
     remote = MctsPlayer("triton", evaluator, config)
     local = MctsPlayer("torch", TorchEvaluator(net, board_size=BOARD, device="cpu"), config)
-    (through_triton,) = play_block([remote], [remote], board_size=BOARD, rules=rules, move_limit=120)
-    (in_process,) = play_block([local], [local], board_size=BOARD, rules=rules, move_limit=120)
+    (through_triton,) = play_seats([remote], [remote], board_size=BOARD, rules=rules, move_limit=120)
+    (in_process,) = play_seats([local], [local], board_size=BOARD, rules=rules, move_limit=120)
     assert through_triton.final.move_number > 20
     assert through_triton.final.moves == in_process.final.moves
     assert through_triton.result == in_process.result

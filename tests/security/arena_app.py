@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.settings import Settings
 from arena.tokens import SCOPES, create_token
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module

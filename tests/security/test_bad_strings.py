@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Tournament
 from tests.security.arena_app import (  # noqa: F401 -- fixtures
     admin_url, app_with, client, db_url, engine, headers, settings, tokens, tournament_config)

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from arena.checkpoint_store import store_checkpoint
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.db.repository import register_checkpoint
-from arena.scheduling import TournamentConfig
+from arena.db.repository import get_or_create_checkpoint
+from arena.scheduling import RoundRobinConfig
 from arena.tournaments import cancel, create_tournament, dispatch
 from arena.worker import DatabaseSink
 from models.demo import demo_manifests
@@ -36,7 +36,7 @@ def store(engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
     with session_scope(engine) as session:
         for path in demo_manifests()[-2:]:
             stored = store_checkpoint(path, root=root)
-            register_checkpoint(session, sha256=stored.sha256, name=stored.name,
+            get_or_create_checkpoint(session, sha256=stored.sha256, name=stored.name,
                                 manifest=stored.manifest.model_dump(mode="json"))
             names.append(stored.name)
     return root, names
@@ -44,7 +44,7 @@ def store(engine, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[
 
 def _block(engine, names: list[str], tournament: str) -> tuple[int, dict]:  # noqa: F811
     """A tournament of GAMES games between the two checkpoints, sent as one block: (id, payload)."""
-    config = TournamentConfig(name=tournament, format="round-robin", board_size=9, rules="chinese",
+    config = RoundRobinConfig(name=tournament, format="round-robin", board_size=9, rules="chinese",
                               move_limit=60, games_per_pairing=GAMES, participants=[
                                   {"name": f"{n}@2v", "kind": "checkpoint", "ref": n, "visits": 2} for n in names])
     sent: list[dict] = []

@@ -26,7 +26,7 @@ from torch import nn
 import models.checkpoint
 from arena.checkpoints import CheckpointNameTaken, record_checkpoint
 from arena.checkpoint_store import store_checkpoint
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ApiToken, Checkpoint
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
@@ -151,7 +151,7 @@ def test_onnx_upload_is_415(client, headers, engine, settings, tmp_path) -> None
 def test_torchscript_by_grpc_path_is_invalid_argument(settings, engine, tokens, tmp_path) -> None:  # noqa: F811
     victim = _victim(tmp_path)
     manifest = _scripted(tmp_path, FileWriter(str(victim), len(SECRET)), "writer")
-    server = serve(settings.model_copy(update={"import_dirs": [tmp_path]}), 0, engine=engine, engines={})
+    server = serve(settings.model_copy(update={"import_dirs": [tmp_path]}), 0, db_engine=engine, engines={})
     before = _state(engine, settings)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:

@@ -18,7 +18,7 @@ import grpc
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ApiToken, Tournament
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
@@ -32,7 +32,7 @@ TIMEOUT = 10.0
 @contextmanager
 def arena_grpc(settings: Settings, engine, **changes) -> Iterator[tuple[grpc.Server, arena_pb2_grpc.ArenaStub]]:  # noqa: F811
     """A real server on a free loopback port with `settings` changed by `changes`, and a stub."""
-    server = serve(settings.model_copy(update=changes), 0, engine=engine, poll_s=0.05,
+    server = serve(settings.model_copy(update=changes), 0, db_engine=engine, poll_s=0.05,
                    send=lambda payload: None)
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:
@@ -136,7 +136,7 @@ def test_writes_need_a_submit_token(settings, engine, tokens) -> None:  # noqa: 
 
 def test_open_writes_must_be_asked_for(settings, engine) -> None:  # noqa: F811
     request = arena_pb2.ScheduleTournamentRequest(config_json=json.dumps(tournament_config("open")), no_dispatch=True)
-    server = serve(settings, 0, engine=engine, open_writes=True)
+    server = serve(settings, 0, db_engine=engine, open_writes=True)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
             assert arena_pb2_grpc.ArenaStub(channel).ScheduleTournament(request, timeout=TIMEOUT).tournament_id
@@ -154,7 +154,7 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
 def test_tls(settings, engine, tmp_path) -> None:  # noqa: F811
     cert, key = _self_signed(tmp_path)
-    server = serve(settings.model_copy(update={"grpc_tls_cert": cert, "grpc_tls_key": key}), 0, engine=engine,
+    server = serve(settings.model_copy(update={"grpc_tls_cert": cert, "grpc_tls_key": key}), 0, db_engine=engine,
                    engines={})
     try:
         credentials = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
@@ -167,4 +167,4 @@ def test_tls(settings, engine, tmp_path) -> None:  # noqa: F811
     finally:
         server.stop(grace=None).wait()
     with pytest.raises(ValueError, match="ARENA_GRPC_TLS_KEY"):
-        serve(settings.model_copy(update={"grpc_tls_cert": cert}), 0, engine=engine, engines={})
+        serve(settings.model_copy(update={"grpc_tls_cert": cert}), 0, db_engine=engine, engines={})

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Checkpoint, Tournament
 from arena.import_roots import REFUSAL
 from models.demo import demo_manifests
@@ -143,4 +143,4 @@ def test_openings_directory_outside_the_roots_is_refused(client, headers, engine
 def test_openings_directory_inside_a_root_works(client, headers, places) -> None:  # noqa: F811
     response = _sgf_tournament(client, headers, "sgf-inside", _sgf_folder(places["root"] / "openings"))
     assert response.status_code == 201, response.text
-    assert len(response.json()["tournament"]["configuration"]["opening_book"]) >= 1
+    assert len(response.json()["tournament"]["opening_book"]) >= 1

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
 from arena.db.repository import record_finished_game
 from arena.grpc.generated import arena_pb2

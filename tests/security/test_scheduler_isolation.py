@@ -14,7 +14,7 @@ import pytest
 from kombu.exceptions import EncodeError
 from sqlalchemy import func, select, update
 
-from arena.db.engine import session_factory, session_scope
+from arena.db.connection import session_factory, session_scope
 from arena import scheduler
 from arena.db.models import ScheduledGame, Tournament
 from arena.scheduler import FAILED, scheduler_pass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ApiToken, Checkpoint, Tournament
 from arena.tokens import TokenError, create_token, token_sha256
 from tests.security.arena_app import (  # noqa: F401 -- fixtures

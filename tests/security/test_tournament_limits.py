@@ -21,12 +21,12 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Player, ScheduledGame, Tournament
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
-from arena.scheduling import TournamentConfig, next_games, opening_book
-from arena.worker import server_engines
+from arena.scheduling import next_games, opening_book, parse_config
+from arena.server_engines import server_engines
 from search_workers import tasks
 from search_workers.go import GameState
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
@@ -110,7 +110,7 @@ def _configs(draw) -> dict:
 def test_anything_a_tournament_accepts_builds_a_valid_block_payload(data: dict) -> None:
     """The contract: what TournamentConfig accepts, BlockPayload and the worker's search accept."""
     try:
-        config = TournamentConfig.model_validate(data)
+        config = parse_config(data)
     except ValidationError:
         return
     book = opening_book(config.openings, board_size=config.board_size, rules=config.game_rules())
@@ -237,7 +237,7 @@ def test_planning_a_large_tournament_leaves_the_event_loop_free(client, headers,
 def test_grpc_refuses_the_same_oversized_tournament(settings, tokens, engine) -> None:  # noqa: F811
     """ScheduleTournament applies the HTTP API's limits: INVALID_ARGUMENT naming the setting."""
     sent: list[dict] = []
-    server = serve(settings, 0, engine=engine, engines=server_engines(settings), send=sent.append)
+    server = serve(settings, 0, db_engine=engine, engines=server_engines(settings), send=sent.append)
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     body = tournament_config("huge-over-grpc", games_per_pairing=100, participants=[
         {"name": f"p{i}", "kind": "engine", "ref": "e1"} for i in range(50)])

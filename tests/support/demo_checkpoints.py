@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from arena.db.repository import register_checkpoint
+from arena.db.repository import get_or_create_checkpoint
 from models.demo import demo_manifests
 from models.manifest import read_manifest
 
@@ -19,7 +19,7 @@ def register_demo_checkpoints(session: Session, count: int = 2, *, store: Path |
     names = []
     for path in demo_manifests()[-count:]:
         manifest = read_manifest(path)
-        register_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
+        get_or_create_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
                             manifest=manifest.model_dump(mode="json"))
         if store is not None:
             folder = store / manifest.weights_sha256

@@ -33,12 +33,12 @@ from starlette.concurrency import run_in_threadpool
 
 from arena.checkpoint_store import Admission
 from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
-from arena.db import queries
+from arena.db import checkpoint_queries, condition_queries
 from arena.db.models import Checkpoint
 from arena.import_roots import NotImportableError
 from models.checkpoint import CheckpointError, ExecutableFormatError
 
-from ..deps import ReadAccess, SessionDep, SettingsDep, WriteAccess, unprocessable
+from ..deps import ContextDep, ReadAccess, SessionDep, SettingsDep, WriteAccess, unprocessable
 from ..uploads import Field as UploadField
 from ..uploads import FormError, UploadTooLarge, receive_form
 
@@ -84,7 +84,7 @@ class PlayerRating:
 
 @dataclass(frozen=True)
 class CheckpointDetail:
-    checkpoint: queries.CheckpointSummary
+    checkpoint: checkpoint_queries.CheckpointSummary
     manifest: dict[str, Any]
     players: list[PlayerRating]
 
@@ -130,12 +130,13 @@ def _arrange_upload(folder: Path, parts: dict[str, Path | bytes]) -> tuple[Path,
     return manifest_path, name
 
 
-def _register(session, settings, token_id: int, path: Path | str, name: str | None, *, field: str,
+def _register(session, context, token_id: int, path: Path | str, name: str | None, *, field: str,
               roots) -> JSONResponse:
     """Admit, store and record (blocking: the callers run it in a worker thread)."""
     try:
-        registration = register_checkpoint_file(session, path, settings=settings, admission=Admission.network(settings),
-                                                roots=roots, name=name, token_id=token_id)
+        registration = register_checkpoint_file(session, path, context=context,
+                                                admission=Admission.network(context.settings), roots=roots,
+                                                name=name, token_id=token_id)
     except NotImportableError as exc:
         raise unprocessable(("body", "path"), str(exc)) from None
     except ExecutableFormatError as exc:
@@ -151,7 +152,7 @@ def _register(session, settings, token_id: int, path: Path | str, name: str | No
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             detail="the server could not store the checkpoint; try again later") from None
     session.commit()
-    summary = queries.checkpoint_summary(session, registration.checkpoint.id)
+    summary = checkpoint_queries.checkpoint_summary(session, registration.checkpoint.id)
     body = {"checkpoint": summary, "created": registration.created, "dropped_parent": registration.dropped_parent,
             # null: Triton not configured; else its models, and an error that did not undo the registration
             "triton": registration.triton.as_json() if registration.triton is not None else None,
@@ -169,7 +170,7 @@ def _register(session, settings, token_id: int, path: Path | str, name: str | No
                                              "ARENA_API_MAX_MANIFEST_BYTES)"},
                         415: {"description": "TorchScript/ONNX: executable, registered by an operator only"},
                         422: {"description": "refused: the message names the field or the check"}})
-async def register_checkpoint(request: Request, session: SessionDep, settings: SettingsDep,
+async def register_checkpoint(request: Request, session: SessionDep, settings: SettingsDep, context: ContextDep,
                               token: WriteAccess) -> JSONResponse:
     limit = settings.api_max_upload_bytes
     content_type = request.headers.get("content-type", "")
@@ -179,7 +180,7 @@ async def register_checkpoint(request: Request, session: SessionDep, settings: S
             body = RegisterPath.model_validate_json(raw)
         except ValidationError as exc:
             raise unprocessable(("body", *exc.errors()[0]["loc"]), exc.errors()[0]["msg"]) from None
-        return await run_in_threadpool(_register, session, settings, token.id, body.path, body.name, field="path",
+        return await run_in_threadpool(_register, session, context, token.id, body.path, body.name, field="path",
                                        roots=settings.import_dirs)
     if not content_type.startswith("multipart/form-data"):
         raise unprocessable(("body",), "send multipart/form-data (manifest, weights) or application/json "
@@ -198,7 +199,7 @@ async def register_checkpoint(request: Request, session: SessionDep, settings: S
         except FormError as exc:
             raise unprocessable(("body", exc.field) if exc.field else ("body",), str(exc)) from None
         manifest_path, name = _arrange_upload(folder, parts)
-        return await run_in_threadpool(_register, session, settings, token.id, manifest_path, name, field="weights",
+        return await run_in_threadpool(_register, session, context, token.id, manifest_path, name, field="weights",
                                        roots=None)  # a folder the server chose
     finally:
         await run_in_threadpool(shutil.rmtree, folder, True)
@@ -207,8 +208,8 @@ async def register_checkpoint(request: Request, session: SessionDep, settings: S
 @router.get("", summary="Registered checkpoints, oldest first", dependencies=[ReadAccess])
 def list_checkpoints(session: SessionDep, run: str | None = Query(default=None, description="Only this training "
                                                                                              "run's.")
-                     ) -> list[queries.CheckpointSummary]:
-    return queries.list_checkpoints(session, run=run)
+                     ) -> list[checkpoint_queries.CheckpointSummary]:
+    return checkpoint_queries.list_checkpoints(session, run=run)
 
 
 @router.get("/{ref}", summary="One checkpoint (id, name, sha256 or prefix) with its players' ratings per condition",
@@ -216,12 +217,13 @@ def list_checkpoints(session: SessionDep, run: str | None = Query(default=None, 
 def get_checkpoint(ref: str, session: SessionDep, request: Request) -> CheckpointDetail:
     row = session.get(Checkpoint, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 10 else None
     if row is None:
-        row = queries.find_checkpoint(session, ref)
-    players = queries.checkpoint_players(session, row.id)
+        row = checkpoint_queries.find_checkpoint(session, ref)
+    players = checkpoint_queries.checkpoint_players(session, row.id)
     # A rating per pool the player has games in: a 9x9 rating says nothing about 19x19.
     ratings, rated = [], set()
-    for condition in queries.player_conditions(session, players) if players else ():
-        board = queries.leaderboard(session, condition=condition, reference=request.app.state.reference_ladder)
+    for condition in condition_queries.player_conditions(session, players) if players else ():
+        # Every game's leaderboard of the pool: the app's one service, fitted only if a game was added.
+        board = request.app.state.leaderboards.get(session, condition=condition).board
         standings = {s.name: s for s in board.standings}
         for p in players:
             if p in standings:
@@ -230,5 +232,5 @@ def get_checkpoint(ref: str, session: SessionDep, request: Request) -> Checkpoin
                                             **board.reference_of(p)))
                 rated.add(p)
     ratings += [PlayerRating(name=p, condition=None, elo=None, ci95=None, games=0) for p in players if p not in rated]
-    return CheckpointDetail(checkpoint=queries.checkpoint_summary(session, row.id), manifest=dict(row.manifest),
-                            players=ratings)
+    return CheckpointDetail(checkpoint=checkpoint_queries.checkpoint_summary(session, row.id),
+                            manifest=dict(row.manifest), players=ratings)

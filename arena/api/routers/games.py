@@ -21,7 +21,7 @@ from typing import Annotated, Any, get_type_hints
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from arena.db import queries
+from arena.db import game_queries, lookup, tournament_queries
 
 from ..deps import ReadAccess, SessionDep, check_read, in_session, unprocessable
 from ..encoding import json_response
@@ -34,10 +34,10 @@ MAX_LIMIT = 500
 _CURSOR_PREFIX = "g1:"
 _DIGITS = re.compile(r"[0-9]{1,10}")
 # Game ids are the database's integer keys: a larger one is refused (422) rather than sent to it.
-GameId = Annotated[int, Path(ge=1, le=queries.MAX_DB_ID, description="A finished game's id.")]
+GameId = Annotated[int, Path(ge=1, le=lookup.MAX_DB_ID, description="A finished game's id.")]
 
 
-_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(queries.GameSummary))  # the rows' columns
+_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(game_queries.GameSummary))  # the rows' columns
 
 
 # The provenance keys a client may see (search_workers.tasks.finished_record writes them). An
@@ -51,16 +51,16 @@ def public_provenance(provenance: dict[str, Any]) -> dict[str, Any]:
     return {key: provenance[key] for key in PUBLIC_PROVENANCE if key in provenance}
 
 
-# queries.GameDetail without what only operators may see: the worker that played the game (its
+# game_queries.GameDetail without what only operators may see: the worker that played the game (its
 # host and process id). Made from GameDetail's fields, so a field added there is public here.
 _PRIVATE_DETAIL = ("worker",)
-_DETAIL_TYPES = get_type_hints(queries.GameDetail)
+_DETAIL_TYPES = get_type_hints(game_queries.GameDetail)
 PublicGameDetail = dataclasses.make_dataclass(
-    "PublicGameDetail", [(f.name, _DETAIL_TYPES[f.name]) for f in dataclasses.fields(queries.GameDetail)
+    "PublicGameDetail", [(f.name, _DETAIL_TYPES[f.name]) for f in dataclasses.fields(game_queries.GameDetail)
                          if f.name not in _PRIVATE_DETAIL], frozen=True)
 
 
-def public_detail(detail: queries.GameDetail) -> PublicGameDetail:
+def public_detail(detail: game_queries.GameDetail) -> PublicGameDetail:
     """`detail` as clients see it: no worker, and `public_provenance` for its model_versions."""
     fields = {f.name: getattr(detail, f.name) for f in dataclasses.fields(PublicGameDetail)}
     return PublicGameDetail(**{**fields, "model_versions": public_provenance(detail.model_versions)})
@@ -68,7 +68,7 @@ def public_detail(detail: queries.GameDetail) -> PublicGameDetail:
 
 @dataclass(frozen=True)
 class GamePage:
-    games: list[queries.GameSummary]
+    games: list[game_queries.GameSummary]
     next_cursor: str | None  # pass as `cursor` for the next page; None: this is the last
 
 
@@ -83,7 +83,7 @@ def decode_cursor(cursor: str) -> int:
         text = ""
     digits = text[len(_CURSOR_PREFIX):]
     if (not text.startswith(_CURSOR_PREFIX) or not _DIGITS.fullmatch(digits)
-            or int(digits) > queries.MAX_DB_ID):
+            or int(digits) > lookup.MAX_DB_ID):
         raise unprocessable(("query", "cursor"), "not a cursor this API issued (use next_cursor of a page)")
     return int(digits)
 
@@ -95,7 +95,7 @@ class GameQuery(BaseModel):
     opponent: str | None = Field(default=None, description="With player: only games against this player.")
     tournament: str | None = Field(default=None, description="A tournament id or name.")
     result: str | None = Field(default=None, description=f"A result string (B+R, W+3.5, 0, Void) or one of "
-                                                         f"{', '.join(queries.RESULT_KINDS)}.")
+                                                         f"{', '.join(game_queries.RESULT_KINDS)}.")
     since: datetime | None = Field(default=None, description="Finished at or after (ISO 8601).")
     until: datetime | None = Field(default=None, description="Finished before (ISO 8601).")
     cursor: str | None = Field(default=None, description="next_cursor of the previous page.")
@@ -114,16 +114,16 @@ async def list_games(request: Request) -> Response:
     if query.since is not None and query.until is not None and query.until <= query.since:
         raise unprocessable(("query", "until"), "must be after since")
     before_id = None if query.cursor is None else decode_cursor(query.cursor)
-    filters = queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
-                                 result=query.result, since=query.since, until=query.until)
+    filters = game_queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
+                                      result=query.result, since=query.since, until=query.until)
     try:
-        statement, params = queries.games_statement(filters, before_id=before_id, limit=query.limit + 1)
+        statement, params = game_queries.games_statement(filters, before_id=before_id, limit=query.limit + 1)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise unprocessable(("query", field), message) from None
     rows = await request.app.state.reads.fetch(statement, params)
     if not rows and query.tournament is not None:
-        await in_session(request, queries.find_tournament, query.tournament)  # 404 naming near matches
+        await in_session(request, tournament_queries.find_tournament, query.tournament)  # 404 naming near matches
     more = len(rows) > query.limit
     del rows[query.limit:]
     # A GamePage, straight from the rows: orjson writes what FastAPI would for GameSummary objects
@@ -138,11 +138,11 @@ async def list_games(request: Request) -> Response:
 @router.get("/{game_id}.sgf", summary="The game's SGF", response_class=Response, dependencies=[ReadAccess],
             responses={200: {"content": {"application/x-go-sgf": {}}}, 404: {"description": "unknown or unfinished"}})
 def game_sgf(game_id: GameId, session: SessionDep) -> Response:
-    return Response(queries.game_sgf(session, game_id), media_type="application/x-go-sgf",
+    return Response(game_queries.game_sgf(session, game_id), media_type="application/x-go-sgf",
                     headers={"Content-Disposition": f'attachment; filename="game-{game_id}.sgf"'})
 
 
 @router.get("/{game_id}", summary="A finished game with per-move statistics", dependencies=[ReadAccess],
             responses={404: {"description": "unknown or unfinished"}})
 def get_game(game_id: GameId, session: SessionDep) -> PublicGameDetail:
-    return public_detail(queries.game_detail(session, game_id))
+    return public_detail(game_queries.game_detail(session, game_id))

@@ -2,10 +2,11 @@
 visits, and a training run's Elo vs step, all fitted from stored games of one rating pool (a
 condition: board size, rules, komi; `?condition=`, default the one with the most games, never a
 mix; every response names its condition and lists the others with their games)
-(`arena.db.queries.leaderboard`, `Leaderboard.as_dict()`), kept in the app's
-`LeaderboardCache` until a game is added (a 100k-game fit takes a fraction of a second). Whether
-one has been is known to within `Settings.api_leaderboard_max_age_s` per leaderboard, asked in
-the background while requests are served (`_RecentKeys`)."""
+(`arena.leaderboards`, `Leaderboard.as_dict()`), kept by the process's `LeaderboardService`
+(`app.state.leaderboards`, shared with gRPC and the metrics) until a game is added (a 100k-game
+fit takes a fraction of a second). Whether one has been is known to within
+`Settings.api_leaderboard_max_age_s` per leaderboard, asked in the background while requests are
+served (`_RecentKeys`)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ from fastapi.concurrency import run_in_threadpool
 
 from pydantic import BaseModel, Field
 
-from arena.db import queries
-from arena.reference_ladder import configured_ladder
+from arena.db import checkpoint_queries, condition_queries, tournament_queries
+from arena.leaderboards import (CachedLeaderboard, LeaderboardKey, LeaderboardService, StepPoint,
+                                leaderboard_key_params, leaderboard_key_statement)
+from arena.leaderboards import elo_vs_step as step_points  # the route below is named elo_vs_step
 from arena.settings import Settings
 
 from ..deps import ReadAccess, check_read, in_session, with_session
@@ -38,7 +41,7 @@ class BoardQuery(BaseModel):
     """Which leaderboard: a tournament's or every game's, of one rating pool (condition)."""
 
     tournament: str | None = Field(default=None, description="A tournament id or name; default: every finished game.")
-    condition: str | None = Field(default=None, max_length=100, pattern=queries.CONDITION_PATTERN,
+    condition: str | None = Field(default=None, max_length=100, pattern=condition_queries.CONDITION_PATTERN,
                                   description="The rating pool, e.g. '9x9 chinese komi 7.5'; default: the "
                                               "condition with the most games (404: no tournament under it).")
     board_size: int | None = Field(default=None, ge=2, le=25,
@@ -57,10 +60,10 @@ class _RecentKeys:
 
     def __init__(self, max_age_s: float) -> None:
         self.max_age_s = max_age_s
-        self._rows: dict[tuple[Any, ...], tuple[float, queries.LeaderboardKey]] = {}
+        self._rows: dict[tuple[Any, ...], tuple[float, LeaderboardKey]] = {}
         self._refreshing: dict[tuple[Any, ...], asyncio.Task] = {}  # keeps the tasks referenced
 
-    def get(self, params: tuple[Any, ...], refresh: Callable[[], Awaitable[Any]]) -> queries.LeaderboardKey | None:
+    def get(self, params: tuple[Any, ...], refresh: Callable[[], Awaitable[Any]]) -> LeaderboardKey | None:
         """The key read for `params` less than `max_age_s` ago, if any; past half of that, `refresh`
         (which reads and `put`s it) is started in the background, once."""
         found = self._rows.get(params)
@@ -81,46 +84,43 @@ class _RecentKeys:
             # The next request past the max age reads the key itself and answers the error.
             log.warning("background read of a leaderboard key failed: %s", task.exception())
 
-    def put(self, params: tuple[Any, ...], row: queries.LeaderboardKey, read_at: float) -> None:
+    def put(self, params: tuple[Any, ...], row: LeaderboardKey, read_at: float) -> None:
         if self.max_age_s > 0:
             if len(self._rows) >= self.MAX:
                 self._rows.clear()
             self._rows[params] = (read_at, row)
 
 
-async def _read_key(request: Request, tournament: str | int | None, recent: _RecentKeys) -> queries.LeaderboardKey:
+async def _read_key(request: Request, tournament: str | int | None, recent: _RecentKeys) -> LeaderboardKey:
     read_at = time.monotonic()  # before the read: the rows are at least this new
-    statement = queries.leaderboard_key_statement(tournament=tournament is not None)
-    params = queries.leaderboard_key_params(tournament)
-    key = queries.LeaderboardKey.from_rows(await request.app.state.reads.fetch(statement, params))
+    statement = leaderboard_key_statement(tournament=tournament is not None)
+    params = leaderboard_key_params(tournament)
+    key = LeaderboardKey.from_rows(await request.app.state.reads.fetch(statement, params))
     if key.tournament_id is not None or tournament is None:
         recent.put((tournament,), key, read_at)
     return key
 
 
-def attach_state(state: Any, settings: Settings) -> None:
-    """What these routes keep per app, on `state` (the app's): the leaderboard cache (a fit is
-    redone only when games are added) and the recently read keys."""
-    state.leaderboards = queries.LeaderboardCache(encode=encode)
+def attach_state(state: Any, settings: Settings, leaderboards: LeaderboardService) -> None:
+    """What these routes keep per app, on `state` (the app's): the process's leaderboard service
+    (a fit is redone only when games are added) and the recently read keys."""
+    state.leaderboards = leaderboards
     state.leaderboard_keys = _RecentKeys(settings.api_leaderboard_max_age_s)
-    # The reference scale every leaderboard reports on (ARENA_REFERENCE_LADDER; a bad file stops the start).
-    ladder = configured_ladder(settings)
-    state.reference_ladder = None if ladder is None else ladder.ladder
 
 
-async def _key_row(request: Request, tournament: str | int | None) -> queries.LeaderboardKey:
+async def _key_row(request: Request, tournament: str | int | None) -> LeaderboardKey:
     recent: _RecentKeys = request.app.state.leaderboard_keys
     key = recent.get((tournament,), functools.partial(_read_key, request, tournament, recent))
     return key if key is not None else await _read_key(request, tournament, recent)
 
 
-async def _lean_board(request: Request) -> queries.CachedLeaderboard:
+async def _lean_board(request: Request) -> CachedLeaderboard:
     """The read-access check and `_board` of the request's query, for the lean routes."""
     await check_read(request)
     return await _board(request, parse_query(BoardQuery, request))
 
 
-async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboard:
+async def _board(request: Request, query: BoardQuery) -> CachedLeaderboard:
     """The cached leaderboard `query` names: its key from one query on the read path (or a
     recent one, see `Settings.api_leaderboard_max_age_s`); a fit, in a thread, only when a game
     has been added since (or the key is new)."""
@@ -128,17 +128,14 @@ async def _board(request: Request, query: BoardQuery) -> queries.CachedLeaderboa
     pools = await _key_row(request, tournament)
     if tournament is not None and pools.tournament_id is None:
         # Unknown (404 naming near matches), or created since the key was read: then its own id.
-        pools = await _key_row(request, (await in_session(request, queries.find_tournament, tournament)).id)
+        pools = await _key_row(request, (await in_session(request, tournament_queries.find_tournament, tournament)).id)
     # 404 naming the known conditions for one no tournament is played under (or not on board_size).
-    condition = queries.choose_condition(pools.conditions, query.condition, board_size=query.board_size)
-    cache: queries.LeaderboardCache = request.app.state.leaderboards
-    key = pools.cache_key(condition)
-    entry = cache.lookup(key)
+    condition = condition_queries.choose_condition(pools.conditions, query.condition, board_size=query.board_size)
+    leaderboards: LeaderboardService = request.app.state.leaderboards
+    entry = leaderboards.lookup(pools, condition)
     if entry is None:
-        fit = functools.partial(with_session, request, queries.leaderboard, tournament_id=pools.tournament_id,
-                                condition=condition, board_size=query.board_size, conditions=pools.conditions,
-                                reference=request.app.state.reference_ladder)
-        entry = await run_in_threadpool(cache.fill, key, fit)
+        fit = functools.partial(with_session, request, leaderboards.fit, pools, condition)
+        entry = await run_in_threadpool(leaderboards.fill, pools, condition, fit)
     return entry
 
 
@@ -150,7 +147,7 @@ def _pool(data: dict[str, Any]) -> dict[str, Any]:
 @router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits",
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
 async def leaderboard(request: Request) -> Response:
-    return json_response((await _lean_board(request)).encoded)
+    return json_response((await _lean_board(request)).encoded(encode))
 
 
 @router.get("/head-to-head", summary="Every pair that met: record, Elo difference, likelihood of superiority",
@@ -173,9 +170,9 @@ async def elo_vs_visits(request: Request) -> Response:
             response_model=dict[str, Any], dependencies=[ReadAccess])
 async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Query()]) -> Response:
     board = await _board(request, query)
-    def points(session) -> list[queries.StepPoint]:
-        if not queries.list_checkpoints(session, run=run):
+    def points(session) -> list[StepPoint]:
+        if not checkpoint_queries.list_checkpoints(session, run=run):
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no checkpoint of run {run!r} is registered")
-        return queries.elo_vs_step(session, board.board, run)
+        return step_points(session, board.board, run)
 
     return json_response({"run": run, **_pool(board.data), "points": await in_session(request, points)})

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from arena.db.throughput import Throughput, throughput
+from search_workers.metrics import REGISTRY
 
 from ..deps import ReadAccess, SessionDep
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/stats", tags=["stats"], dependencies=[ReadAccess])
 
 
 @dataclass(frozen=True)
-class Evaluator:
+class ProcessEvaluations:
     """What this process's evaluators did since it started (None: it evaluated nothing; the
     workers export theirs on their own /metrics as arena_evaluations_total and
     arena_evaluator_batch_size)."""
@@ -29,13 +30,11 @@ class Evaluator:
 @dataclass(frozen=True)
 class ThroughputReport:
     database: Throughput
-    this_process: Evaluator | None
+    this_process: ProcessEvaluations | None
 
 
-def process_evaluator() -> Evaluator | None:
+def process_evaluator() -> ProcessEvaluations | None:
     """Totals of `search_workers.metrics`' batch-size histogram over every evaluator label."""
-    from search_workers.metrics import REGISTRY
-
     total = count = 0.0
     for family in REGISTRY.collect():
         if family.name == "arena_evaluator_batch_size":
@@ -46,7 +45,7 @@ def process_evaluator() -> Evaluator | None:
                     count += sample.value
     if count == 0:
         return None
-    return Evaluator(evaluations=int(total), batches=int(count), mean_batch=total / count)
+    return ProcessEvaluations(evaluations=int(total), batches=int(count), mean_batch=total / count)
 
 
 @router.get("/throughput", summary="Games and moves per minute, playouts per second over a recent window")

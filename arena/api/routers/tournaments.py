@@ -2,33 +2,35 @@
 
 The request body of a creation is `arena.scheduling.TournamentConfig` itself; anything it refers
 to that the server does not have (a checkpoint, an engine, a board size one cannot play) is a
-422 and nothing is stored (`arena.tournaments.create_tournament`).
+422 and nothing is stored. Creation is `arena.tournament_creation.create_and_dispatch`, as from
+gRPC and the CLI.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
 from arena import tournaments as service
-from arena.db import queries
-from arena.scheduling import TournamentConfig, TournamentLimits
+from arena.db import tournament_queries
+from arena.scheduling import TournamentConfig
 from arena.tokens import ScopeError, require_owner
+from arena.tournament_creation import create_and_dispatch
 
-from ..deps import EnginesDep, ReadAccess, SendDep, SessionDep, SettingsDep, WriteAccess, forbidden, unprocessable
+from ..deps import ContextDep, ReadAccess, SessionDep, WriteAccess, forbidden, unprocessable
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/tournaments", tags=["tournaments"])
 
 
 @dataclass(frozen=True)
 class TournamentDetail:
     progress: service.Progress  # finished games, games per hour, ETA, SPRT verdict, failed games
-    configuration: dict[str, Any]
+    configuration: dict[str, Any]  # what was asked for (TournamentConfig)
     failed_games: list[service.FailedGame]  # given up on, and why (the first 100)
+    opening_book: list[str] | None = None  # the openings its games are planned from (None: empty board)
+    referee: str | None = None  # the engine that settles dead stones (None: strict Tromp-Taylor)
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,6 @@ class Created:
     tournament: TournamentDetail
     dispatched: int  # games sent to the workers now (the scheduler sends the rest, and retries)
     dispatch_error: str | None = None  # a fixed, client-safe sentence; the details are in the API's log
-
-
-DISPATCH_FAILED = "sending the first games to the workers failed; the scheduler will send them later"
 
 
 def _tournament(session, ref: str):
@@ -52,38 +51,28 @@ def _detail(session, tournament_id: int) -> TournamentDetail:
     tournament = _tournament(session, str(tournament_id))
     return TournamentDetail(progress=service.progress(session, tournament_id),
                             configuration=dict(tournament.configuration),
-                            failed_games=service.failed_games(session, tournament_id))
+                            failed_games=service.failed_games(session, tournament_id),
+                            opening_book=tournament.opening_book, referee=tournament.referee)
 
 
 @router.post("", summary="Create a tournament and send its first games to the workers",
              status_code=status.HTTP_201_CREATED, responses={422: {"description": "refused; nothing stored"}})
-def create_tournament(config: TournamentConfig, session: SessionDep, engines: EnginesDep, send: SendDep,
-                      settings: SettingsDep, token: WriteAccess) -> Created:
+def create_tournament(config: TournamentConfig, session: SessionDep, context: ContextDep,
+                      token: WriteAccess) -> Created:
     # A plain `def`: FastAPI runs it in its thread pool, so planning (up to
     # ARENA_MAX_GAMES_PER_TOURNAMENT games, seconds) never blocks the event loop.
-    limits = TournamentLimits.from_settings(settings)
     try:
-        tournament = service.create_tournament(session, config, engines=engines, limits=limits,
-                                               sgf_roots=settings.import_dirs)  # openings.directory: imports only
+        created = create_and_dispatch(session, config, context, token_id=token.id,  # its owner may cancel it
+                                      sgf_roots=context.settings.import_dirs)  # openings.directory: imports only
     except service.TournamentError as exc:
         raise unprocessable(("body",), str(exc)) from None
-    tournament.created_by_token_id = token.id  # its owner: may cancel it with a submit scope
-    session.commit()
-    dispatched, error = 0, None
-    try:
-        dispatched = service.dispatch(session, tournament.id, send=send, limits=limits)
-        session.commit()
-    except Exception:  # noqa: BLE001 -- the tournament stands; the scheduler dispatches it later
-        session.rollback()
-        # The exception's text may name hosts, paths or credentials of the broker: the log only.
-        log.exception("tournament %s: dispatch failed, left to the scheduler", tournament.id)
-        error = DISPATCH_FAILED
-    return Created(tournament=_detail(session, tournament.id), dispatched=dispatched, dispatch_error=error)
+    return Created(tournament=_detail(session, created.tournament_id), dispatched=created.dispatched,
+                   dispatch_error=created.dispatch_error)
 
 
 @router.get("", summary="Tournaments, newest first", dependencies=[ReadAccess])
-def list_tournaments(session: SessionDep) -> list[queries.TournamentSummary]:
-    return queries.list_tournaments(session)
+def list_tournaments(session: SessionDep) -> list[tournament_queries.TournamentSummary]:
+    return tournament_queries.list_tournaments(session)
 
 
 @router.get("/{ref}", summary="A tournament (id or name): progress, ETA, verdict, configuration",

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.settings import Settings
 from arena.tokens import create_token
 from models.demo import DEMO_DIR

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ApiToken
 from arena.tokens import create_token, revoke_token, token_sha256
 from tests.support.arena_cli import arena_settings

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from arena.api import create_app
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Checkpoint
 from models.checkpoint import register_checkpoint
 from models.demo import demo_manifests

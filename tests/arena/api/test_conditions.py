@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from arena.db import repository as repo
-from arena.db.engine import session_factory, session_scope
+from arena.db.connection import session_factory, session_scope
 from arena.db.models import Tournament
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import bearer_tokens, serve
@@ -41,8 +41,8 @@ def stored(engine) -> dict[str, int]:  # noqa: F811
     """The three tournaments, running (the metrics show running ones), their ids by name."""
     ids = {}
     with session_scope(engine) as s:
-        checkpoints = {name: repo.register_checkpoint(s, sha256=hashlib.sha256(name.encode()).hexdigest(), name=name,
-                                                      run_name="run", training_step=i)
+        checkpoints = {name: repo.get_or_create_checkpoint(s, sha256=hashlib.sha256(name.encode()).hexdigest(),
+                                                           name=name, run_name="run", training_step=i)
                        for i, name in enumerate(("ckA", "ckB"))}
         players = {name: repo.get_or_create_player(s, name=name, checkpoint_id=checkpoints[name.partition("@")[0]].id,
                                                    search_settings={"visits": int(name.partition("@")[2][:-1] or 8)}).id
@@ -134,7 +134,7 @@ def test_a_checkpoint_shows_its_rating_in_every_pool(client, stored) -> None:  #
 def stub(settings: Settings, engine, stored) -> Iterator[tuple[arena_pb2_grpc.ArenaStub, list]]:  # noqa: F811
     with session_scope(engine) as session:
         auth = [("authorization", f"Bearer {create_token(session, name='conditions').token}")]
-    server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
+    server = serve(settings, 0, host="127.0.0.1", db_engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
                    engines={})
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from arena.benchmarks.api import benchmark_api, load_games
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
 from arena.db.repository import record_finished_game
 

@@ -17,7 +17,8 @@ from arena.api.reads import DatabaseUnavailable, ReadPool
 from arena.api.routers.games import GamePage, encode_cursor
 from arena.benchmarks.api import load_games
 from arena.benchmarks.http_load import HttpLoadClient
-from arena.db import queries
+from arena.db import game_queries
+from arena.leaderboards import leaderboard_key_statement
 from arena.ports import free_port
 
 GAMES = 1500
@@ -48,14 +49,14 @@ def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, lo
             tournament = params.get("tournament")
             since = params.get("since")
             until = params.get("until")
-            filters = queries.GameFilter(
+            filters = game_queries.GameFilter(
                 player=params.get("player"), opponent=params.get("opponent"), tournament=tournament,
                 result=params.get("result"), since=datetime.fromisoformat(since) if since else None,
                 until=datetime.fromisoformat(until) if until else None)
             with engine.connect() as conn:
                 from sqlalchemy.orm import Session
 
-                games, next_id = queries.page_games(Session(bind=conn), filters, before_id=before, limit=7)
+                games, next_id = game_queries.page_games(Session(bind=conn), filters, before_id=before, limit=7)
             expected = GamePage(games=games, next_cursor=None if next_id is None else encode_cursor(next_id))
             assert response.content == TypeAdapter(GamePage).dump_json(expected), params
             cursor, before = response.json()["next_cursor"], next_id
@@ -66,7 +67,7 @@ def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, lo
 def test_encoding_matches_fastapi_for_datetimes_and_numbers() -> None:
     import numpy as np
 
-    page = GamePage(games=[queries.GameSummary(
+    page = GamePage(games=[game_queries.GameSummary(
         id=1, tournament_id=2, tournament="t", black="b", white="w", result="B+R", move_count=3, duration_s=1.5,
         finished_at=datetime(2026, 11, 21, 13, 0, 0, tzinfo=UTC))], next_cursor=None)
     assert encode(page) == TypeAdapter(GamePage).dump_json(page)
@@ -117,7 +118,7 @@ def test_reads_are_in_utc_whatever_the_servers_time_zone(db_url, engine) -> None
 
         async def read():
             reads = ReadPool(db_url)
-            statement, params = queries.games_statement(queries.GameFilter(), limit=1)
+            statement, params = game_queries.games_statement(game_queries.GameFilter(), limit=1)
             try:
                 return await reads.fetch(statement, params)
             finally:
@@ -133,7 +134,7 @@ def test_reads_are_in_utc_whatever_the_servers_time_zone(db_url, engine) -> None
 def test_an_unreachable_database_is_database_unavailable() -> None:
     reads = ReadPool(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing", timeout_s=2)  # nobody there
     with pytest.raises(DatabaseUnavailable, match="did not answer"):
-        asyncio.run(reads.fetch(queries.leaderboard_key_statement(tournament=False), {}))
+        asyncio.run(reads.fetch(leaderboard_key_statement(tournament=False), {}))
 
 
 def test_load_client_frames_answers(client, loaded) -> None:

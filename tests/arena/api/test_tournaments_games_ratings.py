@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Player, ScheduledGame, Tournament
 from arena.db.repository import record_finished_game
 from models.demo import demo_manifests

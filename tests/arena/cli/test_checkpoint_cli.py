@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from arena.cli.checkpoint import CheckpointRefError, find_checkpoint
 from arena.cli.gtp import CheckpointNotFoundError, resolve_checkpoint
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Checkpoint
 from models.checkpoint import register_checkpoint, save_checkpoint
 from models.demo import demo_manifests

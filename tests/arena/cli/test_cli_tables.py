@@ -10,9 +10,9 @@ import pytest
 from rich.console import Console
 
 from arena.cli.results import print_leaderboard
-from arena.db import queries
+from arena.leaderboards import leaderboard
 from arena.db import repository as repo
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from search_workers.go import Color, GameRecord, Rules, write_sgf
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 from tests.support.arena_cli import arena_settings, invoke_arena
@@ -27,7 +27,7 @@ GAMES = [(PLAYERS[0], PLAYERS[1], "W+R"), (PLAYERS[1], PLAYERS[0], "B+3.5"), (PL
 @pytest.fixture(scope="module")
 def stored(engine) -> None:  # noqa: F811
     with session_scope(engine) as s:
-        checkpoint = repo.register_checkpoint(s, sha256=hashlib.sha256(b"long").hexdigest(), name=CHECKPOINT,
+        checkpoint = repo.get_or_create_checkpoint(s, sha256=hashlib.sha256(b"long").hexdigest(), name=CHECKPOINT,
                                               run_name="run", training_step=2000)
         ids = {name: repo.get_or_create_player(s, name=name, checkpoint_id=checkpoint.id,
                                                search_settings={"visits": int(name.rsplit("@")[1][:-1])}).id
@@ -61,7 +61,7 @@ def test_tables_printed_to_a_pipe_show_every_name_whole(cli, command) -> None:
 
 def test_a_narrow_terminal_folds_names_rather_than_cutting_them(engine) -> None:  # noqa: F811
     with session_scope(engine) as s:
-        board = queries.leaderboard(s)
+        board = leaderboard(s)
     out = io.StringIO()
     print_leaderboard(Console(file=out, width=60, force_terminal=True, color_system=None), board)
     assert "…" not in out.getvalue()

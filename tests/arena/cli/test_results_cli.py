@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from arena.db import repository as repo
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import Player, RatingSnapshot
 from arena.ratings import compute_ratings, head_to_head
 from search_workers.go import Color, GameRecord, Rules, write_sgf
@@ -48,8 +48,8 @@ def stored(engine) -> dict:  # noqa: F811
     """Two tournaments of finished games, one scheduled game left unplayed; ids by name."""
     ids: dict = {"games": {}}
     with session_scope(engine) as s:
-        checkpoints = {name: repo.register_checkpoint(s, sha256=hashlib.sha256(name.encode()).hexdigest(), name=name,
-                                                      run_name="run", training_step=i)
+        checkpoints = {name: repo.get_or_create_checkpoint(s, sha256=hashlib.sha256(name.encode()).hexdigest(),
+                                                           name=name, run_name="run", training_step=i)
                        for i, name in enumerate(("ckA", "ckB"))}
         players = {}
         for name in LADDER + ["ckB"]:

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from arena.db import embedded, migrate
-from arena.db.engine import make_engine, normalize_url
+from arena.db.connection import make_engine, normalize_url
 from tests.support.ci import unavailable
 
 LOCAL_CANDIDATES = ("postgresql+psycopg://postgres@127.0.0.1:5432/test", "postgresql+psycopg://root@127.0.0.1:5432/test")

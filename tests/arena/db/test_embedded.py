@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from arena.db import embedded, migrate
 from arena.db import repository as repo
-from arena.db.engine import database_url, make_engine, session_scope
+from arena.db.connection import database_url, make_engine, session_scope
 from arena.db.models import Checkpoint
 from arena.settings import Settings
 
@@ -29,7 +29,7 @@ def test_embedded_server_survives_restart_with_its_data(data_dir):
         migrate.upgrade(url)
         engine = make_engine(url)
         with session_scope(engine) as s:
-            repo.register_checkpoint(s, sha256=SHA, name="kept", manifest={"k": 1})
+            repo.get_or_create_checkpoint(s, sha256=SHA, name="kept", manifest={"k": 1})
         engine.dispose()
     finally:
         embedded.stop(data_dir)

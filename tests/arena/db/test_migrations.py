@@ -1,13 +1,22 @@
-"""Alembic migrations create the whole schema; upgrading again changes nothing; `arena db upgrade`."""
+"""Alembic migrations create the whole schema; upgrading again changes nothing; `arena db upgrade`;
+migrations that move data keep it (0005, 0008)."""
 
 from __future__ import annotations
 
+import json
+import uuid
+from collections.abc import Iterator
+
+import pytest
 import sqlalchemy as sa
+from alembic import command
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from arena.cli import app
 from arena.db import migrate
 from arena.db.models import Base
+from arena.scheduling import parse_config
 
 
 def test_upgrade_creates_every_table_and_is_a_noop_the_second_time(db_url, engine):
@@ -39,18 +48,25 @@ def test_cli_db_upgrade(db_url):
     assert f"revision {migrate.head_revision()} (unchanged)" in result.output
 
 
-def test_0005_keeps_every_checkpoint_when_names_become_unique(admin_url):
-    # Checkpoints that shared a name before 0005 are all kept: the oldest keeps the name, the others
-    # are renamed name~<sha256[:12]>; tokens made before scopes keep what they could do (submit).
-    import uuid
-
-    from sqlalchemy.engine import make_url
-
+@pytest.fixture
+def empty_url(admin_url) -> Iterator[str]:
+    """A new, empty database (no migration run yet), dropped afterwards."""
     name = f"arena_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_0005_keeps_every_checkpoint_when_names_become_unique(empty_url):
+    # Checkpoints that shared a name before 0005 are all kept: the oldest keeps the name, the others
+    # are renamed name~<sha256[:12]>; tokens made before scopes keep what they could do (submit).
+    url = empty_url
     eng = sa.create_engine(url)
     try:
         migrate.upgrade(url, "0004")
@@ -70,6 +86,43 @@ def test_0005_keeps_every_checkpoint_when_names_become_unique(admin_url):
         assert scope == "submit"
     finally:
         eng.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+OLD_STATE = {"opening_book": ["", "C3 D4"], "referee": "gnugo",
+             "verdict": {"verdict": "accept", "llr": 3.1, "lower": -2.9, "upper": 2.9, "pairs": [1, 2, 3, 4, 5]}}
+
+
+def test_0008_moves_tournament_state_out_of_the_configuration_and_back(empty_url):
+    # Before 0008 the opening book, referee and verdict were keys of `configuration`, beside every
+    # format's parameters (null where they did not apply); after it, columns of their own, and the
+    # configuration is what the user asked for, which today's models read back.
+    url = empty_url
+    asked = {"name": "t", "format": "sprt", "board_size": 9, "rules": "chinese", "komi": 7.5,
+             "participants": [{"name": "a", "kind": "engine", "ref": "gnugo", "visits": None},
+                              {"name": "b", "kind": "engine", "ref": "gnugo-l1", "visits": None}],
+             "candidates": ["a"], "elo0": 0.0, "elo1": 10.0, "alpha": 0.05, "beta": 0.05, "max_games": 20,
+             "batch_pairs": 8}
+    nulls = {"games_per_pairing": None, "target_ci": None, "game_budget": None, "checkpoint": None, "visits": None}
+    eng = sa.create_engine(url)
+    try:
+        migrate.upgrade(url, "0007")
+        with eng.begin() as conn:
+            insert = sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
+                             "games_finished) VALUES (:name, 'sprt', :conf, 'finished', 0, 0)")
+            conn.execute(insert, {"name": "stateful", "conf": json.dumps({**asked, **nulls, **OLD_STATE})})
+            conn.execute(insert, {"name": "bare", "conf": json.dumps(asked)})  # made by the repository alone
+        migrate.upgrade(url, "0008")
+        read = sa.text("SELECT name, configuration, opening_book, referee, verdict FROM tournaments ORDER BY name")
+        with eng.connect() as conn:
+            rows = {name: rest for name, *rest in conn.execute(read).all()}
+        assert rows["stateful"] == [asked, OLD_STATE["opening_book"], "gnugo", OLD_STATE["verdict"]]
+        assert rows["bare"] == [asked, None, None, None]
+        assert parse_config(rows["stateful"][0]).baseline == "b"  # what the per-format models read
+
+        command.downgrade(migrate.alembic_config(url), "0007")
+        with eng.connect() as conn:
+            restored = dict(conn.execute(sa.text("SELECT name, configuration FROM tournaments")).all())
+        assert restored["stateful"] == {**asked, **OLD_STATE}
+        assert restored["bare"] == {**asked, "referee": None}
+    finally:
+        eng.dispose()

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from arena.db import repository as repo
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
 from arena.ratings import PairCounts, compute_ratings
 
@@ -26,8 +26,8 @@ def setup(engine):
     """A tournament between two checkpoint players with one scheduled game; returns ids."""
     n = next(_counter)
     with session_scope(engine) as s:
-        parent = repo.register_checkpoint(s, sha256=sha(f"p{n}"), name=f"p{n}", run_name="run", training_step=0)
-        child = repo.register_checkpoint(s, sha256=sha(f"c{n}"), name=f"c{n}", manifest={"blocks": 6},
+        parent = repo.get_or_create_checkpoint(s, sha256=sha(f"p{n}"), name=f"p{n}", run_name="run", training_step=0)
+        child = repo.get_or_create_checkpoint(s, sha256=sha(f"c{n}"), name=f"c{n}", manifest={"blocks": 6},
                                          run_name="run", training_step=1000, parent_sha256=parent.sha256)
         a = repo.get_or_create_player(s, name=f"p{n}@16", checkpoint_id=parent.id, search_settings={"visits": 16})
         b = repo.get_or_create_player(s, name=f"c{n}@16", checkpoint_id=child.id, search_settings={"visits": 16})
@@ -55,18 +55,18 @@ def progress(engine, tournament_id):
 
 def test_checkpoint_registration_is_idempotent_and_keeps_lineage(engine):
     with session_scope(engine) as s:
-        first = repo.register_checkpoint(s, sha256=sha("x"), name="x", run_name="r", training_step=5)
-        child = repo.register_checkpoint(s, sha256=sha("y"), name="y", parent_sha256=sha("x"))
-        again = repo.register_checkpoint(s, sha256=sha("x").upper(), name="other name")
+        first = repo.get_or_create_checkpoint(s, sha256=sha("x"), name="x", run_name="r", training_step=5)
+        child = repo.get_or_create_checkpoint(s, sha256=sha("y"), name="y", parent_sha256=sha("x"))
+        again = repo.get_or_create_checkpoint(s, sha256=sha("x").upper(), name="other name")
         assert again.id == first.id and again.name == "x"
         assert child.parent_id == first.id
         with pytest.raises(repo.StorageError, match="not registered"):
-            repo.register_checkpoint(s, sha256=sha("z"), name="z", parent_sha256=sha("missing"))
+            repo.get_or_create_checkpoint(s, sha256=sha("z"), name="z", parent_sha256=sha("missing"))
 
 
 def test_same_checkpoint_at_two_visit_counts_is_two_players(engine):
     with session_scope(engine) as s:
-        ck = repo.register_checkpoint(s, sha256=sha("v"), name="v")
+        ck = repo.get_or_create_checkpoint(s, sha256=sha("v"), name="v")
         p16 = repo.get_or_create_player(s, name="v@16", checkpoint_id=ck.id, search_settings={"visits": 16})
         p256 = repo.get_or_create_player(s, name="v@256", checkpoint_id=ck.id, search_settings={"visits": 256})
         assert p16.id != p256.id
@@ -157,7 +157,7 @@ def test_games_for_rating_feed_compute_ratings(engine):
     with session_scope(engine) as s:
         players = []
         for i, visits in enumerate((16, 64, 256)):
-            ck = repo.register_checkpoint(s, sha256=sha(f"rate{i}"), name=f"rate{i}")
+            ck = repo.get_or_create_checkpoint(s, sha256=sha(f"rate{i}"), name=f"rate{i}")
             players.append(repo.get_or_create_player(s, name=f"rate{i}@{visits}", checkpoint_id=ck.id,
                                                      search_settings={"visits": visits}))
         t = repo.create_tournament(s, name="rating-pool", format="round_robin")
@@ -185,8 +185,8 @@ def test_games_for_rating_feed_compute_ratings(engine):
 
 def test_rating_snapshot_names_its_exact_game_set(engine):
     with session_scope(engine) as s:
-        a_ck = repo.register_checkpoint(s, sha256=sha("snap-a"), name="snap-a")
-        b_ck = repo.register_checkpoint(s, sha256=sha("snap-b"), name="snap-b")
+        a_ck = repo.get_or_create_checkpoint(s, sha256=sha("snap-a"), name="snap-a")
+        b_ck = repo.get_or_create_checkpoint(s, sha256=sha("snap-b"), name="snap-b")
         a = repo.get_or_create_player(s, name="snap-a@64", checkpoint_id=a_ck.id, search_settings={"visits": 64})
         b = repo.get_or_create_player(s, name="snap-b@64", checkpoint_id=b_ck.id, search_settings={"visits": 64})
         t = repo.create_tournament(s, name="snapshots", format="round_robin")

@@ -16,7 +16,7 @@ import grpc
 import pytest
 from sqlalchemy import select
 
-from arena.db.engine import session_scope
+from arena.db.connection import session_scope
 from arena.db.models import ScheduledGame
 from arena.db.repository import record_finished_game
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
@@ -43,7 +43,7 @@ def stub(db_url, engine, data_dir) -> Iterator[arena_pb2_grpc.ArenaStub]:  # noq
                         engines_file=None, import_dirs=[DEMO_DIR, data_dir / "imports"])
     with session_scope(engine) as session:
         AUTH[:] = [("authorization", f"Bearer {create_token(session, name='grpc-tests').token}")]
-    server = serve(settings, 0, host="127.0.0.1", engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
+    server = serve(settings, 0, host="127.0.0.1", db_engine=engine, authorize=bearer_tokens(engine), poll_s=0.05,
                    engines={})
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     try:
@@ -211,3 +211,19 @@ def test_bad_input_maps_to_status_codes(stub, checkpoints, data_dir, tmp_path) -
     for call, code, message in cases:
         got, details = _code(call)
         assert got == code and message in details, (code, message, got, details)
+
+
+def test_schedule_with_policy_openings_loads_the_network_from_store(stub, checkpoints, engine) -> None:  # noqa: F811
+    # ScheduleTournament creates through create_and_dispatch with the server's evaluator factory.
+    config = json.loads(_round_robin("rr-policy", checkpoints))
+    config["openings"] = {"source": "policy", "plies": 3, "count": 2, "checkpoint": checkpoints[-1].name,
+                          "max_abs_value": 1.0}
+    response = _schedule(stub, json.dumps(config))
+    assert (response.name, response.games_scheduled, response.games_dispatched) == ("rr-policy", 4, 4)
+    with session_scope(engine) as session:
+        openings = session.scalars(select(ScheduledGame.opening).where(
+            ScheduledGame.tournament_id == response.tournament_id)).all()
+    assert len(openings) == 4 and all(o and len(o.split()) == 3 for o in openings)
+    config["name"], config["openings"]["checkpoint"] = "rr-policy-unknown", "no-such-network"
+    code, details = _code(lambda: _schedule(stub, json.dumps(config)))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and "no-such-network" in details

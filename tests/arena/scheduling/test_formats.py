@@ -17,6 +17,7 @@ from arena.scheduling import (
     PlayedGame,
     SchedulingError,
     TournamentConfig,
+    parse_config,
     decision,
     initial_games,
     next_games,
@@ -31,7 +32,7 @@ def players(*names: str) -> list[dict[str, Any]]:
 
 
 def config(**fields: Any) -> TournamentConfig:
-    return TournamentConfig.model_validate({"name": "t", "participants": players("a", "b", "c", "d"), **fields})
+    return parse_config({"name": "t", "participants": players("a", "b", "c", "d"), **fields})
 
 
 def check_pairs(games: list[PlannedGame]) -> None:

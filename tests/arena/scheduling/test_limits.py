@@ -9,11 +9,14 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from arena.scheduling import (
+    AdaptiveConfig,
+    GauntletConfig,
     SchedulingError,
-    TournamentConfig,
+    SprtConfig,
     TournamentLimits,
     check_limits,
     next_games,
+    parse_config,
     planned_games,
     split_blocks,
     with_game_cap,
@@ -40,13 +43,13 @@ def test_the_count_is_the_plan_of_a_static_format(fmt: str, players: int, games:
         fields["participants"] = _players(players)
         if fmt == "gauntlet":
             fields["candidates"] = [f"p{i}" for i in range(min(split, players - 1))]
-    config = TournamentConfig.model_validate(fields)
+    config = parse_config(fields)
     assert planned_games(config) == len(next_games(config, [], {}, [()]))
 
 
 def test_dynamic_formats_count_their_budgets() -> None:
-    sprt = TournamentConfig(name="s", format="sprt", participants=_players(2), candidates=["p0"], max_games=500)
-    adaptive = TournamentConfig(name="a", format="adaptive", participants=_players(3), target_ci=20.0)
+    sprt = SprtConfig(name="s", format="sprt", participants=_players(2), candidates=["p0"], max_games=500)
+    adaptive = AdaptiveConfig(name="a", format="adaptive", participants=_players(3), target_ci=20.0)
     assert planned_games(sprt) == 500 and planned_games(adaptive) is None
     capped = with_game_cap(adaptive, TournamentLimits(max_games=1001))
     assert capped.game_budget == 1000 and planned_games(capped) == 1000
@@ -62,7 +65,7 @@ def test_dynamic_formats_count_their_budgets() -> None:
      "ARENA_WORKER_MEMORY_MB"),
 ])
 def test_each_limit_names_its_setting(fields: dict, limits: TournamentLimits, setting: str) -> None:
-    config = TournamentConfig.model_validate({"name": "t", "format": "round-robin", **fields})
+    config = parse_config({"name": "t", "format": "round-robin", **fields})
     with pytest.raises(SchedulingError, match=setting):
         check_limits(config, limits)
     check_limits(config, TournamentLimits())  # the defaults allow each
@@ -72,7 +75,7 @@ def test_memory_is_checked_on_the_pairs_that_meet() -> None:
     """A gauntlet's two big non-candidates never meet: only candidate pairings must fit."""
     big = search_bytes_per_game(9, 4096, pipeline_groups=2)
     small = search_bytes_per_game(9, 16, pipeline_groups=2)
-    config = TournamentConfig(name="g", format="gauntlet", candidates=["c"], participants=[
+    config = GauntletConfig(name="g", format="gauntlet", candidates=["c"], participants=[
         {"name": "c", "kind": "checkpoint", "ref": "net", "visits": 16},
         *({"name": n, "kind": "checkpoint", "ref": "net", "visits": 4096} for n in ("x", "y"))])
     check_limits(config, TournamentLimits(worker_memory_bytes=big + small))

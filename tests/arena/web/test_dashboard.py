@@ -43,9 +43,9 @@ def _require_chromium() -> None:
 @pytest.fixture(scope="module")
 def played(engine, db_url, tmp_path_factory) -> dict:  # noqa: F811
     """A visits-ladder round-robin (s000250@4v, s002000@4v, s002000@16v), two games a pairing."""
-    from arena.db.engine import session_scope
-    from arena.db.repository import register_checkpoint
-    from arena.scheduling import TournamentConfig
+    from arena.db.connection import session_scope
+    from arena.db.repository import get_or_create_checkpoint
+    from arena.scheduling import RoundRobinConfig
     from arena.tournaments import create_tournament, dispatch
     from arena.worker import DatabaseSink
     from models.demo import demo_manifests
@@ -62,13 +62,13 @@ def played(engine, db_url, tmp_path_factory) -> dict:  # noqa: F811
             shutil.copy(path, folder / path.name)
             shutil.copy(path.parent / manifest.weights_file, folder / manifest.weights_file)
             with session_scope(engine) as session:
-                register_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
+                get_or_create_checkpoint(session, sha256=manifest.weights_sha256, name=manifest.name,
                                     manifest=manifest.model_dump(mode="json"), run_name=manifest.run_name,
                                     training_step=manifest.training_step)
             names[manifest.name[-7:]] = manifest.name
     participants = [{"name": f"{step}@{visits}v", "kind": "checkpoint", "ref": names[step], "visits": visits}
                     for step, visits in (("s000250", 4), ("s002000", 4), ("s002000", 16))]
-    config = TournamentConfig(name="web-rr", format="round-robin", board_size=9, rules="chinese", move_limit=100,
+    config = RoundRobinConfig(name="web-rr", format="round-robin", board_size=9, rules="chinese", move_limit=100,
                               games_per_pairing=2, participants=participants)
     payloads: list[dict] = []
     with session_scope(engine) as session:

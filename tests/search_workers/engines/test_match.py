@@ -8,7 +8,7 @@ import numpy as np
 
 from models.checkpoint import load_checkpoint
 from models.demo import newest_demo_manifest
-from search_workers.engines import BlockGame, MctsPlayer, paired_openings, play_block, play_games
+from search_workers.engines import BlockGame, MctsPlayer, paired_openings, play_games, play_seats
 from search_workers.evaluators import TorchEvaluator, UniformEvaluator
 from search_workers.go import Color, Rules
 from search_workers.search import SearchConfig
@@ -63,7 +63,7 @@ def test_a_redelivered_block_plays_its_games_exactly_as_the_original() -> None:
 
 def test_block_of_games_ends_with_results_and_statistics() -> None:
     player = MctsPlayer("uniform", UniformEvaluator(5), SearchConfig(visits=8))
-    outcomes = play_block([player] * 4, [player] * 4, board_size=5, rules=RULES,
+    outcomes = play_seats([player] * 4, [player] * 4, board_size=5, rules=RULES,
                           openings=random_openings(2, 2, 5, seed=1))
     for outcome in outcomes:
         assert outcome.final.is_over
@@ -80,7 +80,7 @@ def test_more_visits_win_with_the_same_network() -> None:
     pairs = 20
     black = [strong if i % 2 == 0 else weak for i in range(2 * pairs)]
     white = [weak if i % 2 == 0 else strong for i in range(2 * pairs)]
-    outcomes = play_block(black, white, board_size=9, rules=RULES,
+    outcomes = play_seats(black, white, board_size=9, rules=RULES,
                           openings=random_openings(pairs, 4, 9, seed=2026))
     wins = sum(o.winner_name == "v64" for o in outcomes)
     decided = sum(o.winner_name is not None for o in outcomes)

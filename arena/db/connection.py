@@ -1,4 +1,5 @@
-"""Where the database is and how to talk to it: URL resolution, engines, transactional sessions."""
+"""Where the database is and how to talk to it: URL resolution, SQLAlchemy engines (database
+connections, not the GTP engines of search_workers.engines), transactional sessions."""
 
 from __future__ import annotations
 

@@ -1,0 +1,228 @@
+"""Several worker processes searching through one Triton server: `arena bench triton --workers N`.
+
+Production runs many Celery workers, each searching its own block of games, against one Triton
+server; whether the server's dynamic batcher merges the workers' requests into larger batches
+is what decides if serving pays. This measures it with real processes (multiprocessing spawn,
+one interpreter each, as separate workers are): every worker searches `games` games
+(`play_searched_moves`; through Triton two pipeline groups in flight, as `arena bench triton`
+and a worker do)
+
+- through ONE local tritonserver, first with 1 worker, then with N at once;
+- then N again with in-process torch (TorchEvaluator), the network's torch threads split so
+  the N processes share the cores fairly (cores // N each).
+
+Both sides run the same TorchScript file the export wrote, so they compare serving, not two
+compilations of the network. The server's mean batch is Triton's own statistics (rows per
+model execution), read before and after each timed phase; workers are warmed up (kernels,
+channels, the scripted network's profiling runs) and start their timed run together.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from arena.serving.local_triton import TritonServer
+from models.triton_export import MODEL_FILE, TritonModelSpec, export_to_repository
+from search_workers.evaluators.torch_evaluator import TorchEvaluator
+from search_workers.evaluators.triton import TritonEvaluator
+from search_workers.search import SearchConfig
+from search_workers.search.benchmark import play_searched_moves
+
+PIPELINE_GROUPS = 2  # groups in flight per worker, as `arena bench triton` and the Celery worker search
+MAX_SERVER_BATCH = 4096  # rows per execution: well past where larger batches still pay, on CPU or GPU
+PHASE_TIMEOUT_S = 1800.0  # a worker that neither reports nor dies within this is stuck, not slow
+
+
+def multi_worker_spec(*, board_size: int, games: int, workers: int, server_threads: int) -> TritonModelSpec:
+    """The CPU model's configuration for `workers` processes of `games` games each."""
+    return TritonModelSpec(
+        name="arena_bench_workers", board_size=board_size,
+        # Every row all the workers can have in flight at once (each worker's groups together
+        # hold its `games` rows): one execution can take all the queued requests, so merging is
+        # never capped below what the workers offer (up to MAX_SERVER_BATCH).
+        max_batch_size=min(max(workers * games, 16), MAX_SERVER_BATCH),
+        # None: with requests of games/2 rows from each worker, a preferred size either is one
+        # of the sums the queue happens to hold (and changes nothing) or is not, and then makes
+        # the batcher hold back rows it could run now. Without preferred sizes the batcher takes
+        # everything queued when the instance frees, up to max_batch_size.
+        preferred_batch_sizes=(),
+        # Short next to one execution (milliseconds for a 9x9 batch on CPU): while the
+        # instance is busy the other workers' requests queue up and merge anyway; the delay only
+        # lets a request that arrives just after an idle instance picked one up join it.
+        # Measured with 4 workers (2 cores under load 11, 16 games, 16 visits, one run each):
+        # 0 us: 2709 evals/s, batch 21.1; 200 us: 2968/s, 19.6 (alike within the noise);
+        # 2000 us: 1570/s, and the 1-worker batch grew 7 -> 11.6: its two pipeline groups
+        # merge, losing the overlap they exist for; 10000 us: 924/s at batch 46.6.
+        max_queue_delay_microseconds=200,
+        # One instance: a second CPU instance splits the same cores and the queue between
+        # two smaller batches (measured, same run as above: batch 17.5 at 1640 evals/s with 2
+        # instances), the opposite of what serving many workers is for.
+        instance_count=1,
+        cpu_threads=server_threads)
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one spawned worker plays and through which evaluator (picklable: crosses spawn)."""
+
+    index: int
+    board_size: int
+    visits: int
+    games: int
+    moves: int
+    torch_threads: int
+    network_file: str  # TorchScript of the network, for the in-process side
+    grpc_url: str = ""  # "" : in-process torch; else the server's gRPC address
+    model_name: str = ""
+
+    def evaluator(self):
+        if self.grpc_url:
+            return TritonEvaluator(self.grpc_url, model_name=self.model_name, board_size=self.board_size)
+        return TorchEvaluator(torch.jit.load(self.network_file, map_location="cpu"), board_size=self.board_size,
+                              device="cpu")
+
+
+def run_worker(job: WorkerJob, barrier, results) -> None:
+    """One worker process: warm up, wait for the others (twice: the parent reads the server's
+    counters in between), play the timed block, report (evaluations, started, finished)."""
+    try:
+        play_timed_block(job, barrier, results)
+    except BaseException:
+        barrier.abort()  # the parent and the other workers stop waiting for this one
+        raise
+
+
+def play_timed_block(job: WorkerJob, barrier, results) -> None:
+    torch.set_num_threads(job.torch_threads)
+    config = SearchConfig(visits=job.visits, seed=job.index)  # each worker its own openings
+    evaluator = job.evaluator()
+    try:
+        # Two groups overlap one group's request with the other's descent; a synchronous
+        # in-process network has nothing to overlap, and halving its batches would only slow it.
+        groups = min(PIPELINE_GROUPS, job.games) if job.grpc_url else 1
+        # Warm-up: kernels, the gRPC channel, the scripted network's profiling runs.
+        play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games, moves=1,
+                            pipeline_groups=groups)
+        barrier.wait()  # all warm: the parent reads the counters
+        barrier.wait()  # go
+        started = time.monotonic()  # CLOCK_MONOTONIC: one clock for all processes of the machine
+        mcts = play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games,
+                                   moves=job.moves, pipeline_groups=groups)
+        results.put((job.index, mcts.evaluations, started, time.monotonic()))
+    finally:
+        evaluator.close()
+
+
+@dataclass(frozen=True)
+class Phase:
+    evaluations: int
+    seconds: float  # first worker's start to last worker's end
+
+    @property
+    def evals_per_s(self) -> float:
+        return self.evaluations / self.seconds
+
+
+def run_phase(jobs: list[WorkerJob], between=None) -> tuple[Phase, object, object]:
+    """Spawn one process per job, time them together; `between()` is called once when all are
+    warm and once when all are done (for the server's counters): (phase, before, after)."""
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(jobs) + 1)
+    results = context.Queue()
+    processes = [context.Process(target=run_worker, args=(job, barrier, results), daemon=True) for job in jobs]
+    for process in processes:
+        process.start()
+    try:
+        try:
+            barrier.wait(PHASE_TIMEOUT_S)
+            before = between() if between else None
+            barrier.wait(PHASE_TIMEOUT_S)
+        except threading.BrokenBarrierError:
+            raise RuntimeError("a bench worker failed before the timed run (its traceback is on stderr "
+                               "above)") from None
+        reports = collect_reports(results, processes)
+        after = between() if between else None
+        for process in processes:
+            process.join(PHASE_TIMEOUT_S)
+            _check_exit(process)
+    finally:
+        for process in processes:
+            if process.is_alive():
+                process.kill()
+                process.join()
+    seconds = max(r[3] for r in reports) - min(r[2] for r in reports)
+    return Phase(evaluations=sum(r[1] for r in reports), seconds=seconds), before, after
+
+
+def _check_exit(process) -> None:
+    if process.exitcode not in (None, 0):
+        raise RuntimeError(f"bench worker {process.name} exited with status {process.exitcode} (its traceback is "
+                           f"on stderr above)")
+
+
+def collect_reports(results, processes) -> list[tuple]:
+    """One report per process; a process that died without reporting fails the phase at once."""
+    reports: list[tuple] = []
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while len(reports) < len(processes):
+        try:
+            reports.append(results.get(timeout=1.0))
+        except queue.Empty:
+            for process in processes:
+                _check_exit(process)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"bench workers did not report within {PHASE_TIMEOUT_S:.0f}s") from None
+    return reports
+
+
+def server_mean_batch(before, after) -> float:
+    """Rows per model execution between two ServerStatistics readings."""
+    executions = after.execution_count - before.execution_count
+    return (after.inference_count - before.inference_count) / max(executions, 1)
+
+
+def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board_size: int = 9, visits: int = 64,
+                             games: int = 64, moves: int = 8, server_threads: int | None = None) -> dict:
+    """`workers` processes of `games` games each through one tritonserver vs in-process torch."""
+    cores = len(os.sched_getaffinity(0))
+    # Half the cores to the network, as `arena bench triton` does: the clients' tree search
+    # needs the rest, and in-process workers split all the cores between search and network.
+    server_threads = server_threads or max(1, cores // 2)
+    worker_threads = max(1, cores // workers)  # in-process: N processes' networks share the cores
+    spec = multi_worker_spec(board_size=board_size, games=games, workers=workers, server_threads=server_threads)
+    model = spec.model_name("cpu")
+    with tempfile.TemporaryDirectory(prefix="arena-triton-workers-") as tmp:
+        repository = Path(tmp)
+        export_to_repository(module, spec, repository, flavours=("cpu",))
+        network_file = str(repository / model / str(spec.version) / MODEL_FILE)
+
+        def jobs(count: int, url: str = "") -> list[WorkerJob]:
+            # Clients only descend trees and pack requests: one torch thread each is plenty.
+            return [WorkerJob(index=i, board_size=board_size, visits=visits, games=games, moves=moves,
+                              torch_threads=1 if url else worker_threads, network_file=network_file,
+                              grpc_url=url, model_name=model if url else "") for i in range(count)]
+
+        with TritonServer(repository, [model]) as server:
+            with TritonEvaluator(server.grpc_url, model_name=model, board_size=board_size) as reader:
+                one, one_before, one_after = run_phase(jobs(1, server.grpc_url), reader.server_statistics)
+                many, before, after = run_phase(jobs(workers, server.grpc_url), reader.server_statistics)
+            startup_s = server.startup_s
+        local, _, _ = run_phase(jobs(workers))
+    batch, one_batch = server_mean_batch(before, after), server_mean_batch(one_before, one_after)
+    return {"bench": "triton-workers", "workers": workers, "evals_per_s": round(many.evals_per_s, 1),
+            "inprocess_evals_per_s": round(local.evals_per_s, 1),
+            "ratio": round(many.evals_per_s / local.evals_per_s, 4),
+            "server_mean_batch": round(batch, 2), "one_worker_server_mean_batch": round(one_batch, 2),
+            "batch_growth": round(batch / max(one_batch, 1e-9), 4),
+            "one_worker_evals_per_s": round(one.evals_per_s, 1), "board_size": board_size, "visits": visits,
+            "games": games, "moves": moves, "server_threads": server_threads, "worker_threads": worker_threads,
+            "server_startup_s": round(startup_s or 0.0, 2)}
