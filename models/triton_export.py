@@ -63,9 +63,21 @@ class TritonModelSpec:
     board_size: int
     input_planes: int = NUM_FEATURE_PLANES
     max_batch_size: int = 256  # rows per execution; the evaluator never sends larger requests
-    preferred_batch_sizes: tuple[int, ...] = (64, 128, 256)  # batcher sends these at once when it has them
-    max_queue_delay_microseconds: int = 1000  # how long the batcher waits to fill a batch
-    instance_count: int = 1  # model instances per GPU (GPU flavour) or in all (CPU flavour)
+    # The batcher's policy, chosen with `arena bench triton --workers 4` (several worker processes
+    # through one server; docs/benchmarks.md): no preferred sizes, because with requests of a
+    # worker's half-block each, a preferred size either is a sum the queue happens to hold (and
+    # changes nothing) or is not, and then holds back rows the instance could run now; without
+    # them the batcher takes everything queued when the instance frees, up to max_batch_size.
+    preferred_batch_sizes: tuple[int, ...] = ()
+    # Short next to one execution: while the instance is busy, the workers' requests queue and
+    # merge anyway; the delay only lets a request arriving just after an idle instance started
+    # join it. Longer delays merged one worker's two pipeline groups (losing the overlap they
+    # exist for): 2,000 us halved evals/s with 4 workers, 10,000 us cut them to a third.
+    max_queue_delay_microseconds: int = 200
+    # One instance per GPU: a second instance splits the queue into two smaller batches (CPU:
+    # batch 17.5 at 1,640 evals/s against 19.6 at 2,968 with one); on a GPU it only helps a
+    # network too small to fill it, which the bench on that GPU shows.
+    instance_count: int = 1
     version: int = 1
     cpu_threads: int = 0  # torch threads per CPU instance; 0: half the usable cores / instance_count
 

@@ -3,9 +3,9 @@
 A fresh database (on `server_url`, or on an embedded PostgreSQL in a temporary directory) is
 migrated and filled by `load_games` with `games` finished games in a few seconds, set-based in
 SQL rather than through `record_finished_game` one by one: 20 players (16 checkpoints of one
-training run and 4 GNU Go levels) with hidden strengths, 5 tournaments on 9x9, colour-swapped
-pairs, results drawn from the strength model (resignations, scores, a few draws, forfeits and
-Voids), an SGF and per-move statistics (visits, root value, policy entropy, time) of 30-110
+training run and 4 GNU Go levels; `--players` changes the checkpoints' count) with hidden
+strengths, 5 tournaments on 9x9, colour-swapped pairs, results drawn from the strength model
+(resignations, scores, a few draws, forfeits and Voids), an SGF and per-move statistics (visits, root value, policy entropy, time) of 30-110
 moves per game, finish times spread over 60 days in id order. The per-move statistics and
 move lists come from a pool of 256 generated games and are copied on the server, so the
 stored rows are full size while loading stays fast.
@@ -16,11 +16,14 @@ send requests back to back for `seconds`: half to GET /ratings/leaderboard (ever
 tournament), half to GET /games with filters (player, player+opponent, tournament, result kind,
 since) following next_cursor for up to 3 pages. Latency is measured per request at the client,
 from send to the whole body read. Before timing, each leaderboard the clients ask for is requested
-once (`first_leaderboard_ms`: the slowest of those cold fits); that is the only warm-up.
+once (`first_leaderboard_ms`: the slowest of those cold fits); that is the only warm-up. After the
+load, one more game is stored and every game's leaderboard fitted again in the bench process as a
+server does (`leaderboard_after_game_ms`): the cost of a new game, which reads the kept pair counts
+(`arena.db.rating_inputs`), never the games.
 
 Keys of the result: bench, games, clients, seconds, api_workers, load_s, requests, errors
 (non-200 answers or transport failures), rps, leaderboard_p50_ms, leaderboard_p99_ms,
-games_p50_ms, games_p99_ms, first_leaderboard_ms.
+games_p50_ms, games_p99_ms, first_leaderboard_ms, players, leaderboard_after_game_ms.
 """
 
 from __future__ import annotations
@@ -44,6 +47,11 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from arena.db.connection import session_scope
+from arena.db.rating_inputs import rebuild_rating_pairs
+from arena.db.repository import GameSpec, record_finished_game, schedule_games
+from arena.leaderboards import LeaderboardService
+from arena.leaderboards.policy import RatingPolicy
 from arena.ports import free_port
 from arena.scheduling.conditions import condition_key
 
@@ -51,7 +59,7 @@ from .http_load import HttpLoadClient, HttpLoadError, run
 
 __all__ = ["LoadedData", "benchmark_api", "load_games", "percentile_ms", "run_clients"]
 
-CHECKPOINTS = 16
+CHECKPOINTS = 16  # the default pool: 16 checkpoints and 4 engine levels, 20 players
 ENGINE_LEVELS = (1, 4, 7, 10)
 TOURNAMENTS = 5
 POOL = 256
@@ -84,8 +92,13 @@ def _pool(rng: random.Random) -> list[tuple[int, str, str]]:
     return out
 
 
-def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
-    """Store `games` finished games (see the module doc) in the migrated, empty database at `url`."""
+def load_games(url: str, games: int, *, seed: int = 0,
+               player_count: int = CHECKPOINTS + len(ENGINE_LEVELS)) -> LoadedData:
+    """Store `games` finished games (see the module doc) in the migrated, empty database at `url`,
+    between `player_count` players (all but 4 of them checkpoints)."""
+    checkpoints = player_count - len(ENGINE_LEVELS)
+    if checkpoints < 2:
+        raise ValueError(f"players: at least {len(ENGINE_LEVELS) + 2}")
     rng = random.Random(seed)
     start = time.perf_counter()
     engine = sa.create_engine(url)
@@ -95,7 +108,7 @@ def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
             if conn.scalar(sa.text("SELECT count(*) FROM finished_games")):
                 raise ValueError("the database already holds games; the load needs an empty one")
             conn.execute(sa.text("SELECT setseed(:s)"), {"s": (seed % 1000) / 1000.0})
-            for i in range(CHECKPOINTS):
+            for i in range(checkpoints):
                 sha = f"{rng.getrandbits(256):064x}"
                 name = f"bench-s{(i + 1) * 10_000:06d}"
                 cid = conn.scalar(sa.text(
@@ -107,7 +120,8 @@ def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
                 conn.execute(sa.text("INSERT INTO players (name, checkpoint_id, search_settings) "
                                      "VALUES (:n, :c, CAST(:s AS jsonb))"),
                              {"n": player, "c": cid, "s": json.dumps({"visits": 64})})
-                players.append((player, -400.0 + 50.0 * i))
+                # Spread over 750 Elo whatever their number (50 apart for the default 16).
+                players.append((player, -400.0 + 750.0 * i / (checkpoints - 1)))
             for level in ENGINE_LEVELS:
                 eid = conn.scalar(sa.text("INSERT INTO engines (name, version) VALUES (:n, '3.8') RETURNING id"),
                                   {"n": f"gnugo-l{level}"})
@@ -157,9 +171,10 @@ def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
                 "JOIN bench_players pa ON pa.k = a JOIN bench_players pb ON pb.k = b_"))
             # Black wins with the Elo model (colour advantage 30); R/score/draw/forfeit/Void by v.
             conn.execute(sa.text(
-                "INSERT INTO finished_games (scheduled_game_id, result, score, move_count, duration_s, sgf, "
-                "move_stats, worker, software_version, model_versions, finished_at) "
-                "SELECT g + 1, r.result, r.score, p.moves, 0.05 * p.moves + 2 * u, "
+                "INSERT INTO finished_games (scheduled_game_id, tournament_id, black_player_id, white_player_id, "
+                "result, score, move_count, duration_s, sgf, move_stats, worker, software_version, model_versions, "
+                "finished_at) "
+                "SELECT g + 1, s.tournament_id, s.black_player_id, s.white_player_id, r.result, r.score, p.moves, 0.05 * p.moves + 2 * u, "
                 "'(;GM[1]FF[4]CA[UTF-8]AP[go-arena:bench]SZ[9]KM[7.5]RU[tromp-taylor]PB[' || pb.name || "
                 "']PW[' || pw.name || ']RE[' || r.result || ']' || p.body || ')', "
                 "p.stats, 'bench-worker-' || (g % 8), 'bench', '{}'::jsonb, at "
@@ -172,6 +187,8 @@ def load_games(url: str, games: int, *, seed: int = 0) -> LoadedData:
                 "CASE WHEN v < 0.03 THEN 'F' WHEN v < 0.6 THEN 'R' ELSE (floor(v * 40) + 0.5)::text END END AS result, "
                 "CASE WHEN v >= 0.6 THEN (CASE WHEN u < 1 / (1 + power(10, (ew.elo - eb.elo - 30) / 400)) "
                 "THEN 1 ELSE -1 END) * (floor(v * 40) + 0.5) WHEN v >= 0.005 AND v < 0.02 THEN 0 END AS score) r"))
+            # Games written in bulk bypass record_finished_game, which counts each into its pair.
+            rebuild_rating_pairs(conn)
             conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('scheduled_games', 'id'), "
                                  "(SELECT coalesce(max(id), 1) FROM scheduled_games))"))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -333,13 +350,38 @@ def fresh_database(server_url: str | None) -> Iterator[str]:
         yield url
 
 
+def leaderboard_after_a_game(url: str) -> float:
+    """Seconds from a new game being stored to its leaderboard (every game's pool) being fitted,
+    in this process as a server does it (`LeaderboardService.get`): the key, the game set from the
+    kept pair counts, and the fit, which the API processes have not made yet."""
+    engine = sa.create_engine(url)
+    try:
+        service = LeaderboardService(RatingPolicy())
+        with session_scope(engine) as session:
+            service.get(session)  # the current one (the API stored its fit)
+            tournament_id, black, white = session.execute(sa.text(
+                "SELECT tournament_id, black_player_id, white_player_id FROM scheduled_games ORDER BY id LIMIT 1")).one()
+            [game_id] = schedule_games(session, tournament_id=tournament_id, games=[GameSpec(
+                pairing="bench after-game", game_index=10**8, black_player_id=black, white_player_id=white, seed=0)])
+            record_finished_game(session, scheduled_game_id=game_id, result="B+R", move_count=0, duration_s=0.0,
+                                 sgf="(;GM[1]FF[4]SZ[9]RE[B+R])")
+        start = time.perf_counter()
+        with session_scope(engine) as session:
+            service.get(session)
+        return time.perf_counter() - start
+    finally:
+        engine.dispose()
+
+
 def benchmark_api(*, games: int = 100_000, clients: int = 50, seconds: float = 20.0, api_workers: int = 1,
-                  server_url: str | None = None, seed: int = 0, log: Path | None = None) -> dict:
+                  server_url: str | None = None, seed: int = 0, log: Path | None = None,
+                  players: int = CHECKPOINTS + len(ENGINE_LEVELS)) -> dict:
     """Load `games` into a fresh database, serve it, drive `clients` for `seconds` (module doc)."""
     with fresh_database(server_url) as url:
-        data = load_games(url, games, seed=seed)
+        data = load_games(url, games, seed=seed, player_count=players)
         with api_server(url, workers=api_workers, log=log) as base:
             result = run(run_clients(base, data, clients=clients, seconds=seconds, seed=seed))
+        after_game_s = leaderboard_after_a_game(url)
     lat = result["latencies"]
     return {
         "bench": "api",
@@ -359,4 +401,6 @@ def benchmark_api(*, games: int = 100_000, clients: int = 50, seconds: float = 2
         "games_p50_ms": percentile_ms(lat["games"], 50),
         "games_p99_ms": percentile_ms(lat["games"], 99),
         "first_leaderboard_ms": round(result["first_leaderboard_s"] * 1000.0, 1),
+        "players": len(data.players),
+        "leaderboard_after_game_ms": round(after_game_s * 1000.0, 1),
     }

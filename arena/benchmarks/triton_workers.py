@@ -43,31 +43,12 @@ PHASE_TIMEOUT_S = 1800.0  # a worker that neither reports nor dies within this i
 
 
 def multi_worker_spec(*, board_size: int, games: int, workers: int, server_threads: int) -> TritonModelSpec:
-    """The CPU model's configuration for `workers` processes of `games` games each."""
-    return TritonModelSpec(
-        name="arena_bench_workers", board_size=board_size,
-        # Every row all the workers can have in flight at once (each worker's groups together
-        # hold its `games` rows): one execution can take all the queued requests, so merging is
-        # never capped below what the workers offer (up to MAX_SERVER_BATCH).
-        max_batch_size=min(max(workers * games, 16), MAX_SERVER_BATCH),
-        # None: with requests of games/2 rows from each worker, a preferred size either is one
-        # of the sums the queue happens to hold (and changes nothing) or is not, and then makes
-        # the batcher hold back rows it could run now. Without preferred sizes the batcher takes
-        # everything queued when the instance frees, up to max_batch_size.
-        preferred_batch_sizes=(),
-        # Short next to one execution (milliseconds for a 9x9 batch on CPU): while the
-        # instance is busy the other workers' requests queue up and merge anyway; the delay only
-        # lets a request that arrives just after an idle instance picked one up join it.
-        # Measured with 4 workers (2 cores under load 11, 16 games, 16 visits, one run each):
-        # 0 us: 2709 evals/s, batch 21.1; 200 us: 2968/s, 19.6 (alike within the noise);
-        # 2000 us: 1570/s, and the 1-worker batch grew 7 -> 11.6: its two pipeline groups
-        # merge, losing the overlap they exist for; 10000 us: 924/s at batch 46.6.
-        max_queue_delay_microseconds=200,
-        # One instance: a second CPU instance splits the same cores and the queue between
-        # two smaller batches (measured, same run as above: batch 17.5 at 1640 evals/s with 2
-        # instances), the opposite of what serving many workers is for.
-        instance_count=1,
-        cpu_threads=server_threads)
+    """The production model configuration (`TritonModelSpec`'s defaults: its batcher policy was
+    chosen with this bench, and its comments give the figures), sized for `workers` processes of
+    `games` games each: every row they can have in flight at once fits one execution (up to
+    MAX_SERVER_BATCH), so merging is never capped below what the workers offer."""
+    return TritonModelSpec(name="arena_bench_workers", board_size=board_size,
+                           max_batch_size=min(max(workers * games, 16), MAX_SERVER_BATCH), cpu_threads=server_threads)
 
 
 @dataclass(frozen=True)

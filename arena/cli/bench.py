@@ -229,13 +229,15 @@ def api(
         "--server-url", help="PostgreSQL URL allowed to create databases; a fresh one is made and dropped. "
                              "Default: an embedded server in a temporary directory.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the stored games and the request mix.")] = 0,
+    players: Annotated[int, typer.Option(help="Players of the stored games (4 engine levels, the rest checkpoints).",
+                                         min=6, max=1000)] = 20,
 ) -> None:
     """GET /ratings/leaderboard and filtered GET /games latency (p50/p99) under concurrent clients,
     with `--games` finished games stored, against the real API process on loopback."""
     from arena.benchmarks.api import benchmark_api
 
     result = benchmark_api(games=games, clients=clients, seconds=seconds, api_workers=api_workers,
-                           server_url=server_url, seed=seed)
+                           server_url=server_url, seed=seed, players=players)
     typer.echo(f"{result['games']} games stored in {result['load_s']} s; {clients} clients for {seconds:g} s: "
                f"{result['requests']} requests ({result['rps']}/s), {result['errors']} errors; leaderboard p50/p99 "
                f"{result['leaderboard_p50_ms']}/{result['leaderboard_p99_ms']} ms, games "

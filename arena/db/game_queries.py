@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, Select, String, bindparam, literal_column, or_, select, union_all
+from sqlalchemy import DateTime, Integer, Select, String, bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session, aliased
+
+from search_workers.go.color import Color
+from search_workers.go.results import DRAW, VOID, WINNER_PREFIX
 
 from .lookup import LookupFailedError
 from .models import RESULT_PATTERN, FinishedGame, Player, ScheduledGame, Tournament
@@ -58,16 +61,13 @@ class GameFilter:
     until: datetime | None = None  # finished before
 
 
-# Result kinds a game list can be narrowed to, besides an exact result string. Written so that
-# the index on (result, id) serves the rare kinds: equalities and prefixes, no leading wildcard.
-RESULT_KINDS = {
-    "black": FinishedGame.result.like("B+%"),
-    "white": FinishedGame.result.like("W+%"),
-    "draw": FinishedGame.result == "0",
-    "void": FinishedGame.result == "Void",
-    "resign": or_(FinishedGame.result == "B+R", FinishedGame.result == "W+R"),
-    "forfeit": or_(FinishedGame.result == "B+F", FinishedGame.result == "W+F"),
-}
+# Result kinds a game list can be narrowed to, besides an exact result string. A kind of a few
+# exact results is read as one branch per result, each in id order from an index ending in
+# (result, id), and the branches merged; black and white are prefixes (every margin), common
+# enough that walking the games in id order finds a page quickly.
+RESULT_VALUES = {"draw": (DRAW,), "void": (VOID,), "resign": ("B+R", "W+R"), "forfeit": ("B+F", "W+F")}
+RESULT_PREFIXES = {"black": WINNER_PREFIX[Color.BLACK] + "%", "white": WINNER_PREFIX[Color.WHITE] + "%"}
+RESULT_KINDS = (*RESULT_PREFIXES, *RESULT_VALUES)
 _RESULT = re.compile(RESULT_PATTERN)
 
 
@@ -111,29 +111,28 @@ def _player_id(parameter: str):
     return select(Player.id).where(Player.name == bindparam(parameter, type_=String)).scalar_subquery()
 
 
-def _matching(shape: _GameQueryShape, colours: tuple[str, str] | None = None) -> Select:
-    """Finished games matching `shape` (with `colours`: black is the first parameter's player and
-    white the second's), newest id first, the first `shape.limit` only: ids, not names."""
+def _branch(shape: _GameQueryShape, black: str | None, white: str | None, result: Any) -> Select:
+    """Finished games matching `shape` whose black is the player named by parameter `black` and
+    white by `white` (None: any), with result `result` (a literal or a bound parameter; None: the
+    shape's result kind, if any), newest id first, the first `shape.limit` only: ids, not names.
+    One table: finished_games carries the scheduled game's tournament and players (migration 0009)."""
     query = (
         # Only the listed columns: the SGF and per-move statistics stay in the database.
-        select(FinishedGame.scheduled_game_id.label("id"), ScheduledGame.tournament_id,
-               ScheduledGame.black_player_id, ScheduledGame.white_player_id, FinishedGame.result,
-               FinishedGame.move_count, FinishedGame.duration_s, FinishedGame.finished_at)
-        .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
+        select(FinishedGame.scheduled_game_id.label("id"), FinishedGame.tournament_id, FinishedGame.black_player_id,
+               FinishedGame.white_player_id, FinishedGame.result, FinishedGame.move_count, FinishedGame.duration_s,
+               FinishedGame.finished_at)
         .order_by(FinishedGame.scheduled_game_id.desc())
     )
-    if colours is not None:
-        query = query.where(ScheduledGame.black_player_id == _player_id(colours[0]),
-                            ScheduledGame.white_player_id == _player_id(colours[1]))
-    elif shape.player:
-        player = _player_id("player")
-        query = query.where(or_(ScheduledGame.black_player_id == player, ScheduledGame.white_player_id == player))
+    if black is not None:
+        query = query.where(FinishedGame.black_player_id == _player_id(black))
+    if white is not None:
+        query = query.where(FinishedGame.white_player_id == _player_id(white))
     if shape.tournament:
-        query = query.where(ScheduledGame.tournament_id == tournament_ref_id())
-    if shape.result == "exact":
-        query = query.where(FinishedGame.result == bindparam("result", type_=String))
-    elif shape.result is not None:
-        query = query.where(RESULT_KINDS[shape.result])
+        query = query.where(FinishedGame.tournament_id == tournament_ref_id())
+    if result is not None:
+        query = query.where(FinishedGame.result == result)
+    elif shape.result in RESULT_PREFIXES:
+        query = query.where(FinishedGame.result.like(RESULT_PREFIXES[shape.result]))
     if shape.since:
         query = query.where(FinishedGame.finished_at >= bindparam("since", type_=DateTime(timezone=True)))
     if shape.until:
@@ -143,16 +142,31 @@ def _matching(shape: _GameQueryShape, colours: tuple[str, str] | None = None) ->
     return query if shape.limit is None else query.limit(literal_column(str(int(shape.limit))))
 
 
+def _branches(shape: _GameQueryShape) -> list[Select]:
+    """The index-ordered reads whose union is the page: a player is two (as black, as white), a
+    pair two (its colourings), a result kind one per exact result."""
+    if shape.opponent:
+        sides = [("player", "opponent"), ("opponent", "player")]
+    elif shape.player:
+        sides = [("player", None), (None, "player")]
+    else:
+        sides = [(None, None)]
+    if shape.result == "exact":
+        results: list[Any] = [bindparam("result", type_=String)]
+    elif shape.result in RESULT_VALUES:
+        results = [literal_column(f"'{value}'", String) for value in RESULT_VALUES[shape.result]]
+    else:
+        results = [None]
+    return [_branch(shape, black, white, result) for black, white in sides for result in results]
+
+
 @functools.lru_cache(maxsize=256)
 def _games_statement(shape: _GameQueryShape) -> Select:
     # The page is chosen on ids alone, then named: a join of two tables that PostgreSQL plans in
-    # a fraction of a millisecond, instead of five. A pair's games are its two colourings, each
-    # read in id order from the (black, white, id) index, merged.
-    if shape.opponent:
-        both = union_all(_matching(shape, ("player", "opponent")), _matching(shape, ("opponent", "player")))
-        page = both.subquery("page")
-    else:
-        page = _matching(shape).subquery("page")
+    # a fraction of a millisecond, instead of five. Several branches (`_branches`) are each read in
+    # id order from their index and merged (a Merge Append), never sorted.
+    branches = _branches(shape)
+    page = (branches[0] if len(branches) == 1 else union_all(*branches)).subquery("page")
     black, white = aliased(Player), aliased(Player)
     query = (select(page.c.id, page.c.tournament_id, Tournament.name.label("tournament"), black.name.label("black"),
                     white.name.label("white"), page.c.result, page.c.move_count, page.c.duration_s,

@@ -27,7 +27,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import BIT, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from search_workers.go.results import RESULT_PATTERN
@@ -209,12 +209,26 @@ class FinishedGame(Base):
         CheckConstraint(f"result ~ '{RESULT_PATTERN}'", name="result_format"),
         CheckConstraint("move_count >= 0", name="move_count_non_negative"),
         CheckConstraint("duration_s >= 0", name="duration_non_negative"),
-        Index("ix_finished_games_result", "result", "scheduled_game_id"),  # game lists by result
+        # Game lists page by descending id under filters; each filter reads its own entries in id
+        # order from one of these instead of joining scheduled_games and walking the id range.
+        Index("ix_finished_games_result", "result", "scheduled_game_id"),
+        Index("ix_finished_games_tournament", "tournament_id", "scheduled_game_id"),
+        Index("ix_finished_games_tournament_result", "tournament_id", "result", "scheduled_game_id"),
+        Index("ix_finished_games_black", "black_player_id", "scheduled_game_id"),
+        Index("ix_finished_games_white", "white_player_id", "scheduled_game_id"),
+        Index("ix_finished_games_pair", "black_player_id", "white_player_id", "scheduled_game_id"),
+        # Games whose per-move statistics are still kept, by age: what retention (arena.retention) clears.
+        Index("ix_finished_games_move_stats_kept", "finished_at", postgresql_where=text("move_stats <> '[]'::jsonb")),
     )
 
     scheduled_game_id: Mapped[int] = mapped_column(
         ForeignKey("scheduled_games.id", ondelete="RESTRICT"), primary_key=True
     )
+    # Copies of the scheduled game's (never rewritten) identity, so that game lists filter and
+    # order on this table alone (migration 0009).
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="CASCADE"))
+    black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
+    white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
     result: Mapped[str] = mapped_column(String(20))
     # Black's margin in points (negative: white won on the board); None for R/T/F/Void.
     score: Mapped[float | None] = mapped_column(Float)
@@ -233,6 +247,40 @@ class FinishedGame(Base):
     finished_at: Mapped[datetime] = _created()
 
     scheduled: Mapped[ScheduledGame] = relationship(back_populates="finished")
+
+
+class RatingPair(Base):
+    """The rated games of one ordered (black, white) pair in one tournament, counted as they are
+    stored (`arena.db.rating_inputs`): what a fit reads instead of the games.
+
+    `digest` is the XOR of every counted game's sha256 over "<id>\t<black id>\t<white id>\t<result>",
+    so with the counts it names the exact games: an order-free fingerprint that a new game updates
+    in place, in the transaction that stores it."""
+
+    __tablename__ = "rating_pairs"
+    __table_args__ = (
+        CheckConstraint("wins_black >= 0 AND wins_white >= 0 AND draws >= 0", name="counts_non_negative"),
+    )
+
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="CASCADE"), primary_key=True)
+    black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), primary_key=True)
+    white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), primary_key=True)
+    wins_black: Mapped[int] = mapped_column(Integer)
+    wins_white: Mapped[int] = mapped_column(Integer)
+    draws: Mapped[int] = mapped_column(Integer)
+    digest: Mapped[str] = mapped_column(BIT(256))
+
+
+class LeaderboardFit(Base):
+    """A rating fit shared by every process that serves leaderboards (`arena.leaderboards.shared`):
+    the fitted ratings of one game set under one policy, JSON, keyed by a hash of both."""
+
+    __tablename__ = "leaderboard_fits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ratings: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fit_s: Mapped[float] = mapped_column(Float)  # how long the fit took
+    created_at: Mapped[datetime] = _created()
 
 
 class RatingSnapshot(Base):

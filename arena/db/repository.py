@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Select, Text, cast, func, literal, null, select, text, union_all, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
+from sqlalchemy import Select, select, text, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
-from arena.ratings import GameResult, PairCounts, Ratings
+from arena.ratings import GameResult, Ratings
 from arena.scheduling.conditions import configuration_condition
 from search_workers.go import Color
-from search_workers.go.results import WINNER_PREFIX, ResultError, parse_result, winner_of
+from search_workers.go.results import ResultError, parse_result, winner_of
 
 from .models import (
     Checkpoint,
@@ -33,6 +33,7 @@ from .models import (
     ScheduledGame,
     Tournament,
 )
+from .rating_inputs import RatedGameSet, count_rated_game
 
 
 class StorageError(ValueError):
@@ -222,7 +223,8 @@ def record_finished_game(
     for player_id in (game.black_player_id, game.white_player_id):
         if session.get(Player, player_id) is None:
             raise StorageError(f"player {player_id} of scheduled game {scheduled_game_id} does not exist")
-    values = {"scheduled_game_id": scheduled_game_id, "result": result, "score": score, "move_count": move_count,
+    values = {"scheduled_game_id": scheduled_game_id, "tournament_id": game.tournament_id,
+              "black_player_id": game.black_player_id, "white_player_id": game.white_player_id, "result": result, "score": score, "move_count": move_count,
                   "duration_s": duration_s, "sgf": sgf, "move_stats": list(move_stats), "worker": worker,
                   "software_version": software_version, "model_versions": model_versions or {},
                   "score_tromp_taylor": score_tromp_taylor, "scoring_disagrees": scoring_disagrees}
@@ -236,6 +238,8 @@ def record_finished_game(
         ).first()
         if inserted is not None:
             _bump_progress(session, game.tournament_id)
+            count_rated_game(session, game_id=scheduled_game_id, tournament_id=game.tournament_id,
+                             black_id=game.black_player_id, white_id=game.white_player_id, result=result)
             return True
     stored = session.execute(select(FinishedGame).where(FinishedGame.scheduled_game_id == scheduled_game_id)
                              .execution_options(populate_existing=True)).scalar_one()
@@ -248,38 +252,17 @@ def record_finished_game(
     return False
 
 
-@dataclass(frozen=True)
-class RatedGameSet:
-    """The exact games a rating fit uses, as counts per ordered (black, white) pair, and a hash
-    that names them.
-
-    sha256 covers each game's id, players and result in scheduled-game order, so two snapshots
-    with the same hash were fitted on the very same games. Counts rather than one object per
-    game: the fit only needs the counts, and the API keeps its cached leaderboards' game sets
-    alive; 100,000 game objects alive make every full pass of Python's garbage collector walk
-    them, a 60-80 ms stall of every request in flight.
-    """
-
-    counts: dict[tuple[str, str], PairCounts]  # ordered by (black, white)
-    games: int
-    sha256: str
-
-
-def _rated_games(tournament_id: int | None, condition: str | None) -> Select:
+def _rated_games(tournament_id: int | None) -> Select:
     """(scheduled game id, black player id, white player id, result) of the games a fit uses:
-    finished, not Void; one tournament's and/or those of tournaments under `condition` (a rating
-    pool, `arena.scheduling.conditions.condition_key`) only."""
+    finished, not Void; one tournament's only. (Fits read `rating_inputs.rated_game_set`'s counts;
+    this lists the games themselves.)"""
     query = (
-        select(FinishedGame.scheduled_game_id.label("id"), ScheduledGame.black_player_id.label("black"),
-               ScheduledGame.white_player_id.label("white"), FinishedGame.result.label("result"))
-        .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
+        select(FinishedGame.scheduled_game_id.label("id"), FinishedGame.black_player_id.label("black"),
+               FinishedGame.white_player_id.label("white"), FinishedGame.result.label("result"))
         .where(FinishedGame.result != "Void")
     )
     if tournament_id is not None:
-        query = query.where(ScheduledGame.tournament_id == tournament_id)
-    if condition is not None:
-        query = query.join(Tournament, Tournament.id == ScheduledGame.tournament_id).where(
-            Tournament.condition == condition)
+        query = query.where(FinishedGame.tournament_id == tournament_id)
     return query
 
 
@@ -288,47 +271,10 @@ def _winner(black: str, white: str, result: str) -> str | None:
     return None if winner is None else black if winner is Color.BLACK else white
 
 
-def rated_game_set(session: Session, tournament_id: int | None = None, *,
-                   condition: str | None = None) -> RatedGameSet:
-    """The games a fit uses (`_rated_games`), counted and hashed by PostgreSQL in one statement,
-    so that the counts and the hash come from one snapshot and only a row per pairing crosses to
-    Python: at 100,000 games about 0.2 s, where building and hashing an object per game in
-    Python took 0.6 s and kept 100,000 objects alive."""
-    games = _rated_games(tournament_id, condition).cte("rated_games").prefix_with("MATERIALIZED")
-    # parse_result's rule in SQL: a result names a winner exactly when it starts with its prefix.
-    black_won = func.left(games.c.result, 2) == WINNER_PREFIX[Color.BLACK]
-    white_won = func.left(games.c.result, 2) == WINNER_PREFIX[Color.WHITE]
-    pairs = select(games.c.black, games.c.white, func.count().filter(black_won).label("wins_black"),
-                   func.count().filter(white_won).label("wins_white"),
-                   func.count().filter(~black_won & ~white_won).label("draws")
-                   ).group_by(games.c.black, games.c.white).subquery("pairs")
-    black, white = aliased(Player), aliased(Player)
-    per_pair = (select(black.name, white.name, pairs.c.wins_black, pairs.c.wins_white, pairs.c.draws, null(), null())
-                .join(black, black.id == pairs.c.black).join(white, white.id == pairs.c.white))
-    # The hash `RatedGameSet` documents: "<id>\t<black>\t<white>\t<result>\n" per game, UTF-8, in id order.
-    line = cast(games.c.id, Text) + "\t" + black.name + "\t" + white.name + "\t" + games.c.result + "\n"
-    lines = func.coalesce(func.string_agg(line, aggregate_order_by(literal("", Text), games.c.id)), "")
-    whole = (select(null(), null(), null(), null(), null(), func.count(),
-                    func.encode(func.sha256(func.convert_to(lines, "UTF8")), "hex"))
-             .select_from(games).join(black, black.id == games.c.black).join(white, white.id == games.c.white))
-    # Sorting 100,000 lines for the hash spills to disk under the default 4 MB; the setting ends
-    # with the caller's transaction.
-    session.execute(text("SET LOCAL work_mem = '64MB'"))
-    counts: dict[tuple[str, str], PairCounts] = {}
-    total, digest = 0, ""
-    for black_name, white_name, wins_black, wins_white, draws, count, sha in session.execute(
-            union_all(per_pair, whole)):
-        if black_name is None:
-            total, digest = count, sha
-        else:
-            counts[black_name, white_name] = PairCounts(black_name, white_name, wins_black, wins_white, draws)
-    return RatedGameSet(counts=dict(sorted(counts.items())), games=total, sha256=digest)
-
-
 def games_for_rating(session: Session, tournament_id: int | None = None) -> list[GameResult]:
     """Finished games as `arena.ratings.GameResult` (player names), one per game in scheduled-game
     order; Void games are left out."""
-    games = _rated_games(tournament_id, None).subquery()
+    games = _rated_games(tournament_id).subquery()
     black, white = aliased(Player), aliased(Player)
     query = (select(black.name, white.name, games.c.result).join(black, black.id == games.c.black)
              .join(white, white.id == games.c.white).order_by(games.c.id))

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from arena.db.condition_queries import ConditionGames, choose_condition, rating_conditions
 from arena.db.models import Checkpoint, Player
-from arena.db.repository import RatedGameSet, rated_game_set
+from arena.db.rating_inputs import RatedGameSet, rated_game_set
 from arena.ratings import HeadToHead, PairCounts, Ratings, VisitsPoint, compute_ratings, elo_vs_visits, head_to_head
 from arena.ratings.reference import Equivalent, Ladder, RelativeElo, equivalent_strength, relative_elo
 
 from .policy import RatingPolicy
+from .shared import shared_ratings
 
 __all__ = ["Leaderboard", "PlayerStanding", "StepPoint", "build_leaderboard", "elo_vs_step", "leaderboard",
            "parse_ladder_name", "pool_leaderboard"]
@@ -164,9 +165,9 @@ def _records(counts: Mapping[tuple[str, str], PairCounts]) -> dict[str, list[int
 
 
 def build_leaderboard(game_set: RatedGameSet, policy: RatingPolicy = DEFAULT_POLICY, *, condition: str | None = None,
-                      conditions: Sequence[ConditionGames] = ()) -> Leaderboard:
-    """Fit `compute_ratings` under `policy` on the game set (one pool: `condition`'s) and
-    assemble the leaderboard (pure; no session).
+                      conditions: Sequence[ConditionGames] = (), ratings: Ratings | None = None) -> Leaderboard:
+    """Fit `compute_ratings` under `policy` on the game set (one pool: `condition`'s), unless
+    `ratings` is that fit already, and assemble the leaderboard (pure; no session).
 
     Raises arena.ratings.RatingInputError for an anchor outside the pool.
     """
@@ -176,7 +177,8 @@ def build_leaderboard(game_set: RatedGameSet, policy: RatingPolicy = DEFAULT_POL
     if not game_set.games:
         return Leaderboard(game_set=game_set, standings=(), ratings=None, head_to_head=None, parameters=parameters,
                            **pool)
-    ratings = compute_ratings(game_set.counts, **parameters)
+    if ratings is None:
+        ratings = compute_ratings(game_set.counts, **parameters)
     wld = _records(game_set.counts)
     standings = []
     for name in ratings.players:
@@ -243,7 +245,11 @@ def pool_leaderboard(session: Session, policy: RatingPolicy, *, tournament_id: i
         game_set = _NO_GAMES
     else:  # a tournament is one condition already: no join needed to narrow its games
         game_set = rated_game_set(session, tournament_id, condition=None if tournament_id is not None else condition)
-    return build_leaderboard(game_set, policy, condition=condition, conditions=conditions)
+    ratings = None
+    if game_set.games:  # fitted once for every process (arena.leaderboards.shared)
+        arguments = policy.fit_arguments()
+        ratings = shared_ratings(session, game_set, arguments, lambda: compute_ratings(game_set.counts, **arguments))
+    return build_leaderboard(game_set, policy, condition=condition, conditions=conditions, ratings=ratings)
 
 
 @dataclass(frozen=True)

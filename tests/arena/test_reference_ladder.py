@@ -21,6 +21,7 @@ from arena.grpc.access import allow_all
 from arena.grpc.generated import arena_pb2, arena_pb2_grpc
 from arena.grpc.server import serve
 from arena.db.models import FinishedGame, Player, ScheduledGame, Tournament
+from arena.db.rating_inputs import rebuild_rating_pairs
 from arena.db.repository import get_or_create_checkpoint
 from arena.reference_ladder import ReferenceLadderError, configured_ladder, load_reference_ladder, \
     play_reference_ladder
@@ -76,11 +77,13 @@ def _simulate(session, tournament_id: int, true: dict[str, float], rng: np.rando
     for game_id, black, white in rows:
         p = 1.0 / (1.0 + 10 ** (-(true[names[black]] - true[names[white]]) / 400.0))
         result = "B+R" if rng.random() < p else "W+R"
-        games.append({"scheduled_game_id": game_id, "result": result, "move_count": 0, "duration_s": 0.0,
+        games.append({"scheduled_game_id": game_id, "tournament_id": tournament_id, "black_player_id": black,
+                      "white_player_id": white, "result": result, "move_count": 0, "duration_s": 0.0,
                       "sgf": _sgf(result), "move_stats": [], "worker": "simulated", "software_version": "",
                       "model_versions": {}})
     # In one statement (storing them one by one takes seconds), with the tournament's counter.
     session.execute(insert(FinishedGame), games)
+    rebuild_rating_pairs(session)  # what record_finished_game counts game by game
     session.execute(update(Tournament).where(Tournament.id == tournament_id)
                     .values(games_finished=Tournament.games_finished + len(games)))
     return len(rows)

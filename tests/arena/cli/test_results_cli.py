@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from arena.db import repository as repo
+from arena.db.rating_inputs import rated_game_set
 from arena.db.connection import session_scope
 from arena.db.models import Player, RatingSnapshot
 from arena.ratings import compute_ratings, head_to_head
@@ -93,7 +94,7 @@ def table_rows(text: str) -> list[list[str]]:
 
 def fitted(engine, tournament_id=None, **kwargs):  # noqa: F811
     with session_scope(engine) as s:
-        games = repo.rated_game_set(s, tournament_id)
+        games = rated_game_set(s, tournament_id)
     return games, compute_ratings(games.counts, **kwargs)
 
 

@@ -1,5 +1,5 @@
 """Alembic migrations create the whole schema; upgrading again changes nothing; `arena db upgrade`;
-migrations that move data keep it (0005, 0008)."""
+migrations that move data keep it (0005, 0008, 0009)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ from typer.testing import CliRunner
 
 from arena.cli import app
 from arena.db import migrate
+from arena.db.connection import session_scope
 from arena.db.models import Base
+from arena.db.rating_inputs import count_rated_game, rated_game_set
+from arena.ratings import PairCounts
 from arena.scheduling import parse_config
 
 
@@ -124,5 +127,58 @@ def test_0008_moves_tournament_state_out_of_the_configuration_and_back(empty_url
             restored = dict(conn.execute(sa.text("SELECT name, configuration FROM tournaments")).all())
         assert restored["stateful"] == {**asked, **OLD_STATE}
         assert restored["bare"] == {**asked, "referee": None}
+    finally:
+        eng.dispose()
+
+
+def test_0009_copies_game_identity_and_counts_rating_pairs_as_the_writers_do(empty_url):
+    # Games stored before 0009 get their tournament and players copied onto finished_games, and
+    # rating_pairs backfilled: the same counts and hash as the repository keeps game by game.
+    url = empty_url
+    eng = sa.create_engine(url)
+    try:
+        migrate.upgrade(url, "0008")
+        with eng.begin() as conn:
+            t = conn.execute(sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
+                                     "games_finished) VALUES ('old', 'round-robin', '{}', 'finished', 6, 6) "
+                                     "RETURNING id")).scalar_one()
+            engine_ids = [conn.execute(sa.text("INSERT INTO engines (name, version) VALUES (:n, '1') RETURNING id"),
+                                       {"n": n}).scalar_one() for n in ("a", "b")]
+            players = [conn.execute(sa.text("INSERT INTO players (name, engine_id, search_settings) "
+                                            "VALUES (:n, :e, '{}') RETURNING id"), {"n": n, "e": e}).scalar_one()
+                       for n, e in zip(("a", "b"), engine_ids, strict=True)]
+            results = ["B+R", "W+R", "0", "Void", "B+2.5", "B+R"]
+            for k, result in enumerate(results):
+                black, white = (players if k % 2 == 0 else players[::-1])
+                gid = conn.execute(sa.text(
+                    "INSERT INTO scheduled_games (tournament_id, pairing, game_index, black_player_id, "
+                    "white_player_id, seed) VALUES (:t, 'a-b', :k, :b, :w, :k) RETURNING id"),
+                    {"t": t, "k": k, "b": black, "w": white}).scalar_one()
+                conn.execute(sa.text(
+                    "INSERT INTO finished_games (scheduled_game_id, result, score, move_count, duration_s, sgf, "
+                    "move_stats, worker, software_version, model_versions) VALUES "
+                    "(:g, :r, :s, 0, 0, '(;)', '[]', '', '', '{}')"),
+                    {"g": gid, "r": result, "s": 2.5 if result == "B+2.5" else 0.0 if result == "0" else None})
+        migrate.upgrade(url)
+        with eng.connect() as conn:
+            copied = conn.execute(sa.text(
+                "SELECT count(*) FROM finished_games f JOIN scheduled_games s ON s.id = f.scheduled_game_id "
+                "WHERE f.tournament_id = s.tournament_id AND f.black_player_id = s.black_player_id "
+                "AND f.white_player_id = s.white_player_id")).scalar_one()
+        assert copied == len(results)
+        with session_scope(eng) as s:
+            backfilled = rated_game_set(s, t)
+            s.execute(sa.text("DELETE FROM rating_pairs"))
+            ids = s.execute(sa.text("SELECT scheduled_game_id, black_player_id, white_player_id, result "
+                                    "FROM finished_games ORDER BY 1")).all()
+            for gid, black, white, result in ids:
+                count_rated_game(s, game_id=gid, tournament_id=t, black_id=black, white_id=white, result=result)
+            assert rated_game_set(s, t) == backfilled
+        assert backfilled.games == 5  # the Void game is not rated
+        assert backfilled.counts[("a", "b")] == PairCounts("a", "b", wins_black=2, draws=1)
+        assert backfilled.counts[("b", "a")] == PairCounts("b", "a", wins_black=1, wins_white=1)
+        command.downgrade(migrate.alembic_config(url), "0008")
+        with eng.connect() as conn:
+            assert "rating_pairs" not in sa.inspect(conn).get_table_names()
     finally:
         eng.dispose()

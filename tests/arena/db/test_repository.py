@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from arena.db import repository as repo
+from arena.db.rating_inputs import rated_game_set
 from arena.db.connection import session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
 from arena.ratings import PairCounts, compute_ratings
@@ -130,7 +131,8 @@ def test_inconsistent_results_are_rejected_and_nothing_stored(engine, setup, bad
 
 def test_database_enforces_result_format_itself(engine, setup):
     with pytest.raises(IntegrityError, match="result_format"), session_scope(engine) as s:
-        s.add(FinishedGame(scheduled_game_id=setup["game"], **{**GAME, "result": "B+lots"}))
+        s.add(FinishedGame(scheduled_game_id=setup["game"], tournament_id=setup["tournament"],
+                           black_player_id=setup["a"], white_player_id=setup["b"], **{**GAME, "result": "B+lots"}))
 
 
 def test_scheduled_game_identity_is_unique(engine, setup):
@@ -196,11 +198,18 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         for game_id in game_ids[:4]:
             repo.record_finished_game(s, scheduled_game_id=game_id, result="B+R", move_count=0, duration_s=0.0,
                                       sgf="(;RE[B+R])")
-        first = repo.rated_game_set(s, tournament_id=t.id)
-        assert repo.rated_game_set(s, tournament_id=t.id) == first  # same games, same hash
-        # The hash is the documented one (stored snapshots stay comparable): one line per game.
-        lines = "".join(f"{g}\t{(a if k % 2 else b).name}\t{(b if k % 2 else a).name}\tB+R\n"
-                        for g, k in sorted(((g, k) for k, g in enumerate(game_ids[:4])), key=lambda gk: gk[0]))
+        first = rated_game_set(s, tournament_id=t.id)
+        assert rated_game_set(s, tournament_id=t.id) == first  # same games, same hash
+        # The hash is the documented one (arena.db.rating_inputs): per pair, its counts and the XOR
+        # of its games' fingerprints; the games' order does not matter.
+        def fingerprint(g: int, k: int) -> int:
+            black, white = (a, b) if k % 2 else (b, a)
+            return int(hashlib.sha256(f"{g}\t{black.id}\t{white.id}\tB+R".encode()).hexdigest(), 16)
+        digests = {}
+        for k, g in enumerate(game_ids[:4]):
+            pair = (a.name, b.name) if k % 2 else (b.name, a.name)
+            digests[pair] = digests.get(pair, 0) ^ fingerprint(g, k)
+        lines = "".join(f"{black}\t{white}\t2\t0\t0\t{digests[black, white]:064x}\n" for black, white in sorted(digests))
         assert first.sha256 == hashlib.sha256(lines.encode()).hexdigest()
         assert first.counts == {(b.name, a.name): PairCounts(b.name, a.name, wins_black=2),
                                 (a.name, b.name): PairCounts(a.name, b.name, wins_black=2)} and first.games == 4
@@ -212,7 +221,7 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         assert snapshot.game_set_hash == first.sha256 and snapshot.game_count == 4
         repo.record_finished_game(s, scheduled_game_id=game_ids[4], result="W+R", move_count=0, duration_s=0.0,
                                   sgf="(;RE[W+R])")
-        second = repo.rated_game_set(s, tournament_id=t.id)
+        second = rated_game_set(s, tournament_id=t.id)
         assert second.sha256 != first.sha256 and second.games == 5
         with pytest.raises(repo.StorageError, match="fitted on 4 games"):
             repo.save_rating_snapshot(s, game_set=second, ratings=ratings, method="bradley_terry", parameters={})
