@@ -141,9 +141,9 @@ class Settings(BaseSettings):
     # Which exported flavour is served: "gpu" (libtorch, KIND_GPU) or "cpu" (Python backend).
     triton_flavour: Literal["gpu", "cpu"] = "gpu"
 
-    # Faults (README "Faults"). Seconds a worker keeps a finished game it could not store (database
-    # down) and retries it with backoff (1 s doubling to 30 s); then the block gives its games back
-    # and fails. At least 10 minutes so a database restart or failover never costs a game.
+    # Faults (docs/operations.md, "Outages"). Seconds a worker keeps a finished game it could not
+    # store (database down) and retries it with backoff (1 s doubling to 30 s); then the block gives
+    # its games back and fails. At least 10 minutes so a database restart or failover never costs a game.
     store_retry_s: float = Field(default=600.0, ge=1, le=86_400)
     # Seconds an evaluation waits, retrying with backoff, for an unavailable Triton server (or a
     # model being loaded again) before the game in play fails.

@@ -52,11 +52,11 @@ OGS_LENGTH = "https://forums.online-go.com/t/average-game-length-on-different-bo
 
 DEFAULT_INPUTS: dict[str, Input] = {
     # Networks on one device: evaluations per second.
-    "cpu_demo_evals_b64": Input(573, "evals/s", "measured: demo b4c32 9x9, bare `TorchEvaluator.evaluate`, "
-                                f"batch 64, 1 torch thread; {LOAD}"),
-    "cpu_demo_evals_b1": Input(76, "evals/s", "measured: same, batch 1 (batch 4: 135, 16: 382)"),
+    "cpu_demo_evals_b64": Input(4148, "evals/s", "measured: demo b4c32 9x9, bare `TorchEvaluator.evaluate`, "
+                                "batch 64, 1 torch thread, machine otherwise idle"),
+    "cpu_demo_evals_b1": Input(1093, "evals/s", "measured: same, batch 1"),
     "cpu_b6c96_9_evals_b64": Input(73, "evals/s", "measured: b6c96 9x9 (random weights), batch 64, "
-                                   "1 thread; same load"),
+                                   f"1 thread; {LOAD}: the demo net read 7x slower under that load than idle"),
     "cpu_b6c96_19_evals_b64": Input(32, "evals/s", "measured: b6c96 19x19, batch 64, 1 thread; same load"),
     "gpu_b28_4090_evals": Input(2158, "evals/s", f"cited: {KATAGO_4090} RTX 4090, b28, 40 threads, avg batch 19.2"),
     "gpu_b40_4060ti_evals": Input(1781, "evals/s", f"cited: {KATAGO_4060} RTX 4060 Ti, 40 blocks, TensorRT"),
@@ -71,8 +71,13 @@ DEFAULT_INPUTS: dict[str, Input] = {
     "moves_9": Input(43.1, "moves/game", "measured: 1,380 moves in the 32 demo games of `today_games_per_hour` "
                      "(the api loader's games: 71)"),
     "moves_19": Input(257, "moves/game", f"cited: {OGS_LENGTH} pro games played to counting"),
-    "today_games_per_hour": Input(443.4, "games/h", "measured: `arena bench throughput --board-size 9 --visits 32 "
-                                  "--games 32 --baseline-games 1`, demo nets in process, mean batch 10; load avg 11"),
+    "today_games_per_hour": Input(11716.2, "games/h", "measured: `arena bench throughput --board-size 9 --visits 32 "
+                                  "--games 32 --baseline-games 1`, demo nets in process, mean batch 10, "
+                                  "machine otherwise idle"),
+    # The scale tiers start from a research group's evaluation load, not from this machine's speed.
+    "today_games_per_day": Input(10_000, "games/day", "assumed: ~20 new checkpoints a day, each rated by a "
+                                 "500-game gauntlet (a 2-core machine plays 9x9 demo games at "
+                                 "`today_games_per_hour` x 24 = 281k a day)"),
     # Dispatch (arena/tournaments.py, search_workers/tasks.py).
     "block_size": Input(32, "games/message", "code: arena/tournaments.py DEFAULT_BLOCK_SIZE"),
     "players_per_block": Input(2, "networks", "code: blocks are grouped by pairing (block_payloads)"),
@@ -81,14 +86,16 @@ DEFAULT_INPUTS: dict[str, Input] = {
     "batch_target_big": Input(19.2, "leaves/batch", f"cited: {KATAGO_4090} avg batch of the 2,158 evals/s figure"),
     "batch_target_small": Input(256, "leaves/batch", "assumed: a small net needs a large batch to fill a GPU; measure"),
     # PostgreSQL, measured on 100,000 loader games in a scratch database (created and dropped).
-    "pg_fixed_bytes": Input(661, "bytes/game", "measured: finished + scheduled rows, indexes, TOAST, "
-                            "less sgf and move_stats"),
+    "pg_fixed_bytes": Input(910, "bytes/game", "measured: finished + scheduled rows, indexes, TOAST, "
+                            "less sgf and move_stats; 1M loader games after migration 0009 (661 before)"),
     "pg_bytes_per_move": Input(40.4, "bytes/move", "measured: sgf 6.2 + move_stats 34.2 (full-precision floats)"),
-    # Ratings: one compute_ratings fit over PairCounts (dense pairs, 1M games).
-    "fit_s_10": Input(0.072, "s", f"measured: 10 players, 90 pairs; {LOAD}"),
-    "fit_s_100": Input(2.37, "s", "measured: 100 players, 9,900 pairs (2.1-2.9 s over 5 runs, 100k or 1M games)"),
-    "fit_s_300": Input(7.78, "s", "measured: 300 players, 89,698 pairs (ladder, 1,200 pairs: 4.46 s)"),
-    "fit_s_1000": Input(79.2, "s", "measured: 1,000 players, 632,091 pairs (ladder, 4,000 pairs: 16.4 s)"),
+    # Ratings: one compute_ratings fit over PairCounts (its cost depends on players and pairs, not
+    # games: the counts are kept as games are stored), machine otherwise idle, median of 3.
+    "fit_s_10": Input(0.003, "s", "measured: 10 players, 90 pairs"),
+    "fit_s_100": Input(0.073, "s", "measured: 100 players, 9,900 pairs"),
+    "fit_s_300": Input(0.86, "s", "measured: 300 players, 89,700 pairs"),
+    "fit_s_1000": Input(1.69, "s", "measured: 1,000 players in a ladder (4 neighbours each, 4,000 pairs); "
+                        "all 999,000 pairs took 79 s under load"),
     # Planning thresholds.
     "gpu_utilisation": Input(0.7, "fraction", "assumed: share of the day a GPU's batch is full"),
     "gpus_per_triton": Input(8, "GPUs", "assumed: one Triton instance per 8-GPU host"),
@@ -181,7 +188,7 @@ def tier(inputs: dict[str, Input], factor: int) -> Tier:
     v = {k: i.value for k, i in inputs.items()}
     rows = {(r.profile.name, r.profile.board): r for r in map(lambda p: profile_row(inputs, p), profiles(inputs))}
     small, big = rows[("b6c96, 1 GPU (V100, ceiling)", 9)], rows[("b20c256, V100", 19)]
-    games_day = v["today_games_per_hour"] * 24 * factor
+    games_day = v["today_games_per_day"] * factor
     per_gpu_day = 24 * v["gpu_utilisation"]
     gpus_19 = games_day / (big.games_per_hour * per_gpu_day)
     workers_19 = gpus_19 * big.workers
@@ -222,7 +229,7 @@ def render(inputs: dict[str, Input]) -> str:
         workers = "in-process" if r.workers is None else str(r.workers)
         out.append(f"| {p.name} | {p.board}x{p.board} | {p.visits} | {_num(p.evals_per_s)} | {_num(r.evals_per_game)} "
                    f"| {_num(r.games_per_hour)} | {_num(r.search_cores)} | {workers} | {p.source} |")
-    out += ["", "**Scale tiers** (today = `today_games_per_hour` x 24)", "",
+    out += ["", "**Scale tiers** (today = `today_games_per_day`)", "",
             "| load | games/day | players | GPUs 9x9 b6c96 | GPUs 19x19 b20c256 | search workers 19x19 "
             "| PG rows/s | PG GB/day 19x19 | broker msg/s | lease writes/s | fit s | limits first hit |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]

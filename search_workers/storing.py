@@ -13,7 +13,7 @@ while games are pending.
 not be stored: the task then leaves them unacknowledged (their leases expire, or they are given
 back) and fails, so they are played again elsewhere rather than counted lost.
 
-Games are not spooled to disk: see the README ("Faults") for why memory plus leases is enough.
+Games are not spooled to disk: see docs/operations.md ("Outages") for why memory plus leases is enough.
 """
 
 from __future__ import annotations

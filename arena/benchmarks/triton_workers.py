@@ -42,13 +42,19 @@ MAX_SERVER_BATCH = 4096  # rows per execution: well past where larger batches st
 PHASE_TIMEOUT_S = 1800.0  # a worker that neither reports nor dies within this is stuck, not slow
 
 
-def multi_worker_spec(*, board_size: int, games: int, workers: int, server_threads: int) -> TritonModelSpec:
+def multi_worker_spec(*, board_size: int, games: int, workers: int, server_threads: int,
+                      instances: int = 1) -> TritonModelSpec:
     """The production model configuration (`TritonModelSpec`'s defaults: its batcher policy was
     chosen with this bench, and its comments give the figures), sized for `workers` processes of
     `games` games each: every row they can have in flight at once fits one execution (up to
-    MAX_SERVER_BATCH), so merging is never capped below what the workers offer."""
+    MAX_SERVER_BATCH), so merging is never capped below what the workers offer. `instances`:
+    model instances, each with `server_threads` torch threads. On this 2-core CPU, two instances
+    of one thread each ran more evaluations a second than one of two threads (small
+    convolutions split across threads poorly), at a smaller batch per execution; on a GPU the
+    production default of one instance stands (see `TritonModelSpec`)."""
     return TritonModelSpec(name="arena_bench_workers", board_size=board_size,
-                           max_batch_size=min(max(workers * games, 16), MAX_SERVER_BATCH), cpu_threads=server_threads)
+                           max_batch_size=min(max(workers * games, 16), MAX_SERVER_BATCH), cpu_threads=server_threads,
+                           instance_count=instances)
 
 
 @dataclass(frozen=True)
@@ -172,14 +178,16 @@ def server_mean_batch(before, after) -> float:
 
 
 def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board_size: int = 9, visits: int = 64,
-                             games: int = 64, moves: int = 8, server_threads: int | None = None) -> dict:
+                             games: int = 64, moves: int = 8, server_threads: int | None = None,
+                             instances: int = 2) -> dict:
     """`workers` processes of `games` games each through one tritonserver vs in-process torch."""
     cores = len(os.sched_getaffinity(0))
     # Half the cores to the network, as `arena bench triton` does: the clients' tree search
     # needs the rest, and in-process workers split all the cores between search and network.
     server_threads = server_threads or max(1, cores // 2)
     worker_threads = max(1, cores // workers)  # in-process: N processes' networks share the cores
-    spec = multi_worker_spec(board_size=board_size, games=games, workers=workers, server_threads=server_threads)
+    spec = multi_worker_spec(board_size=board_size, games=games, workers=workers, server_threads=server_threads,
+                             instances=instances)
     model = spec.model_name("cpu")
     with tempfile.TemporaryDirectory(prefix="arena-triton-workers-") as tmp:
         repository = Path(tmp)
@@ -205,5 +213,6 @@ def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board
             "server_mean_batch": round(batch, 2), "one_worker_server_mean_batch": round(one_batch, 2),
             "batch_growth": round(batch / max(one_batch, 1e-9), 4),
             "one_worker_evals_per_s": round(one.evals_per_s, 1), "board_size": board_size, "visits": visits,
-            "games": games, "moves": moves, "server_threads": server_threads, "worker_threads": worker_threads,
+            "games": games, "moves": moves, "server_threads": server_threads, "server_instances": instances,
+            "worker_threads": worker_threads,
             "server_startup_s": round(startup_s or 0.0, 2)}

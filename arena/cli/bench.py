@@ -118,6 +118,11 @@ def triton(
              "then the same processes with in-process torch, cores split between them); reports the server's "
              "batch growth. --threads is then the server's torch threads.",
         min=1, max=64)] = None,
+    instances: Annotated[int, typer.Option(
+        help="With --workers: model instances of the server, each with --threads torch threads (default 2 of "
+             "1 thread: on 2 cores they ran 0.65 of in-process speed against 0.49 for one instance, whose batch "
+             "grew more, 2.9x against 2.1x; docs/benchmarks.md).",
+        min=1, max=16)] = 2,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton
@@ -126,7 +131,7 @@ def triton(
     loaded = load_for_board(checkpoint, board_size)
     if workers is not None:
         result = benchmark_triton_workers(loaded.module, workers=workers, board_size=board_size, visits=visits,
-                                          games=games, moves=moves, server_threads=threads)
+                                          games=games, moves=moves, server_threads=threads, instances=instances)
         typer.echo(f"{loaded.manifest.name}: {workers} workers, server ready in {result['server_startup_s']} s",
                    err=True)
         emit(result)

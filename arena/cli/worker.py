@@ -45,7 +45,7 @@ def scheduler(
 
     Games a dead worker held come back once their lease expires (ARENA_LEASE_S), games queued and
     claimed by nobody after ARENA_QUEUE_TIMEOUT_S; a game that used ARENA_MAX_BLOCK_ATTEMPTS is
-    marked failed (README, "Leases and failed games")."""
+    marked failed (docs/operations.md, "Leases and failed games")."""
     from arena.cli.session import cli_context
     from arena.scheduler import run_scheduler
 

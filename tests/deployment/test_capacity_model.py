@@ -67,16 +67,16 @@ def test_hand_checked_v100_row():
 
 
 def test_hand_checked_tier_and_storage():
-    """PG bytes of a 19x19 game: 661 + 40.4 x 257 = 11,043.8; the 10x tier's GPUs are its games
+    """PG bytes of a 19x19 game: 910 + 40.4 x 257 = 11,292.8; the 10x tier's GPUs are its games
     per day over 187.35 games/h x 24 h x 0.7 utilisation."""
     inputs = capacity.DEFAULT_INPUTS
-    assert capacity.pg_bytes_per_game(inputs, 19) == pytest.approx(11_043.8)
+    assert capacity.pg_bytes_per_game(inputs, 19) == pytest.approx(11_292.8)
     tier = capacity.tier(inputs, 10)
-    games_day = inputs["today_games_per_hour"].value * 24 * 10
+    games_day = inputs["today_games_per_day"].value * 10
     assert tier.games_per_day == pytest.approx(games_day)
     assert tier.gpus_19 == pytest.approx(games_day / (5350 * 3600 / 102_800 * 24 * 0.7))
     assert tier.broker_msgs_per_s == pytest.approx(games_day / 86400 / 32)
-    assert tier.pg_gb_per_day_19 == pytest.approx(games_day * 11_043.8 / 1e9)
+    assert tier.pg_gb_per_day_19 == pytest.approx(games_day * 11_292.8 / 1e9)
 
 
 def test_every_input_names_its_source():
