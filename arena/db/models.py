@@ -209,6 +209,8 @@ class FinishedGame(Base):
         CheckConstraint(f"result ~ '{RESULT_PATTERN}'", name="result_format"),
         CheckConstraint("move_count >= 0", name="move_count_non_negative"),
         CheckConstraint("duration_s >= 0", name="duration_non_negative"),
+        # As scheduled: game lists read a player's games as black and as white, never the same game.
+        CheckConstraint("black_player_id <> white_player_id", name="distinct_players"),
         # Game lists page by descending id under filters; each filter reads its own entries in id
         # order from one of these instead of joining scheduled_games and walking the id range.
         Index("ix_finished_games_result", "result", "scheduled_game_id"),
@@ -226,7 +228,7 @@ class FinishedGame(Base):
     )
     # Copies of the scheduled game's (never rewritten) identity, so that game lists filter and
     # order on this table alone (migration 0009).
-    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="CASCADE"))
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"))
     black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
     white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
     result: Mapped[str] = mapped_column(String(20))
@@ -262,7 +264,7 @@ class RatingPair(Base):
         CheckConstraint("wins_black >= 0 AND wins_white >= 0 AND draws >= 0", name="counts_non_negative"),
     )
 
-    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="CASCADE"), primary_key=True)
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"), primary_key=True)
     black_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), primary_key=True)
     white_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), primary_key=True)
     wins_black: Mapped[int] = mapped_column(Integer)
@@ -276,6 +278,7 @@ class LeaderboardFit(Base):
     the fitted ratings of one game set under one policy, JSON, keyed by a hash of both."""
 
     __tablename__ = "leaderboard_fits"
+    __table_args__ = (Index("ix_leaderboard_fits_created_at", "created_at"),)  # old fits are deleted
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     ratings: Mapped[dict[str, Any]] = mapped_column(JSONB)

@@ -9,9 +9,11 @@ the game, so a fit reads one row per pair and tournament, whatever the number of
 The fingerprint: each game contributes sha256("<id>\\t<black id>\\t<white id>\\t<result>"), XORed
 into its pair's `digest`; a game set's `RatedGameSet.sha256` is the sha256 of one line per pair,
 "<black>\\t<white>\\t<black wins>\\t<white wins>\\t<draws>\\t<digest hex>\\n" in (black, white) order,
-the digest XORed over the pool's tournaments. Finished games are never rewritten or deleted (a
-tournament's deletion cascades to its pairs), so equal hashes mean the same games, and the hash
-does not depend on the order the games were stored in.
+the digest XORed over the pool's tournaments. Finished games are never rewritten or deleted
+(nothing in the arena does; a hand-run UPDATE or DELETE of `finished_games` must be followed by
+`rebuild_rating_pairs`), so equal hashes mean the same games, and the hash does not depend on the
+order the games were stored in. Hashes of rating snapshots stored before migration 0009 used
+another definition (one line per game) and do not compare with these.
 
 `rebuild_rating_pairs` recounts every pair from the games (migration 0009's backfill, and writers
 that bypass `record_finished_game`, such as the API benchmark's bulk loader).
@@ -125,6 +127,8 @@ _REBUILD = text("""
 
 
 def rebuild_rating_pairs(connection: Connection | Session) -> None:
-    """Recount every pair from the stored games, in the caller's transaction."""
+    """Recount every pair from the stored games, in the caller's transaction. Games being stored
+    meanwhile wait for its commit (SHARE lock), so none is counted twice or missed."""
+    connection.execute(text("LOCK TABLE finished_games IN SHARE MODE"))
     connection.execute(text("DELETE FROM rating_pairs"))
     connection.execute(_REBUILD)

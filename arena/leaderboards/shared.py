@@ -4,35 +4,51 @@ Each `arena api --workers N` process, the gRPC server and the metrics collector 
 `LeaderboardService` cache, but a fit is made once: the first process to need the ratings of a
 game set under a policy takes a transaction-level advisory lock on their key, fits, and stores the
 ratings as JSON; the others wait on the lock and read them. The key is the game set's sha256 (which
-names its exact games, `arena.db.rating_inputs`) and the fit's arguments, so a stored fit is never
-stale: a new game is a new key.
+names its exact games, `arena.db.rating_inputs`), the fit's arguments and the fitting code (a
+hash of `arena.ratings`' sources), so a stored fit is never stale: a new game, or a fixed fit, is a
+new key. Fits older than `KEEP` are deleted as new ones are stored (a fit costs milliseconds to a
+second; the table must not grow with every game ever stored). Sharing is an optimisation: a
+database error on its way (a read-only role, a lock wait past `LOCK_TIMEOUT`) fits in the process.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from arena.db.models import LeaderboardFit
 from arena.db.rating_inputs import RatedGameSet
+import arena.ratings
 from arena.ratings import Ratings
 
 __all__ = ["fit_key", "ratings_from_json", "ratings_to_json", "shared_ratings"]
 
+log = logging.getLogger(__name__)
+
 FORMAT = 1  # of the stored JSON; a change of it is a change of key
+KEEP = "1 day"  # stored fits older than this are deleted when a new one is stored
+LOCK_TIMEOUT = "30s"  # waiting longer for another process's fit: fit here instead
+# The fitting code's identity: a fixed bug in arena.ratings makes every stored fit a miss.
+_FIT_CODE = hashlib.sha256(b"".join(path.read_bytes() for path in
+                                    sorted(Path(arena.ratings.__file__).parent.glob("*.py")))).hexdigest()
+_LOCAL_ONLY: set[str] = set()  # keys whose fits JSON cannot hold (infinities): fitted in each process
 
 
 def fit_key(game_set: RatedGameSet, arguments: dict[str, Any]) -> str:
-    """The key of the fit of `game_set` with `compute_ratings(**arguments)`."""
-    text = json.dumps({"format": FORMAT, "games": game_set.sha256, "arguments": arguments}, sort_keys=True)
+    """The key of the fit of `game_set` with `compute_ratings(**arguments)` by this code."""
+    text = json.dumps({"format": FORMAT, "code": _FIT_CODE, "games": game_set.sha256, "arguments": arguments},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -73,24 +89,41 @@ def shared_ratings(session: Session, game_set: RatedGameSet, arguments: dict[str
                    fit: Callable[[], Ratings]) -> Ratings:
     """The ratings of `game_set` under `arguments`: stored by any process already, else `fit()`
     now and stored. Runs on a connection of its own (the caller's session may never commit); two
-    processes asking at once make one fit, the second waits for it."""
+    processes asking at once make one fit, the second waits for it. A database error while
+    sharing fits here."""
     key = fit_key(game_set, arguments)
+    if key in _LOCAL_ONLY:
+        return fit()
+    fitted: list[Ratings] = []  # a fit made before an error is not made twice
+    try:
+        return _shared(_engine_of(session), key, fit, fitted)
+    except SQLAlchemyError as exc:
+        log.warning("leaderboard fit not shared (%s); fitted in this process", type(exc).__name__)
+        return fitted[0] if fitted else fit()
+
+
+def _shared(engine: Engine, key: str, fit: Callable[[], Ratings], fitted: list[Ratings]) -> Ratings:
     # The lock's id: 63 bits of the key (advisory locks take a bigint).
     lock = int(key[:16], 16) & 0x7FFF_FFFF_FFFF_FFFF
-    with _engine_of(session).begin() as conn:
+    with engine.begin() as conn:
         stored = conn.scalar(select(LeaderboardFit.ratings).where(LeaderboardFit.key == key))
         if stored is not None:
             return ratings_from_json(stored)
+        conn.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
         conn.execute(select(func.pg_advisory_xact_lock(lock)))
         stored = conn.scalar(select(LeaderboardFit.ratings).where(LeaderboardFit.key == key))
         if stored is not None:
             return ratings_from_json(stored)
         start = time.perf_counter()
         ratings = fit()
+        fitted.append(ratings)
         data = ratings_to_json(ratings)
-        if _finite(data):  # JSON has no infinities; such a fit is only kept in this process
-            conn.execute(insert(LeaderboardFit).values(key=key, ratings=data, fit_s=time.perf_counter() - start)
-                         .on_conflict_do_nothing(index_elements=[LeaderboardFit.key]))
+        if not _finite(data):  # JSON has no infinities: such a fit is made in each process
+            _LOCAL_ONLY.add(key)
+            return ratings
+        conn.execute(insert(LeaderboardFit).values(key=key, ratings=data, fit_s=time.perf_counter() - start)
+                     .on_conflict_do_nothing(index_elements=[LeaderboardFit.key]))
+        conn.execute(delete(LeaderboardFit).where(LeaderboardFit.created_at < func.now() - text(f"interval '{KEEP}'")))
     return ratings
 
 

@@ -188,3 +188,33 @@ def test_a_stored_fit_reads_back_as_the_fit(engine, policy):
     assert back.elo == ratings.elo and back.stderr == ratings.stderr and back.players == ratings.players
     assert (back.covariance == ratings.covariance).all() and back.flags == ratings.flags
     assert back.bootstrap_ci == ratings.bootstrap_ci
+
+
+def test_old_fits_are_deleted_as_new_ones_are_stored(engine):
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO leaderboard_fits (key, ratings, fit_s, created_at) "
+                             "VALUES ('old', '{}', 0, now() - interval '2 days')"))
+    with session_scope(engine) as s:
+        t, _, games = _pool(s, "prune", players=2, games_per_pair=2)
+        for game_id, _ in games:
+            _store(s, game_id, "B+R")
+    with session_scope(engine) as s:
+        LeaderboardService(RatingPolicy()).get(s, tournament_id=t.id)
+    with engine.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM leaderboard_fits WHERE key = 'old'")) == 0
+
+
+def test_a_database_that_refuses_the_shared_fit_still_gets_its_leaderboard(engine):
+    # A read-only role (or any database error while sharing) fits in the process instead.
+    with session_scope(engine) as s:
+        t, _, games = _pool(s, "readonly", players=3, games_per_pair=2)
+        for game_id, _ in games:
+            _store(s, game_id, "W+R")
+    url = engine.url.render_as_string(hide_password=False)
+    read_only = sa.create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+    try:
+        with session_scope(read_only) as s:
+            board = LeaderboardService(RatingPolicy()).get(s, tournament_id=t.id)
+    finally:
+        read_only.dispose()
+    assert board.data["game_set"]["games"] == len(games) and len(board.data["players"]) == 3

@@ -7,7 +7,8 @@
   statistics are kept, for retention (arena.retention).
 - rating_pairs: per tournament and ordered (black, white) pair, the rated games' counts and the XOR
   of their sha256 fingerprints, kept by every stored game (arena.db.rating_inputs); backfilled here.
-- leaderboard_fits: fitted ratings shared by every API process, keyed by game set and policy.
+- leaderboard_fits: fitted ratings shared by every API process, keyed by game set, policy and
+  fitting code; old ones are deleted as new ones are stored (arena.leaderboards.shared).
 
 Revision ID: 0009
 Revises: 0008
@@ -42,7 +43,9 @@ def upgrade() -> None:
     for column in GAME_COLUMNS:
         op.alter_column('finished_games', column, nullable=False)
     op.create_foreign_key('fk_finished_games_tournament_id_tournaments', 'finished_games', 'tournaments',
-                          ['tournament_id'], ['id'], ondelete='CASCADE')
+                          ['tournament_id'], ['id'], ondelete='RESTRICT')
+    op.create_check_constraint('ck_finished_games_distinct_players', 'finished_games',
+                               'black_player_id <> white_player_id')
     op.create_foreign_key('fk_finished_games_black_player_id_players', 'finished_games', 'players',
                           ['black_player_id'], ['id'], ondelete='RESTRICT')
     op.create_foreign_key('fk_finished_games_white_player_id_players', 'finished_games', 'players',
@@ -63,7 +66,7 @@ def upgrade() -> None:
         sa.Column('digest', postgresql.BIT(256), nullable=False),
         sa.CheckConstraint('wins_black >= 0 AND wins_white >= 0 AND draws >= 0',
                            name=op.f('ck_rating_pairs_counts_non_negative')),
-        sa.ForeignKeyConstraint(['tournament_id'], ['tournaments.id'], ondelete='CASCADE',
+        sa.ForeignKeyConstraint(['tournament_id'], ['tournaments.id'], ondelete='RESTRICT',
                                 name=op.f('fk_rating_pairs_tournament_id_tournaments')),
         sa.ForeignKeyConstraint(['black_player_id'], ['players.id'], ondelete='RESTRICT',
                                 name=op.f('fk_rating_pairs_black_player_id_players')),
@@ -95,6 +98,7 @@ def upgrade() -> None:
         sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
         sa.PrimaryKeyConstraint('key', name=op.f('pk_leaderboard_fits')),
     )
+    op.create_index('ix_leaderboard_fits_created_at', 'leaderboard_fits', ['created_at'])
 
 
 def downgrade() -> None:
@@ -103,5 +107,6 @@ def downgrade() -> None:
     op.drop_index('ix_finished_games_move_stats_kept', table_name='finished_games')
     for name, _ in INDEXES:
         op.drop_index(name, table_name='finished_games')
+    op.drop_constraint('ck_finished_games_distinct_players', 'finished_games', type_='check')
     for column in GAME_COLUMNS:
         op.drop_column('finished_games', column)
