@@ -1,7 +1,8 @@
 """A tournament's finished games for bulk export, read in keyset batches by ascending game id.
 
 `game_batches` reads one batch per query (`id > last id seen ORDER BY id LIMIT batch_size`,
-served by the (tournament_id, id) index of scheduled games), each on a session of its own: an
+served by the (tournament_id, id) index of finished games, which carry their tournament and
+players since migration 0009), each on a session of its own: an
 export of any size holds at most one batch in memory, and no connection or transaction stays
 open while a slow client reads the previous batch.
 """
@@ -50,10 +51,10 @@ def _batch_statement(*, move_stats: bool, batch_size: int):
     if move_stats:  # only when asked: they are most of a game's stored bytes
         columns.append(FinishedGame.move_stats)
     return (select(*columns)
-            .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)
-            .join(black, black.id == ScheduledGame.black_player_id)
-            .join(white, white.id == ScheduledGame.white_player_id)
-            .order_by(ScheduledGame.id)
+            .join(ScheduledGame, ScheduledGame.id == FinishedGame.scheduled_game_id)  # seed and opening
+            .join(black, black.id == FinishedGame.black_player_id)
+            .join(white, white.id == FinishedGame.white_player_id)
+            .order_by(FinishedGame.scheduled_game_id)
             .limit(batch_size))
 
 
@@ -68,8 +69,8 @@ def game_batches(sessions: Callable[[], AbstractContextManager[Session]], tourna
     after_id = 0
     while True:
         with sessions() as session:
-            rows = session.execute(statement.where(ScheduledGame.tournament_id == tournament_id,
-                                                   ScheduledGame.id > after_id)).all()
+            rows = session.execute(statement.where(FinishedGame.tournament_id == tournament_id,
+                                                   FinishedGame.scheduled_game_id > after_id)).all()
         if not rows:
             return
         yield [ExportedGame(*row) for row in rows]

@@ -127,7 +127,7 @@ def test_the_response_starts_before_the_last_batch_is_read(client, big, suffix) 
     events: list[str] = []
 
     def on_query(conn, cursor, statement, parameters, context, executemany) -> None:
-        if "FROM finished_games" in statement and "scheduled_games.id >" in statement:
+        if "FROM finished_games" in statement and "finished_games.scheduled_game_id >" in statement:
             events.append("batch")
 
     async def drive() -> None:
