@@ -155,6 +155,8 @@ Rendered by models/triton_export.py; tensor names from search_workers/evaluators
 Requests the dynamic batcher hands over together run as one forward pass.
 """
 
+import ctypes
+import ctypes.util
 import json
 import os
 
@@ -167,8 +169,29 @@ POLICY = "$policy_name"
 VALUE = "$value_name"
 
 
+# glibc mallopt parameters: allocations above the mmap threshold get pages of their own, and
+# freed memory above the trim threshold goes back to the kernel.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+
+
+def keep_freed_memory():
+    """Keep freed heap memory for the next forward pass instead of returning it to the kernel.
+
+    A batch's activations are hundreds of KB each (9x9, 32 channels, 64 rows: 660 KB), past
+    glibc's mmap and trim thresholds, so by default every forward pass maps fresh pages and
+    takes a page fault on each: the same 9x9 forward pass of 64 rows cost 170 us a row on one
+    thread, 87 us with these settings. No-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"))
+        libc.mallopt(M_MMAP_THRESHOLD, 256 << 20)
+        libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
+    except (OSError, AttributeError):
+        pass
+
+
 class TritonPythonModel:
     def initialize(self, args):
+        keep_freed_memory()
         config = json.loads(args["model_config"])
         threads = int(config.get("parameters", {}).get("TORCH_NUM_THREADS", {}).get("string_value", "0") or 0)
         if threads <= 0:

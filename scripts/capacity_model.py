@@ -7,8 +7,9 @@ choice, to be replaced by a measurement). The model is plain arithmetic over tho
     evals per game      = moves per game x visits per move       (every playout one leaf evaluation:
                                                                    an upper bound, no tree reuse)
     games/h per device  = evals/s per device x 3600 / evals per game
-    search cores/device = evals/s per device x search us per playout / 1e6
     leaves per request  = block size / players per block / pipeline groups
+    search cores/device = evals/s per device x (search us per playout
+                          + gRPC client us per request / leaves per request, served profiles) / 1e6
     workers per GPU     = max(search cores, batch target / leaves per request), rounded up
     PG bytes per game   = fixed bytes + bytes per move x moves per game
 
@@ -67,6 +68,10 @@ DEFAULT_INPUTS: dict[str, Input] = {
     "search_us_9": Input(3.857, "us/playout", "measured: `arena bench search --board-size 9 --visits 200 "
                          "--games 64`, load avg ~1"),
     "search_us_19": Input(19.18, "us/playout", "measured: same with --board-size 19, load avg ~2"),
+    # A served network's request costs its worker CPU too: the gRPC client's.
+    "grpc_client_us": Input(450, "us/request", "measured: `TritonEvaluator.evaluate` client CPU per request, "
+                            "loopback, serial: 430-500 us at 9x9 for 1-64 rows, 320-410 us at 19x19 for 1-8 rows "
+                            "(64 rows of 19x19, 1.6 MB, took 3,300 us: docs/benchmarks.md)"),
     # Games.
     "moves_9": Input(43.1, "moves/game", "measured: 1,380 moves in the 32 demo games of `today_games_per_hour` "
                      "(the api loader's games: 71)"),
@@ -153,10 +158,12 @@ def profile_row(inputs: dict[str, Input], p: Profile) -> ProfileRow:
     v = {k: i.value for k, i in inputs.items()}
     moves = v[f"moves_{p.board}"]
     evals_per_game = moves * p.visits
-    search_cores = p.evals_per_s * v[f"search_us_{p.board}"] / 1e6
-    workers = None
+    search_us, workers = v[f"search_us_{p.board}"], None
     if p.batch_target is not None:
         leaves = v["block_size"] / v["players_per_block"] / v["pipeline_groups"]
+        search_us += v["grpc_client_us"] / leaves
+    search_cores = p.evals_per_s * search_us / 1e6
+    if p.batch_target is not None:
         workers = max(math.ceil(search_cores), math.ceil(p.batch_target / leaves))
     return ProfileRow(p, evals_per_game, p.evals_per_s * 3600 / evals_per_game, search_cores, workers)
 

@@ -53,17 +53,18 @@ def test_check_fails_on_a_stale_doc(tmp_path):
 
 def test_hand_checked_v100_row():
     """b20c256 on a V100, 19x19, 400 visits: 257 moves x 400 = 102,800 evals per game;
-    5,350 evals/s x 3600 / 102,800 = 187.35 games/h; search 5,350 x 19.18 us = 0.103 cores;
-    a request carries 32 games / 2 networks / 2 pipeline groups = 8 leaves, so a batch of 19.2
-    needs ceil(19.2 / 8) = 3 workers."""
+    5,350 evals/s x 3600 / 102,800 = 187.35 games/h; a request carries 32 games / 2 networks /
+    2 pipeline groups = 8 leaves, so a batch of 19.2 needs ceil(19.2 / 8) = 3 workers, and each
+    evaluation costs its worker 19.18 us of search + 450 / 8 us of gRPC client: 5,350 x 75.43 us
+    = 0.4036 cores."""
     inputs = capacity.DEFAULT_INPUTS
     profile = next(p for p in capacity.profiles(inputs) if p.name == "b20c256, V100")
     row = capacity.profile_row(inputs, profile)
     assert row.evals_per_game == 102_800
     assert row.games_per_hour == pytest.approx(187.35, abs=0.01)
-    assert row.search_cores == pytest.approx(0.1026, abs=1e-4)
+    assert row.search_cores == pytest.approx(0.4036, abs=1e-4)
     assert row.workers == 3
-    assert "| b20c256, V100 | 19x19 | 400 | 5,350 | 102,800 | 187 | 0.10 | 3 | cited |" in _printed([])[1]
+    assert "| b20c256, V100 | 19x19 | 400 | 5,350 | 102,800 | 187 | 0.40 | 3 | cited |" in _printed([])[1]
 
 
 def test_hand_checked_tier_and_storage():

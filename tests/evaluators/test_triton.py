@@ -151,40 +151,59 @@ def test_server_down_retries_with_backoff_then_fails_clearly() -> None:
     assert 0.06 <= elapsed < 5.0  # slept 0.02 + 0.04 between the attempts
 
 
-def test_inference_retries_unavailable_chunks(evaluator: TritonEvaluator, net: PolicyValueNet,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def failing_requests(evaluator: TritonEvaluator, monkeypatch: pytest.MonkeyPatch, left: dict, error) -> None:
+    """The next `left["left"]` requests fail with `error`, on both request paths: a single chunk's
+    blocking `infer` and several chunks' `async_infer`."""
+    real_infer, real_async = evaluator._client.infer, evaluator._client.async_infer
+
+    def infer(model_name, inputs, **kwargs):
+        if left["left"] > 0:
+            left["left"] -= 1
+            raise error
+        return real_infer(model_name, inputs, **kwargs)
+
+    def async_infer(model_name, inputs, callback, **kwargs):
+        if left["left"] > 0:
+            left["left"] -= 1
+            callback(None, error)
+            return None
+        return real_async(model_name, inputs, callback, **kwargs)
+
+    monkeypatch.setattr(evaluator._client, "infer", infer)
+    monkeypatch.setattr(evaluator._client, "async_infer", async_infer)
+    monkeypatch.setattr(evaluator, "_reconnect", lambda: None)  # keep the patched client (reconnects: test_triton_outage)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 2], ids=["one-request", "chunks-in-flight"])
+def test_inference_retries_unavailable_chunks(server, net: PolicyValueNet, monkeypatch: pytest.MonkeyPatch,
+                                              chunk_size: int | None) -> None:
     """A server that drops (UNAVAILABLE) the first attempts: retried; one that stays down: clear error."""
     from tritonclient.utils import InferenceServerException
 
-    real = evaluator._client.async_infer
     failures = {"left": 2}
-
-    def flaky(model_name, inputs, callback, **kwargs):
-        if failures["left"] > 0:
-            failures["left"] -= 1
-            callback(None, InferenceServerException("connection refused", status="StatusCode.UNAVAILABLE"))
-            return None
-        return real(model_name, inputs, callback, **kwargs)
-
-    monkeypatch.setattr(evaluator._client, "async_infer", flaky)
-    monkeypatch.setattr(evaluator, "_reconnect", lambda: None)  # keep the flaky client (reconnects: test_triton_outage)
-    features, legal = positions(5, seed=3)
-    policy, _ = evaluator.evaluate(features, legal)
-    np.testing.assert_allclose(policy, reference(net, features, legal)[0], atol=1e-4)
-    failures["left"] = 100
-    with pytest.raises(TritonUnavailableError, match="4 attempts"):
-        evaluator.evaluate(features, legal)
+    with TritonEvaluator(server.grpc_url, model_name=MODEL, board_size=BOARD, chunk_size=chunk_size) as evaluator:
+        failing_requests(evaluator, monkeypatch, failures,
+                         InferenceServerException("connection refused", status="StatusCode.UNAVAILABLE"))
+        features, legal = positions(5, seed=3)
+        policy, _ = evaluator.evaluate(features, legal)
+        assert failures["left"] == 0
+        np.testing.assert_allclose(policy, reference(net, features, legal)[0], atol=1e-4)
+        failures["left"] = 100
+        with pytest.raises(TritonUnavailableError, match="4 attempts"):
+            evaluator.evaluate(features, legal)
 
 
-def test_other_server_errors_are_not_retried(evaluator: TritonEvaluator, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("chunk_size", [None, 1], ids=["one-request", "chunks-in-flight"])
+def test_other_server_errors_are_not_retried(server, monkeypatch: pytest.MonkeyPatch, chunk_size: int | None) -> None:
     from tritonclient.utils import InferenceServerException
 
-    def failing(model_name, inputs, callback, **kwargs):
-        callback(None, InferenceServerException("model crashed", status="StatusCode.INTERNAL"))
-
-    monkeypatch.setattr(evaluator._client, "async_infer", failing)
-    with pytest.raises(TritonEvaluatorError, match="model crashed"):
-        evaluator.evaluate(*positions(2, seed=4))
+    failures = {"left": 100}
+    with TritonEvaluator(server.grpc_url, model_name=MODEL, board_size=BOARD, chunk_size=chunk_size) as evaluator:
+        failing_requests(evaluator, monkeypatch, failures,
+                         InferenceServerException("model crashed", status="StatusCode.INTERNAL"))
+        with pytest.raises(TritonEvaluatorError, match="model crashed"):
+            evaluator.evaluate(*positions(2, seed=4))
+        assert failures["left"] == 100 - (1 if chunk_size is None else 2)  # no retry
 
 
 def test_non_finite_outputs_raise_evaluation_error(evaluator: TritonEvaluator,
