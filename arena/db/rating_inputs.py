@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, aliased
 from arena.db.models import Player, RatingPair, Tournament
 from arena.ratings import PairCounts
 from search_workers.go.color import Color
-from search_workers.go.results import parse_result
+from search_workers.go.results import VOID, WINNER_PREFIX, parse_result
 
 __all__ = ["RatedGameSet", "count_rated_game", "game_digest", "rated_game_set", "rebuild_rating_pairs"]
 
@@ -111,19 +111,20 @@ def rated_game_set(session: Session, tournament_id: int | None = None, *,
     return RatedGameSet(counts=ordered, games=sum(c.games for c in ordered.values()), sha256=sha)
 
 
-# Every pair's counts and digest recomputed from the stored games (the same rule as
-# `count_rated_game`: Void games do not count; a result names a winner by its "B+"/"W+" prefix).
+# Every pair's counts and digest recomputed from the stored games, by the rule of
+# `count_rated_game` (search_workers.go.results): a Void game does not count; a result names its
+# winner by its WINNER_PREFIX ("B+"/"W+"), anything else rated is a draw.
 _REBUILD = text("""
     INSERT INTO rating_pairs (tournament_id, black_player_id, white_player_id, wins_black, wins_white, draws, digest)
     SELECT tournament_id, black_player_id, white_player_id,
-           count(*) FILTER (WHERE left(result, 2) = 'B+'),
-           count(*) FILTER (WHERE left(result, 2) = 'W+'),
-           count(*) FILTER (WHERE left(result, 2) NOT IN ('B+', 'W+')),
+           count(*) FILTER (WHERE left(result, 2) = :black_wins),
+           count(*) FILTER (WHERE left(result, 2) = :white_wins),
+           count(*) FILTER (WHERE left(result, 2) NOT IN (:black_wins, :white_wins)),
            bit_xor(('x' || encode(sha256(convert_to(scheduled_game_id::text || E'\\t' || black_player_id::text
                    || E'\\t' || white_player_id::text || E'\\t' || result, 'UTF8')), 'hex'))::bit(256))
-    FROM finished_games WHERE result <> 'Void'
+    FROM finished_games WHERE result <> :void
     GROUP BY tournament_id, black_player_id, white_player_id
-""")
+""").bindparams(black_wins=WINNER_PREFIX[Color.BLACK], white_wins=WINNER_PREFIX[Color.WHITE], void=VOID)
 
 
 def rebuild_rating_pairs(connection: Connection | Session) -> None:

@@ -16,13 +16,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import Engine, create_engine, delete, event, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -43,6 +45,8 @@ LOCK_TIMEOUT = "30s"  # waiting longer for another process's fit: fit here inste
 _FIT_CODE = hashlib.sha256(b"".join(path.read_bytes() for path in
                                     sorted(Path(arena.ratings.__file__).parent.glob("*.py")))).hexdigest()
 _LOCAL_ONLY: set[str] = set()  # keys whose fits JSON cannot hold (infinities): fitted in each process
+_FIT_ENGINES: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_FIT_ENGINES_LOCK = threading.Lock()
 
 
 def fit_key(game_set: RatedGameSet, arguments: dict[str, Any]) -> str:
@@ -85,10 +89,24 @@ def _engine_of(session: Session) -> Engine:
     return bind if isinstance(bind, Engine) else bind.engine
 
 
+def _fit_engine(engine: Engine) -> Engine:
+    """`engine`'s database over a connection pool of its own (same connection settings).
+
+    The requests that wait for a fit each hold a connection of the main pool while they wait;
+    had the fit needed one more from that pool, a burst of requests as large as the pool would
+    leave it none, and every one of them would stall for the pool's timeout."""
+    with _FIT_ENGINES_LOCK:
+        own = _FIT_ENGINES.get(engine)
+        if own is None:
+            own = _FIT_ENGINES[engine] = create_engine(engine.url, pool=engine.pool.recreate())
+            event.listen(engine, "engine_disposed", lambda _: own.dispose())
+        return own
+
+
 def shared_ratings(session: Session, game_set: RatedGameSet, arguments: dict[str, Any],
                    fit: Callable[[], Ratings]) -> Ratings:
     """The ratings of `game_set` under `arguments`: stored by any process already, else `fit()`
-    now and stored. Runs on a connection of its own (the caller's session may never commit); two
+    now and stored. Runs on a connection of its own pool (the caller's session may never commit); two
     processes asking at once make one fit, the second waits for it. A database error while
     sharing fits here."""
     key = fit_key(game_set, arguments)
@@ -96,7 +114,7 @@ def shared_ratings(session: Session, game_set: RatedGameSet, arguments: dict[str
         return fit()
     fitted: list[Ratings] = []  # a fit made before an error is not made twice
     try:
-        return _shared(_engine_of(session), key, fit, fitted)
+        return _shared(_fit_engine(_engine_of(session)), key, fit, fitted)
     except SQLAlchemyError as exc:
         log.warning("leaderboard fit not shared (%s); fitted in this process", type(exc).__name__)
         return fitted[0] if fitted else fit()

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import random
 import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -204,17 +205,41 @@ def test_old_fits_are_deleted_as_new_ones_are_stored(engine):
         assert conn.scalar(sa.text("SELECT count(*) FROM leaderboard_fits WHERE key = 'old'")) == 0
 
 
-def test_a_database_that_refuses_the_shared_fit_still_gets_its_leaderboard(engine):
-    # A read-only role (or any database error while sharing) fits in the process instead.
+def _pool_with_games(engine, tag: str):
     with session_scope(engine) as s:
-        t, _, games = _pool(s, "readonly", players=3, games_per_pair=2)
+        t, _, games = _pool(s, tag, players=3, games_per_pair=2)
         for game_id, _ in games:
             _store(s, game_id, "W+R")
-    url = engine.url.render_as_string(hide_password=False)
-    read_only = sa.create_engine(url, connect_args={"options": "-c default_transaction_read_only=on"})
+    return t, games
+
+
+def _leaderboard_through(engine, tournament_id: int, **engine_options):
+    """The leaderboard read by a fresh service through an engine of `engine_options` (then
+    disposed), and the seconds it took."""
+    other = sa.create_engine(engine.url.render_as_string(hide_password=False), **engine_options)
     try:
-        with session_scope(read_only) as s:
-            board = LeaderboardService(RatingPolicy()).get(s, tournament_id=t.id)
+        started = time.monotonic()
+        with session_scope(other) as s:
+            board = LeaderboardService(RatingPolicy()).get(s, tournament_id=tournament_id)
+        return board, time.monotonic() - started
     finally:
-        read_only.dispose()
+        other.dispose()
+
+
+def test_a_database_that_refuses_the_shared_fit_still_gets_its_leaderboard(engine):
+    # A read-only role (or any database error while sharing) fits in the process instead.
+    t, games = _pool_with_games(engine, "readonly")
+    board, _ = _leaderboard_through(engine, t.id, connect_args={"options": "-c default_transaction_read_only=on"})
     assert board.data["game_set"]["games"] == len(games) and len(board.data["players"]) == 3
+
+
+def test_requests_holding_every_pooled_connection_do_not_stall_the_shared_fit(engine):
+    # A pool of one connection, held by the request's session while it waits for the fit: the
+    # fit's own connection comes from a pool of its own, so it is stored without waiting out
+    # the pool's timeout.
+    t, games = _pool_with_games(engine, "starved")
+    stored = _fits(engine)
+    board, elapsed = _leaderboard_through(engine, t.id, pool_size=1, max_overflow=0, pool_timeout=5)
+    assert board.data["game_set"]["games"] == len(games)
+    assert _fits(engine) == stored + 1  # shared, not fitted locally after a pool timeout
+    assert elapsed < 5.0
