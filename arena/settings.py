@@ -140,6 +140,12 @@ class Settings(BaseSettings):
     triton_repository: Path | None = None
     # Which exported flavour is served: "gpu" (libtorch, KIND_GPU) or "cpu" (Python backend).
     triton_flavour: Literal["gpu", "cpu"] = "gpu"
+    # Groups of a block's games a worker keeps in flight through Triton (search_workers' BatchedMcts):
+    # 2 overlaps one group's request with the other's tree work, which pays when a worker has the
+    # server to itself; with several workers per server their requests overlap anyway, and 1 sends
+    # half the requests, each twice the rows (the client's CPU is per request: docs/capacity.md).
+    # At most search_workers.schemas.MAX_PIPELINE_GROUPS, which the memory limits assume.
+    triton_pipeline_groups: int = Field(default=2, ge=1, le=2)
 
     # Faults (docs/operations.md, "Outages"). Seconds a worker keeps a finished game it could not
     # store (database down) and retries it with backoff (1 s doubling to 30 s); then the block gives

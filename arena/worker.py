@@ -187,7 +187,7 @@ def triton_context(settings: Settings) -> dict:
         return {}
     return {"triton_url": settings.triton_url, "triton_flavour": settings.triton_flavour,
             "triton_model_name": partial(checkpoint_model_name, flavour=settings.triton_flavour),
-            "triton_repository": settings.triton_repository}
+            "triton_repository": settings.triton_repository, "triton_pipeline_groups": settings.triton_pipeline_groups}
 
 
 def serve_worker_metrics(settings: Settings | None = None) -> int | None:

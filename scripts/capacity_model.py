@@ -86,7 +86,7 @@ DEFAULT_INPUTS: dict[str, Input] = {
     # Dispatch (arena/tournaments.py, search_workers/tasks.py).
     "block_size": Input(32, "games/message", "code: arena/tournaments.py DEFAULT_BLOCK_SIZE"),
     "players_per_block": Input(2, "networks", "code: blocks are grouped by pairing (block_payloads)"),
-    "pipeline_groups": Input(2, "groups", "code: search_workers/tasks.py, pipeline_groups=2 with Triton"),
+    "pipeline_groups": Input(2, "groups", "code: ARENA_TRITON_PIPELINE_GROUPS's default (arena/settings.py)"),
     "lease_extend_s": Input(7.5, "s", "code: lease_s 30 / 4 (search_workers/leases.py): lease UPDATE + heartbeat"),
     "batch_target_big": Input(19.2, "leaves/batch", f"cited: {KATAGO_4090} avg batch of the 2,158 evals/s figure"),
     "batch_target_small": Input(256, "leaves/batch", "assumed: a small net needs a large batch to fill a GPU; measure"),

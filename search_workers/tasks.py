@@ -106,6 +106,8 @@ class WorkerContext:
     # exported there (from the checkpoint store) before the load is retried. None: load only.
     triton_repository: Path | None = None
     triton_flavour: str = "gpu"
+    # Groups of games in flight per searching player through Triton (ARENA_TRITON_PIPELINE_GROUPS).
+    triton_pipeline_groups: int = 2
     # Search memory one block may take (ARENA_WORKER_MEMORY_MB); None: no limit.
     memory_bytes: int | None = None
     # Seconds between two looks at the tournament's status during a block: a cheap query, but
@@ -247,7 +249,8 @@ def _seats(payload: BlockPayload) -> dict[str, Any]:
             config = SearchConfig(**player.search.model_dump())
             # A remote evaluator's round trip overlaps the other half of the games' tree work.
             seats[player.name] = MctsPlayer(player.name, evaluator_for(player.sha256, payload.board_size), config,
-                                            pipeline_groups=2 if context().triton_url else 1)
+                                            pipeline_groups=context().triton_pipeline_groups if context().triton_url
+                                            else 1)
         else:
             if player.engine not in context().engines:
                 raise ValueError(f"player {player.name}: no engine named {player.engine!r} is configured "

@@ -4,8 +4,8 @@ Production runs many Celery workers, each searching its own block of games, agai
 server; whether the server's dynamic batcher merges the workers' requests into larger batches
 is what decides if serving pays. This measures it with real processes (multiprocessing spawn,
 one interpreter each, as separate workers are): every worker searches `games` games
-(`play_searched_moves`; through Triton two pipeline groups in flight, as `arena bench triton`
-and a worker do)
+(`play_searched_moves`; through Triton `pipeline_groups` groups in flight, 2 by default, as a
+worker keeps by ARENA_TRITON_PIPELINE_GROUPS)
 
 - through ONE local tritonserver, first with 1 worker, then with N at once;
 - then N again with in-process torch (TorchEvaluator), the network's torch threads split so
@@ -37,7 +37,6 @@ from search_workers.evaluators.triton import TritonEvaluator
 from search_workers.search import SearchConfig
 from search_workers.search.benchmark import play_searched_moves
 
-PIPELINE_GROUPS = 2  # groups in flight per worker, as `arena bench triton` and the Celery worker search
 MAX_SERVER_BATCH = 4096  # rows per execution: well past where larger batches still pay, on CPU or GPU
 PHASE_TIMEOUT_S = 1800.0  # a worker that neither reports nor dies within this is stuck, not slow
 
@@ -70,6 +69,7 @@ class WorkerJob:
     network_file: str  # TorchScript of the network, for the in-process side
     grpc_url: str = ""  # "" : in-process torch; else the server's gRPC address
     model_name: str = ""
+    pipeline_groups: int = 2  # through the server: groups in flight, as ARENA_TRITON_PIPELINE_GROUPS for a worker
 
     def evaluator(self):
         if self.grpc_url:
@@ -95,7 +95,7 @@ def play_timed_block(job: WorkerJob, barrier, results) -> None:
     try:
         # Two groups overlap one group's request with the other's descent; a synchronous
         # in-process network has nothing to overlap, and halving its batches would only slow it.
-        groups = min(PIPELINE_GROUPS, job.games) if job.grpc_url else 1
+        groups = min(job.pipeline_groups, job.games) if job.grpc_url else 1
         # Warm-up: kernels, the gRPC channel, the scripted network's profiling runs.
         play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games, moves=1,
                             pipeline_groups=groups)
@@ -179,7 +179,7 @@ def server_mean_batch(before, after) -> float:
 
 def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board_size: int = 9, visits: int = 64,
                              games: int = 64, moves: int = 8, server_threads: int | None = None,
-                             instances: int = 2) -> dict:
+                             instances: int = 2, pipeline_groups: int = 2) -> dict:
     """`workers` processes of `games` games each through one tritonserver vs in-process torch."""
     cores = len(os.sched_getaffinity(0))
     # Half the cores to the network, as `arena bench triton` does: the clients' tree search
@@ -198,7 +198,8 @@ def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board
             # Clients only descend trees and pack requests: one torch thread each is plenty.
             return [WorkerJob(index=i, board_size=board_size, visits=visits, games=games, moves=moves,
                               torch_threads=1 if url else worker_threads, network_file=network_file,
-                              grpc_url=url, model_name=model if url else "") for i in range(count)]
+                              grpc_url=url, model_name=model if url else "", pipeline_groups=pipeline_groups)
+                    for i in range(count)]
 
         with TritonServer(repository, [model]) as server:
             with TritonEvaluator(server.grpc_url, model_name=model, board_size=board_size) as reader:
@@ -214,5 +215,6 @@ def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board
             "batch_growth": round(batch / max(one_batch, 1e-9), 4),
             "one_worker_evals_per_s": round(one.evals_per_s, 1), "board_size": board_size, "visits": visits,
             "games": games, "moves": moves, "server_threads": server_threads, "server_instances": instances,
+            "pipeline_groups": pipeline_groups,
             "worker_threads": worker_threads,
             "server_startup_s": round(startup_s or 0.0, 2)}

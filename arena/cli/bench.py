@@ -123,6 +123,10 @@ def triton(
              "1 thread: on 2 cores they ran 0.65 of in-process speed against 0.49 for one instance, whose batch "
              "grew more, 2.9x against 2.1x; docs/benchmarks.md).",
         min=1, max=16)] = 2,
+    pipeline_groups: Annotated[int, typer.Option(
+        help="With --workers: groups of games each worker keeps in flight through the server, as "
+             "ARENA_TRITON_PIPELINE_GROUPS sets for a worker (1 sends half the requests, twice the rows each).",
+        min=1, max=2)] = 2,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton
@@ -131,7 +135,8 @@ def triton(
     loaded = load_for_board(checkpoint, board_size)
     if workers is not None:
         result = benchmark_triton_workers(loaded.module, workers=workers, board_size=board_size, visits=visits,
-                                          games=games, moves=moves, server_threads=threads, instances=instances)
+                                          games=games, moves=moves, server_threads=threads, instances=instances,
+                                          pipeline_groups=pipeline_groups)
         typer.echo(f"{loaded.manifest.name}: {workers} workers, server ready in {result['server_startup_s']} s",
                    err=True)
         emit(result)

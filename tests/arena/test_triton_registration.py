@@ -92,5 +92,9 @@ def test_a_worker_publishes_a_model_that_is_not_served_and_plays_through_triton(
         assert result.played == 2 and len(sink.games) == 2
         seats = tasks._seats(tasks.BlockPayload.model_validate(payload(shas)))
         assert {seat.pipeline_groups for seat in seats.values()} == {2}
+        one_group = triton_context(settings.model_copy(update={"triton_pipeline_groups": 1}))
+        tasks.configure(tasks.WorkerContext(sink=sink, checkpoint_root=root, engines={}, **one_group))
+        seats = tasks._seats(tasks.BlockPayload.model_validate(payload(shas)))
+        assert {seat.pipeline_groups for seat in seats.values()} == {1}  # ARENA_TRITON_PIPELINE_GROUPS=1
     finally:
         tasks.configure(tasks.WorkerContext(sink=MemorySink(), checkpoint_root=root, engines={}))

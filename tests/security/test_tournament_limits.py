@@ -253,3 +253,15 @@ def test_grpc_refuses_the_same_oversized_tournament(settings, tokens, engine) ->
     assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "ARENA_MAX_GAMES_PER_TOURNAMENT" in raised.value.details()
     assert _counts(engine) == before and sent == []
+
+
+def test_pipeline_groups_setting_stays_within_what_the_memory_limits_assume() -> None:
+    # Block payloads are sized for MAX_PIPELINE_GROUPS groups in flight (BlockPayload's memory
+    # bound); ARENA_TRITON_PIPELINE_GROUPS may choose fewer, never more.
+    from arena.settings import Settings
+    from search_workers.schemas import MAX_PIPELINE_GROUPS
+
+    assert Settings(database_url="x", triton_pipeline_groups=1).triton_pipeline_groups == 1
+    for bad in (0, MAX_PIPELINE_GROUPS + 1):
+        with pytest.raises(ValidationError, match="triton_pipeline_groups"):
+            Settings(database_url="x", triton_pipeline_groups=bad)
