@@ -34,6 +34,7 @@ from arena.server_engines import server_engines
 from arena.settings import Settings, get_settings
 from models.triton_serving import checkpoint_model_name
 from search_workers import metrics, tasks
+from search_workers.evaluators.process_memory import keep_freed_memory
 from search_workers.schemas import FinishedGameRecord
 
 log = logging.getLogger(__name__)
@@ -165,8 +166,10 @@ class DatabaseSink:
 
 
 def configure_worker_process(settings: Settings | None = None, *, concurrency: int | None = None) -> None:
-    """Give this process its task context: database sink, checkpoint store, engines."""
+    """Give this process its task context: database sink, checkpoint store, engines; and keep
+    freed memory for the next batch (search_workers.evaluators.process_memory)."""
     settings = settings or get_settings()
+    keep_freed_memory()
     tasks.configure(tasks.WorkerContext(sink=DatabaseSink(), checkpoint_root=Path(settings.checkpoint_root()),
                                         engines=server_engines(settings),
                                         concurrency=concurrency or games_at_once,

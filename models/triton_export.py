@@ -44,6 +44,7 @@ from search_workers.evaluators.triton import (
     OUTPUT_VALUE,
     wire_tensors,
 )
+from search_workers.evaluators import process_memory
 from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.go.rules import MAX_BOARD_SIZE, MIN_BOARD_SIZE
 
@@ -175,7 +176,8 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 
 
 def keep_freed_memory():
-    """Keep freed heap memory for the next forward pass instead of returning it to the kernel.
+    """Keep freed heap memory for the next forward pass instead of returning it to the kernel,
+    as search_workers/evaluators/process_memory.py does for workers (this file cannot import it).
 
     A batch's activations are hundreds of KB each (9x9, 32 channels, 64 rows: 660 KB), past
     glibc's mmap and trim thresholds, so by default every forward pass maps fresh pages and
@@ -183,8 +185,8 @@ def keep_freed_memory():
     thread, 87 us with these settings. No-op where the C library is not glibc."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallopt(M_MMAP_THRESHOLD, 256 << 20)
-        libc.mallopt(M_TRIM_THRESHOLD, 512 << 20)
+        libc.mallopt(M_MMAP_THRESHOLD, $mmap_threshold)
+        libc.mallopt(M_TRIM_THRESHOLD, $trim_threshold)
     except (OSError, AttributeError):
         pass
 
@@ -232,7 +234,9 @@ class TritonPythonModel:
 def render_python_model(spec: TritonModelSpec) -> str:
     """The model.py of the CPU flavour."""
     return _PYTHON_MODEL.substitute(input_name=INPUT_FEATURES, policy_name=OUTPUT_POLICY_LOGITS,
-                                    value_name=OUTPUT_VALUE, model_file=MODEL_FILE)
+                                    value_name=OUTPUT_VALUE, model_file=MODEL_FILE,
+                                    mmap_threshold=process_memory.MMAP_THRESHOLD,
+                                    trim_threshold=process_memory.TRIM_THRESHOLD)
 
 
 @contextmanager

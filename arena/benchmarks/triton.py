@@ -25,11 +25,13 @@ from models.triton_export import TritonModelSpec, export_to_repository
 from search_workers.evaluators.torch_evaluator import TorchEvaluator
 from search_workers.evaluators.triton import TritonEvaluator
 from search_workers.search import SearchConfig
+from search_workers.evaluators.process_memory import keep_freed_memory
 from search_workers.search.benchmark import play_searched_moves
 
 
 def benchmark_triton(module: torch.nn.Module, *, board_size: int = 9, visits: int = 64, games: int = 64,
                      moves: int = 8, threads: int | None = None, pipeline_groups: int = 2) -> dict:
+    keep_freed_memory()  # this process is the client and the in-process side, as a worker would be
     threads = threads or max(1, (os.cpu_count() or 2) // 2)
     groups = max(1, min(pipeline_groups, games))
     config = SearchConfig(visits=visits)

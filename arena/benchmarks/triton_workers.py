@@ -34,6 +34,7 @@ from arena.serving.local_triton import TritonServer
 from models.triton_export import MODEL_FILE, TritonModelSpec, export_to_repository
 from search_workers.evaluators.torch_evaluator import TorchEvaluator
 from search_workers.evaluators.triton import TritonEvaluator
+from search_workers.evaluators.process_memory import keep_freed_memory
 from search_workers.search import SearchConfig
 from search_workers.search.benchmark import play_searched_moves
 
@@ -89,6 +90,7 @@ def run_worker(job: WorkerJob, barrier, results) -> None:
 
 
 def play_timed_block(job: WorkerJob, barrier, results) -> None:
+    keep_freed_memory()  # as a worker process does (arena.worker), on both sides
     torch.set_num_threads(job.torch_threads)
     config = SearchConfig(visits=job.visits, seed=job.index)  # each worker its own openings
     evaluator = job.evaluator()
