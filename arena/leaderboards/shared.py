@@ -106,9 +106,9 @@ def _fit_engine(engine: Engine) -> Engine:
 def shared_ratings(session: Session, game_set: RatedGameSet, arguments: dict[str, Any],
                    fit: Callable[[], Ratings]) -> Ratings:
     """The ratings of `game_set` under `arguments`: stored by any process already, else `fit()`
-    now and stored. Runs on a connection of its own pool (the caller's session may never commit); two
-    processes asking at once make one fit, the second waits for it. A database error while
-    sharing fits here."""
+    now and stored. Runs on a connection of its own, from a pool of its own (the caller's session
+    may never commit, and may hold the last connection of its pool); two processes asking at once
+    make one fit, the second waits for it. A database error while sharing fits here."""
     key = fit_key(game_set, arguments)
     if key in _LOCAL_ONLY:
         return fit()

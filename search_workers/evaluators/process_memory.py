@@ -28,6 +28,7 @@ def keep_freed_memory() -> bool:
     """Set this process's malloc thresholds; False where the C library is not glibc (nothing set)."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        return libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1 and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+        mapped = libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+        return mapped and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     except (OSError, AttributeError):  # no libc by that name, or no mallopt in it (musl)
         return False

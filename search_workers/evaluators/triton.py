@@ -144,7 +144,8 @@ class TritonEvaluator:
 
     A batch of at most `chunk_size` rows (default: the model's max_batch_size) is one blocking
     request on the calling thread; larger batches are split and sent with async_infer, at most
-    `inflight` requests at once per evaluator (shared by all threads), and reassembled in order. Thread-safe: MCTS workers may share one instance.
+    `inflight` requests at once per evaluator (shared by all threads), and reassembled in order.
+    Thread-safe: MCTS workers may share one instance.
 
     Outages (ARENA_TRITON_WAIT_S): while the server is UNAVAILABLE, a call is retried with
     exponential backoff (`backoff_s` doubling, at most MAX_BACKOFF_S apart) for `max_retries`
@@ -348,8 +349,8 @@ class TritonEvaluator:
 
     def _call(self, rows: np.ndarray) -> _Pending:
         """One blocking request on the calling thread. Cheaper than `_submit` for a single
-        chunk: grpcio's future API starts a thread per call to drive the channel, which cost
-        0.6 ms of CPU per request (2x the blocking call's) in `arena bench triton --workers`."""
+        chunk: grpcio's future API starts a thread per call to drive the channel; a request cost
+        its client about 0.9 ms of CPU that way against 0.6 ms blocking (docs/benchmarks.md)."""
         call = _Pending()
         request = grpcclient.InferInput(INPUT_FEATURES, list(rows.shape), WIRE_DTYPE)  # per call: threads share self
         with self._slots:

@@ -171,7 +171,8 @@ def failing_requests(evaluator: TritonEvaluator, monkeypatch: pytest.MonkeyPatch
 
     monkeypatch.setattr(evaluator._client, "infer", infer)
     monkeypatch.setattr(evaluator._client, "async_infer", async_infer)
-    monkeypatch.setattr(evaluator, "_reconnect", lambda: None)  # keep the patched client (reconnects: test_triton_outage)
+    # Keep the patched client (reconnecting is tested in test_triton_outage).
+    monkeypatch.setattr(evaluator, "_reconnect", lambda: None)
 
 
 @pytest.mark.parametrize("chunk_size", [None, 2], ids=["one-request", "chunks-in-flight"])
