@@ -71,7 +71,7 @@ DEFAULT_INPUTS: dict[str, Input] = {
     # A served network's request costs its worker CPU too: the gRPC client's.
     "grpc_client_us": Input(450, "us/request", "measured: `TritonEvaluator.evaluate` client CPU per request, "
                             "loopback, serial: 430-500 us at 9x9 for 1-64 rows, 320-410 us at 19x19 for 1-8 rows "
-                            "(64 rows of 19x19, 1.6 MB, took 3,300 us: docs/benchmarks.md)"),
+                            "(64 rows of 19x19, 1.6 MB: 3,300 us, 1,400-1,600 us with workers keeping freed memory)"),
     # Games.
     "moves_9": Input(43.1, "moves/game", "measured: 1,380 moves in the 32 demo games of `today_games_per_hour` "
                      "(the api loader's games: 71)"),
