@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from search_workers.evaluators import process_memory
 from search_workers.evaluators.triton import (
     CONFIG_DTYPE,
     INPUT_FEATURES,
@@ -44,7 +45,6 @@ from search_workers.evaluators.triton import (
     OUTPUT_VALUE,
     wire_tensors,
 )
-from search_workers.evaluators import process_memory
 from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.go.rules import MAX_BOARD_SIZE, MIN_BOARD_SIZE
 

@@ -32,9 +32,9 @@ import torch
 
 from arena.serving.local_triton import TritonServer
 from models.triton_export import MODEL_FILE, TritonModelSpec, export_to_repository
+from search_workers.evaluators.process_memory import keep_freed_memory
 from search_workers.evaluators.torch_evaluator import TorchEvaluator
 from search_workers.evaluators.triton import TritonEvaluator
-from search_workers.evaluators.process_memory import keep_freed_memory
 from search_workers.search import SearchConfig
 from search_workers.search.benchmark import play_searched_moves
 
