@@ -158,14 +158,13 @@ def profile_row(inputs: dict[str, Input], p: Profile) -> ProfileRow:
     v = {k: i.value for k, i in inputs.items()}
     moves = v[f"moves_{p.board}"]
     evals_per_game = moves * p.visits
-    search_us, workers = v[f"search_us_{p.board}"], None
-    if p.batch_target is not None:
-        leaves = v["block_size"] / v["players_per_block"] / v["pipeline_groups"]
-        search_us += v["grpc_client_us"] / leaves
-    search_cores = p.evals_per_s * search_us / 1e6
-    if p.batch_target is not None:
-        workers = max(math.ceil(search_cores), math.ceil(p.batch_target / leaves))
-    return ProfileRow(p, evals_per_game, p.evals_per_s * 3600 / evals_per_game, search_cores, workers)
+    games_per_hour = p.evals_per_s * 3600 / evals_per_game
+    if p.batch_target is None:  # in-process: no requests, the worker count is not a question
+        return ProfileRow(p, evals_per_game, games_per_hour, p.evals_per_s * v[f"search_us_{p.board}"] / 1e6, None)
+    leaves = v["block_size"] / v["players_per_block"] / v["pipeline_groups"]
+    search_cores = p.evals_per_s * (v[f"search_us_{p.board}"] + v["grpc_client_us"] / leaves) / 1e6
+    workers = max(math.ceil(search_cores), math.ceil(p.batch_target / leaves))
+    return ProfileRow(p, evals_per_game, games_per_hour, search_cores, workers)
 
 
 def pg_bytes_per_game(inputs: dict[str, Input], board: int) -> float:
