@@ -7,9 +7,15 @@ one interpreter each, as separate workers are): every worker searches `games` ga
 (`play_searched_moves`; through Triton `pipeline_groups` groups in flight, 2 by default, as a
 worker keeps by ARENA_TRITON_PIPELINE_GROUPS)
 
-- through ONE local tritonserver, first with 1 worker, then with N at once;
-- then N again with in-process torch (TorchEvaluator), the network's torch threads split so
-  the N processes share the cores fairly (cores // N each).
+- through ONE local tritonserver, first 1 worker alone (for its batch size), then N at once;
+- and N with in-process torch (TorchEvaluator), the network's torch threads split so the N
+  processes share the cores fairly (cores // N each).
+
+The N-worker sides take turns in `rounds` paired rounds (server then in-process, then the other
+way round), each side's processes kept warm between their turns; the figures printed are the
+round with the median ratio, and every round's are printed beside them. One pass of each side
+after the other measured the machine's drift as much as serving: on this 2-core VM, four such
+runs in a row gave ratios 0.81, 0.78, 0.70 and 1.04.
 
 Both sides run the same TorchScript file the export wrote, so they compare serving, not two
 compilations of the network. The server's mean batch is Triton's own statistics (rows per
@@ -37,6 +43,8 @@ from search_workers.evaluators.torch_evaluator import TorchEvaluator
 from search_workers.evaluators.triton import TritonEvaluator
 from search_workers.search import SearchConfig
 from search_workers.search.benchmark import play_searched_moves
+
+from .paired_rounds import MAX_ROUNDS, median_round, turns
 
 MAX_SERVER_BATCH = 4096  # rows per execution: well past where larger batches still pay, on CPU or GPU
 PHASE_TIMEOUT_S = 1800.0  # a worker that neither reports nor dies within this is stuck, not slow
@@ -79,17 +87,17 @@ class WorkerJob:
                               device="cpu")
 
 
-def run_worker(job: WorkerJob, barrier, results) -> None:
-    """One worker process: warm up, wait for the others (twice: the parent reads the server's
-    counters in between), play the timed block, report (evaluations, started, finished)."""
+def run_worker(job: WorkerJob, rounds: int, barrier, results) -> None:
+    """One worker process: warm up, then play the timed block once per round, each time when
+    the parent lifts the barrier, and report (round, evaluations, started, finished)."""
     try:
-        play_timed_block(job, barrier, results)
+        play_timed_rounds(job, rounds, barrier, results)
     except BaseException:
         barrier.abort()  # the parent and the other workers stop waiting for this one
         raise
 
 
-def play_timed_block(job: WorkerJob, barrier, results) -> None:
+def play_timed_rounds(job: WorkerJob, rounds: int, barrier, results) -> None:
     keep_freed_memory()  # as a worker process does (arena.worker), on both sides
     torch.set_num_threads(job.torch_threads)
     config = SearchConfig(visits=job.visits, seed=job.index)  # each worker its own openings
@@ -101,12 +109,13 @@ def play_timed_block(job: WorkerJob, barrier, results) -> None:
         # Warm-up: kernels, the gRPC channel, the scripted network's profiling runs.
         play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games, moves=1,
                             pipeline_groups=groups)
-        barrier.wait()  # all warm: the parent reads the counters
-        barrier.wait()  # go
-        started = time.monotonic()  # CLOCK_MONOTONIC: one clock for all processes of the machine
-        mcts = play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games,
-                                   moves=job.moves, pipeline_groups=groups)
-        results.put((job.index, mcts.evaluations, started, time.monotonic()))
+        barrier.wait()  # all warm
+        for round_index in range(rounds):
+            barrier.wait()  # go: the parent has read the server's counters
+            started = time.monotonic()  # CLOCK_MONOTONIC: one clock for all processes of the machine
+            mcts = play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games,
+                                       moves=job.moves, pipeline_groups=groups)
+            results.put((round_index, mcts.evaluations, started, time.monotonic()))
     finally:
         evaluator.close()
 
@@ -121,35 +130,62 @@ class Phase:
         return self.evaluations / self.seconds
 
 
-def run_phase(jobs: list[WorkerJob], between=None) -> tuple[Phase, object, object]:
-    """Spawn one process per job, time them together; `between()` is called once when all are
-    warm and once when all are done (for the server's counters): (phase, before, after)."""
-    context = multiprocessing.get_context("spawn")
-    barrier = context.Barrier(len(jobs) + 1)
-    results = context.Queue()
-    processes = [context.Process(target=run_worker, args=(job, barrier, results), daemon=True) for job in jobs]
-    for process in processes:
-        process.start()
-    try:
+class Team:
+    """One spawned process per job (one interpreter each, as separate workers are), warmed up
+    once, then playing `rounds` timed blocks together, each when `play()` is called. Between
+    rounds they wait on a barrier and use no CPU, so two teams can take turns on the same cores."""
+
+    def __init__(self, jobs: list[WorkerJob], rounds: int):
+        context = multiprocessing.get_context("spawn")
+        self.rounds, self.played = rounds, 0
+        self.barrier = context.Barrier(len(jobs) + 1)
+        self.results = context.Queue()
+        self.processes = [context.Process(target=run_worker, args=(job, rounds, self.barrier, self.results),
+                                          daemon=True) for job in jobs]
+
+    def __enter__(self) -> "Team":
+        for process in self.processes:
+            process.start()
         try:
-            barrier.wait(PHASE_TIMEOUT_S)
-            before = between() if between else None
-            barrier.wait(PHASE_TIMEOUT_S)
-        except threading.BrokenBarrierError:
-            raise RuntimeError("a bench worker failed before the timed run (its traceback is on stderr "
-                               "above)") from None
-        reports = collect_reports(results, processes)
+            self._wait()  # all warm
+        except BaseException:
+            self._stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if exc[0] is None:
+                for process in self.processes:
+                    process.join(PHASE_TIMEOUT_S)
+                    _check_exit(process)
+        finally:
+            self._stop()
+
+    def play(self, between=None) -> tuple[Phase, object, object]:
+        """One timed round of every process at once; `between()` is called just before and just
+        after it (the server's counters): (phase, before, after)."""
+        if self.played >= self.rounds:
+            raise RuntimeError(f"this team plays {self.rounds} rounds")
+        before = between() if between else None
+        self._wait()  # go
+        self.played += 1
+        reports = collect_reports(self.results, self.processes)
         after = between() if between else None
-        for process in processes:
-            process.join(PHASE_TIMEOUT_S)
-            _check_exit(process)
-    finally:
-        for process in processes:
+        seconds = max(r[3] for r in reports) - min(r[2] for r in reports)
+        return Phase(evaluations=sum(r[1] for r in reports), seconds=seconds), before, after
+
+    def _wait(self) -> None:
+        try:
+            self.barrier.wait(PHASE_TIMEOUT_S)
+        except threading.BrokenBarrierError:
+            raise RuntimeError("a bench worker failed (its traceback is on stderr above)") from None
+
+    def _stop(self) -> None:
+        for process in self.processes:
             if process.is_alive():
                 process.kill()
                 process.join()
-    seconds = max(r[3] for r in reports) - min(r[2] for r in reports)
-    return Phase(evaluations=sum(r[1] for r in reports), seconds=seconds), before, after
 
 
 def _check_exit(process) -> None:
@@ -159,7 +195,7 @@ def _check_exit(process) -> None:
 
 
 def collect_reports(results, processes) -> list[tuple]:
-    """One report per process; a process that died without reporting fails the phase at once."""
+    """One report per process; a process that died without reporting fails the round at once."""
     reports: list[tuple] = []
     deadline = time.monotonic() + PHASE_TIMEOUT_S
     while len(reports) < len(processes):
@@ -181,8 +217,11 @@ def server_mean_batch(before, after) -> float:
 
 def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board_size: int = 9, visits: int = 64,
                              games: int = 64, moves: int = 8, server_threads: int | None = None,
-                             instances: int = 2, pipeline_groups: int = 2) -> dict:
-    """`workers` processes of `games` games each through one tritonserver vs in-process torch."""
+                             instances: int = 2, pipeline_groups: int = 2, rounds: int = 3) -> dict:
+    """`workers` processes of `games` games each through one tritonserver vs in-process torch,
+    in `rounds` paired rounds; the figures are the median round's (see `median_round`)."""
+    if not 1 <= rounds <= MAX_ROUNDS:
+        raise ValueError(f"rounds must be in [1, {MAX_ROUNDS}], got {rounds}")
     cores = len(os.sched_getaffinity(0))
     # Half the cores to the network, as `arena bench triton` does: the clients' tree search
     # needs the rest, and in-process workers split all the cores between search and network.
@@ -203,20 +242,38 @@ def benchmark_triton_workers(module: torch.nn.Module, *, workers: int = 4, board
                               grpc_url=url, model_name=model if url else "", pipeline_groups=pipeline_groups)
                     for i in range(count)]
 
+        # The server stays up through the in-process rounds: idle, it used 0.2% of a core.
         with TritonServer(repository, [model]) as server:
             with TritonEvaluator(server.grpc_url, model_name=model, board_size=board_size) as reader:
-                one, one_before, one_after = run_phase(jobs(1, server.grpc_url), reader.server_statistics)
-                many, before, after = run_phase(jobs(workers, server.grpc_url), reader.server_statistics)
+                with Team(jobs(1, server.grpc_url), rounds=1) as alone:
+                    one, one_before, one_after = alone.play(reader.server_statistics)
+                served, local, batches = [], [], []
+                with Team(jobs(workers, server.grpc_url), rounds) as through_server, Team(jobs(workers), rounds) as own:
+                    # Neither a drifting machine nor playing twice in a row favours one side
+                    # (this 2-core VM's in-process rate varied 3,800-5,000/s within minutes).
+                    for side in turns(rounds, "server", "local"):
+                        if side == "server":
+                            phase, before, after = through_server.play(reader.server_statistics)
+                            served.append(phase)
+                            batches.append((before, after))
+                        else:
+                            local.append(own.play()[0])
             startup_s = server.startup_s
-        local, _, _ = run_phase(jobs(workers))
+    ratios = [s.evals_per_s / l.evals_per_s for s, l in zip(served, local)]
+    middle = median_round(ratios)
+    before, after = batches[0][0], batches[-1][1]
     batch, one_batch = server_mean_batch(before, after), server_mean_batch(one_before, one_after)
-    return {"bench": "triton-workers", "workers": workers, "evals_per_s": round(many.evals_per_s, 1),
-            "inprocess_evals_per_s": round(local.evals_per_s, 1),
-            "ratio": round(many.evals_per_s / local.evals_per_s, 4),
+    return {"bench": "triton-workers", "workers": workers, "evals_per_s": round(served[middle].evals_per_s, 1),
+            "inprocess_evals_per_s": round(local[middle].evals_per_s, 1),
+            "ratio": round(ratios[middle], 4),
             "server_mean_batch": round(batch, 2), "one_worker_server_mean_batch": round(one_batch, 2),
             "batch_growth": round(batch / max(one_batch, 1e-9), 4),
+            "rounds": rounds, "ratio_rounds": [round(r, 4) for r in ratios],
+            "evals_per_s_rounds": [round(p.evals_per_s, 1) for p in served],
+            "inprocess_evals_per_s_rounds": [round(p.evals_per_s, 1) for p in local],
             "one_worker_evals_per_s": round(one.evals_per_s, 1), "board_size": board_size, "visits": visits,
             "games": games, "moves": moves, "server_threads": server_threads, "server_instances": instances,
             "pipeline_groups": pipeline_groups,
             "worker_threads": worker_threads,
             "server_startup_s": round(startup_s or 0.0, 2)}
+

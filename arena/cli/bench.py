@@ -127,6 +127,9 @@ def triton(
         help="With --workers: groups of games each worker keeps in flight through the server, as "
              "ARENA_TRITON_PIPELINE_GROUPS sets for a worker (1 sends half the requests, twice the rows each).",
         min=1, max=2)] = 2,
+    rounds: Annotated[int, typer.Option(
+        help="Paired rounds (server, in-process, then the other way round); the figures are the median "
+             "round's, every round's ratio is printed too.", min=1, max=9)] = 3,
 ) -> None:
     """Search through a local tritonserver (CPU, Python backend) vs in-process torch."""
     from arena.benchmarks.triton import benchmark_triton
@@ -136,13 +139,13 @@ def triton(
     if workers is not None:
         result = benchmark_triton_workers(loaded.module, workers=workers, board_size=board_size, visits=visits,
                                           games=games, moves=moves, server_threads=threads, instances=instances,
-                                          pipeline_groups=pipeline_groups)
+                                          pipeline_groups=pipeline_groups, rounds=rounds)
         typer.echo(f"{loaded.manifest.name}: {workers} workers, server ready in {result['server_startup_s']} s",
                    err=True)
         emit(result)
         return
     result = benchmark_triton(loaded.module, board_size=board_size, visits=visits, games=games, moves=moves,
-                              threads=threads)
+                              threads=threads, rounds=rounds)
     typer.echo(f"{loaded.manifest.name}: server ready in {result['server_startup_s']} s", err=True)
     emit(result)
 

@@ -22,7 +22,7 @@ def test_bench_triton_workers_prints_the_documented_json_last() -> None:
     require_triton()
     workers, games = 2, 2
     proc = run_arena("bench", "triton", "--workers", str(workers), "--board-size", "9", "--visits", "8",
-                     "--games", str(games), "--moves", "3")
+                     "--games", str(games), "--moves", "3", "--rounds", "3")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert list(result)[:len(KEYS)] == list(KEYS)
@@ -30,6 +30,13 @@ def test_bench_triton_workers_prints_the_documented_json_last() -> None:
     assert result["evals_per_s"] > 0 and result["inprocess_evals_per_s"] > 0
     # The figures are printed rounded: the ratios agree with them to rounding.
     assert result["ratio"] == pytest.approx(result["evals_per_s"] / result["inprocess_evals_per_s"], rel=1e-2)
+    # Three paired rounds; the printed figures are those of the round with the median ratio.
+    ratios = result["ratio_rounds"]
+    assert result["rounds"] == len(ratios) == 3
+    assert result["ratio"] == sorted(ratios)[1]
+    middle = ratios.index(result["ratio"])
+    assert result["evals_per_s"] == result["evals_per_s_rounds"][middle]
+    assert result["inprocess_evals_per_s"] == result["inprocess_evals_per_s_rounds"][middle]
     # Rows per execution: at least one request's row, at most every row the workers hold.
     assert 1 <= result["one_worker_server_mean_batch"] <= games
     assert 1 < result["server_mean_batch"] <= workers * games

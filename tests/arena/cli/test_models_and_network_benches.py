@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from models.demo import newest_demo_manifest
 from tests.arena.cli.test_bench_and_demo import run_arena
 from tests.support.triton import require_triton
@@ -47,6 +49,10 @@ def test_bench_triton_prints_the_documented_json_last() -> None:
     assert result["bench"] == "triton"
     assert result["evals_per_s"] > 0 and result["inprocess_evals_per_s"] > 0 and result["ratio"] > 0
     assert result["server_mean_batch"] >= 1
+    # Three paired rounds by default; the printed figures are the round with the median ratio.
+    assert result["rounds"] == len(result["ratio_rounds"]) == 3
+    assert result["ratio"] == sorted(result["ratio_rounds"])[1]
+    assert result["ratio"] == pytest.approx(result["evals_per_s"] / result["inprocess_evals_per_s"], rel=1e-2)
 
 
 def test_models_export_writes_both_flavours(tmp_path) -> None:
