@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Sequence
 
-from sqlalchemy import Text, and_, case, cast, exists, func, literal, or_, select, update
+from sqlalchemy import Text, and_, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from arena.db.models import FinishedGame, ScheduledGame, Tournament, Worker
+from arena.db.models import ScheduledGame, Tournament, Worker
 
 # What a tournament's clients read about a failed game (a fixed sentence: the worker's own
 # errors, hosts and paths stay in its log).
@@ -39,8 +39,11 @@ def _seconds(value: float):
     return func.make_interval(0, 0, 0, 0, 0, 0, value)
 
 
-def _not_finished():
-    return ~exists().where(FinishedGame.scheduled_game_id == ScheduledGame.id)
+def _not_stored():
+    """Still to be stored: the column written with the finished row, in its transaction (a
+    writer storing the game holds the row's lock, so a guarded UPDATE here waits for it and then
+    sees the column), and the open-games index's predicate (migration 0010)."""
+    return ScheduledGame.stored_at.is_(None)
 
 
 def claim(session: Session, *, game_ids: Sequence[int], worker: str, lease_s: float) -> list[int]:
@@ -52,7 +55,7 @@ def claim(session: Session, *, game_ids: Sequence[int], worker: str, lease_s: fl
     live_own = and_(ScheduledGame.lease_owner == worker, ScheduledGame.lease_expires_at > func.now())
     rows = session.execute(
         update(ScheduledGame)
-        .where(ScheduledGame.id.in_(list(game_ids)), ScheduledGame.failed_at.is_(None), _not_finished(),
+        .where(ScheduledGame.id.in_(list(game_ids)), ScheduledGame.failed_at.is_(None), _not_stored(),
                ScheduledGame.tournament_id.in_(select(Tournament.id).where(Tournament.status != "cancelled")),
                or_(ScheduledGame.lease_owner.is_(None), ScheduledGame.lease_expires_at <= func.now(),
                    ScheduledGame.lease_owner == worker))
@@ -89,7 +92,7 @@ def give_back(session: Session, *, game_ids: Sequence[int], worker: str) -> int:
     result = session.execute(
         update(ScheduledGame)
         .where(ScheduledGame.id.in_(list(game_ids)), ScheduledGame.lease_owner == worker,
-               ScheduledGame.failed_at.is_(None), _not_finished())
+               ScheduledGame.failed_at.is_(None), _not_stored())
         .values(lease_owner=None, lease_expires_at=None, dispatched_at=None,
                 attempts=func.greatest(ScheduledGame.attempts - 1, 0))
         .execution_options(synchronize_session=False))
@@ -124,7 +127,7 @@ def reclaim(session: Session, *, tournament_id: int | None = None, queue_timeout
     expired = and_(ScheduledGame.lease_expires_at.is_not(None), ScheduledGame.lease_expires_at <= func.now())
     stale = and_(ScheduledGame.lease_owner.is_(None), ScheduledGame.dispatched_at.is_not(None),
                  ScheduledGame.dispatched_at <= func.now() - _seconds(queue_timeout_s))
-    scope = [ScheduledGame.failed_at.is_(None), _not_finished(),
+    scope = [ScheduledGame.failed_at.is_(None), _not_stored(),
              ScheduledGame.tournament_id.in_(select(Tournament.id).where(Tournament.status == "running"))]
     if tournament_id is not None:
         scope.append(ScheduledGame.tournament_id == tournament_id)
@@ -152,7 +155,7 @@ def reclaim(session: Session, *, tournament_id: int | None = None, queue_timeout
 def failed_count(session: Session, tournament_id: int) -> int:
     """Games of the tournament given up on (and not stored after all by a late worker)."""
     return session.scalar(select(func.count()).select_from(ScheduledGame).where(
-        ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_not(None), _not_finished()))
+        ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_not(None), _not_stored()))
 
 
 # ---------------------------------------------------------------------------------- workers

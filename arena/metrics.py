@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from arena import leases
-from arena.db.models import FinishedGame, ScheduledGame, Tournament
+from arena.db.models import ScheduledGame, Tournament
 from arena.leaderboards import Leaderboard, LeaderboardService
 from arena.settings import get_settings
 
@@ -168,12 +168,11 @@ class DatabaseCollector(Collector):
         """(name, games pending, leaderboard: None before its first finished game) per running tournament."""
         out = []
         with self.sessions() as session:
+            # The tournament's own counters, kept by every scheduled and stored game: a scrape
+            # costs one row per running tournament, not a count of all its games.
             rows = session.execute(
-                select(Tournament.id, Tournament.name, func.count(ScheduledGame.id),
-                       func.count(FinishedGame.scheduled_game_id))
-                .join(ScheduledGame, ScheduledGame.tournament_id == Tournament.id, isouter=True)
-                .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id, isouter=True)
-                .where(Tournament.status == "running").group_by(Tournament.id).order_by(Tournament.id)).all()
+                select(Tournament.id, Tournament.name, Tournament.games_scheduled, Tournament.games_finished)
+                .where(Tournament.status == "running").order_by(Tournament.id)).all()
             for tid, name, scheduled, finished in rows:
                 board = self.leaderboards.get(session, tournament_id=tid).board if finished else None
                 out.append((name, scheduled - finished, board))

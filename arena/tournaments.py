@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from arena import leases
@@ -330,8 +330,9 @@ def dispatch(session: Session, tournament_id: int, *, send: Callable[[dict], Non
         raise TournamentError(f"tournament {tournament_id} does not exist")
     if tournament.status != "running":
         return 0
+    # The open games' partial index (0010): what is still to play, not every game ever stored.
     to_play = (ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_(None),
-               ~exists().where(FinishedGame.scheduled_game_id == ScheduledGame.id))
+               ScheduledGame.stored_at.is_(None))
     query = (select(ScheduledGame).where(*to_play, ScheduledGame.dispatched_at.is_(None))
              .order_by(ScheduledGame.id).with_for_update(skip_locked=True))
     if max_queued_blocks:
@@ -409,14 +410,11 @@ def progress(session: Session, tournament_id: int) -> Progress:
         raise TournamentError(f"tournament {tournament_id} does not exist")
     session.flush()  # changes of this transaction first; then what other writers committed
     session.refresh(tournament)
-    stats = session.execute(
-        select(func.count(), func.min(FinishedGame.finished_at), func.max(FinishedGame.finished_at),
-               func.count().filter(FinishedGame.result.like("%+F")),
-               func.count(FinishedGame.score_tromp_taylor), func.count(FinishedGame.scoring_disagrees),
-               func.count().filter(FinishedGame.scoring_disagrees.is_(True)))
-        .select_from(FinishedGame).join(ScheduledGame)
-        .where(ScheduledGame.tournament_id == tournament_id)).one()
-    finished, first, last, forfeits, pass_ended, refereed, disagreements = stats
+    # The tournament's own counters, kept by each stored game (record_finished_game): reading
+    # them costs one row however many games it has.
+    finished, first, last = tournament.games_finished, tournament.first_finished_at, tournament.last_finished_at
+    forfeits, pass_ended = tournament.games_forfeited, tournament.games_pass_ended
+    refereed, disagreements = tournament.games_refereed, tournament.games_disagreed
     scoring = ScoringAgreement(pass_ended=pass_ended, refereed=refereed, disagreements=disagreements,
                                rate=disagreements / refereed if refereed else None)
     failed = leases.failed_count(session, tournament_id)
@@ -448,7 +446,7 @@ def failed_games(session: Session, tournament_id: int, *, limit: int = 100) -> l
         select(ScheduledGame.id, ScheduledGame.pairing, ScheduledGame.game_index, ScheduledGame.attempts,
                ScheduledGame.failed_at, ScheduledGame.failed_reason)
         .where(ScheduledGame.tournament_id == tournament_id, ScheduledGame.failed_at.is_not(None),
-               ~exists().where(FinishedGame.scheduled_game_id == ScheduledGame.id))
+               ScheduledGame.stored_at.is_(None))
         .order_by(ScheduledGame.failed_at, ScheduledGame.id).limit(limit)).all()
     return [FailedGame(scheduled_game_id=i, pairing=p, game_index=n, attempts=a, failed_at=at, reason=r or "")
             for i, p, n, a, at, r in rows]

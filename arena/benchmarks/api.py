@@ -49,7 +49,7 @@ from sqlalchemy.engine import make_url
 
 from arena.db.connection import session_scope
 from arena.db.rating_inputs import rebuild_rating_pairs
-from arena.db.repository import GameSpec, record_finished_game, schedule_games
+from arena.db.repository import GameSpec, record_finished_game, recount_progress, schedule_games
 from arena.leaderboards import LeaderboardService
 from arena.leaderboards.policy import RatingPolicy
 from arena.ports import free_port
@@ -163,10 +163,10 @@ def load_games(url: str, games: int, *, seed: int = 0,
                  "span": SPAN_DAYS * 86400.0})
             conn.execute(sa.text(
                 "INSERT INTO scheduled_games (id, tournament_id, pairing, game_index, black_player_id, "
-                "white_player_id, opening, seed, dispatched_at, created_at) "
+                "white_player_id, opening, seed, dispatched_at, stored_at, created_at) "
                 "SELECT g + 1, t.id, least(pa.name, pb.name) || ' vs ' || greatest(pa.name, pb.name), g, "
                 "CASE WHEN g % 2 = 0 THEN pa.id ELSE pb.id END, CASE WHEN g % 2 = 0 THEN pb.id ELSE pa.id END, "
-                "NULL, g, at - interval '5 minutes', at - interval '10 minutes' "
+                "NULL, g, at - interval '5 minutes', at, at - interval '10 minutes' "
                 "FROM bench_games JOIN bench_tournaments t ON t.k = tk "
                 "JOIN bench_players pa ON pa.k = a JOIN bench_players pb ON pb.k = b_"))
             # Black wins with the Elo model (colour advantage 30); R/score/draw/forfeit/Void by v.
@@ -187,8 +187,10 @@ def load_games(url: str, games: int, *, seed: int = 0,
                 "CASE WHEN v < 0.03 THEN 'F' WHEN v < 0.6 THEN 'R' ELSE (floor(v * 40) + 0.5)::text END END AS result, "
                 "CASE WHEN v >= 0.6 THEN (CASE WHEN u < 1 / (1 + power(10, (ew.elo - eb.elo - 30) / 400)) "
                 "THEN 1 ELSE -1 END) * (floor(v * 40) + 0.5) WHEN v >= 0.005 AND v < 0.02 THEN 0 END AS score) r"))
-            # Games written in bulk bypass record_finished_game, which counts each into its pair.
+            # Games written in bulk bypass record_finished_game, which counts each into its pair
+            # and its tournament's progress.
             rebuild_rating_pairs(conn)
+            recount_progress(conn)
             conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('scheduled_games', 'id'), "
                                  "(SELECT coalesce(max(id), 1) FROM scheduled_games))"))
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

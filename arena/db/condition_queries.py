@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .lookup import LookupFailedError
-from .models import FinishedGame, Player, ScheduledGame, Tournament
+from .models import Player, RatingPair, Tournament
 
 __all__ = ["CONDITION_PATTERN", "ConditionGames", "by_games", "check_condition", "choose_condition",
            "player_conditions", "rating_conditions"]
@@ -58,12 +58,12 @@ def rating_conditions(session: Session, tournament_id: int | None = None) -> lis
 
 def player_conditions(session: Session, players: Sequence[str]) -> list[str]:
     """The conditions the named players have finished games under, by name: the pools they hold a
-    rating in."""
+    rating in. Read from the per-pair counts of rated games (`arena.db.rating_inputs`, Void games
+    never counted), a row per pair a tournament played, not from the games themselves."""
     query = (select(Tournament.condition).distinct()
-             .join(ScheduledGame, ScheduledGame.tournament_id == Tournament.id)
-             .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
-             .join(Player, or_(Player.id == ScheduledGame.black_player_id, Player.id == ScheduledGame.white_player_id))
-             .where(Player.name.in_(list(players)), FinishedGame.result != "Void").order_by(Tournament.condition))
+             .join(RatingPair, RatingPair.tournament_id == Tournament.id)
+             .join(Player, or_(Player.id == RatingPair.black_player_id, Player.id == RatingPair.white_player_id))
+             .where(Player.name.in_(list(players))).order_by(Tournament.condition))
     return list(session.scalars(query))
 
 

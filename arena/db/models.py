@@ -132,6 +132,16 @@ class Tournament(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     games_scheduled: Mapped[int] = mapped_column(Integer, default=0)
     games_finished: Mapped[int] = mapped_column(Integer, default=0)
+    # What its progress reports of its stored games, kept by each one in its transaction
+    # (arena.db.repository.record_finished_game) instead of counted over all of them (0010):
+    # the first and last finish times, forfeits (a result ending "+F"), games ended by passes
+    # (scored by strict Tromp-Taylor), those a referee scored too, and where the two disagreed.
+    first_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    games_forfeited: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    games_pass_ended: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    games_refereed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    games_disagreed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The API token that created it (None: the CLI, or a token since deleted); it may cancel it.
     created_by_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
     # Why the scheduler last failed to advance it, in words fit for clients (details: its log).
@@ -172,6 +182,11 @@ class ScheduledGame(Base):
               postgresql_where=text("lease_expires_at IS NOT NULL")),
         # Failed games per tournament (its progress and completion): few rows, a small index (0006).
         Index("ix_scheduled_games_failed", "tournament_id", postgresql_where=text("failed_at IS NOT NULL")),
+        # The games still to play (neither stored nor failed) of a tournament, in id order: what
+        # the scheduler's reclaim and dispatch passes read every second, however many games the
+        # tournament has stored (0010).
+        Index("ix_scheduled_games_open", "tournament_id", "id",
+              postgresql_where=text("stored_at IS NULL AND failed_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -194,6 +209,9 @@ class ScheduledGame(Base):
     # Given up on (every attempt's worker died or lost it), and why, in words fit for clients.
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_reason: Mapped[str | None] = mapped_column(Text)
+    # When its finished_games row was written (None: not stored), in the same transaction
+    # (record_finished_game): "still to play" without looking at finished_games (0010).
+    stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
 
     black: Mapped[Player] = relationship(foreign_keys=[black_player_id])
@@ -219,6 +237,9 @@ class FinishedGame(Base):
         Index("ix_finished_games_black", "black_player_id", "scheduled_game_id"),
         Index("ix_finished_games_white", "white_player_id", "scheduled_game_id"),
         Index("ix_finished_games_pair", "black_player_id", "white_player_id", "scheduled_game_id"),
+        # A range of finish times in order: the gRPC game stream, throughput windows, since/until
+        # pages (0010).
+        Index("ix_finished_games_finished_at", "finished_at", "scheduled_game_id"),
         # Games whose per-move statistics are still kept, by age: what retention (arena.retention) clears.
         Index("ix_finished_games_move_stats_kept", "finished_at", postgresql_where=text("move_stats <> '[]'::jsonb")),
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from sqlalchemy import Select, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
@@ -195,10 +195,37 @@ def _check_scoring(score: float | None, score_tromp_taylor: float | None, disagr
         raise StorageError(f"scoring_disagrees={disagrees} contradicts scores {score} and {score_tromp_taylor}")
 
 
-def _bump_progress(session: Session, tournament_id: int) -> None:
+def recount_progress(connection) -> None:
+    """Set every tournament's progress counters (`_bump_progress`) from its stored games: for games
+    written in bulk, bypassing `record_finished_game` (the API benchmark's loader)."""
+    connection.execute(text("""
+        UPDATE tournaments t SET games_finished = g.finished, first_finished_at = g.first, last_finished_at = g.last,
+               games_forfeited = g.forfeited, games_pass_ended = g.pass_ended, games_refereed = g.refereed,
+               games_disagreed = g.disagreed
+        FROM (SELECT tournament_id, count(*) AS finished, min(finished_at) AS first, max(finished_at) AS last,
+                     count(*) FILTER (WHERE result LIKE '%+F') AS forfeited,
+                     count(score_tromp_taylor) AS pass_ended, count(scoring_disagrees) AS refereed,
+                     count(*) FILTER (WHERE scoring_disagrees) AS disagreed
+              FROM finished_games GROUP BY tournament_id) g
+        WHERE g.tournament_id = t.id
+    """))
+
+
+def _bump_progress(session: Session, tournament_id: int, *, result: str, score_tromp_taylor: float | None,
+                   scoring_disagrees: bool | None) -> None:
+    """Count one stored game into its tournament's progress (`arena.tournaments.progress`). Its
+    finish time is this transaction's now(); a concurrent writer may commit an earlier one later,
+    hence least/greatest."""
+    now = func.now()
     session.execute(
         update(Tournament).where(Tournament.id == tournament_id)
-        .values(games_finished=Tournament.games_finished + 1)
+        .values(games_finished=Tournament.games_finished + 1,
+                first_finished_at=func.least(func.coalesce(Tournament.first_finished_at, now), now),
+                last_finished_at=func.greatest(func.coalesce(Tournament.last_finished_at, now), now),
+                games_forfeited=Tournament.games_forfeited + int(result.endswith("+F")),
+                games_pass_ended=Tournament.games_pass_ended + int(score_tromp_taylor is not None),
+                games_refereed=Tournament.games_refereed + int(scoring_disagrees is not None),
+                games_disagreed=Tournament.games_disagreed + int(scoring_disagrees is True))
     )
 
 
@@ -237,7 +264,11 @@ def record_finished_game(
             .returning(FinishedGame.scheduled_game_id)
         ).first()
         if inserted is not None:
-            _bump_progress(session, game.tournament_id)
+            # The same transaction's now(): stored_at equals the row's finished_at.
+            session.execute(update(ScheduledGame).where(ScheduledGame.id == scheduled_game_id)
+                            .values(stored_at=func.now()).execution_options(synchronize_session=False))
+            _bump_progress(session, game.tournament_id, result=result, score_tromp_taylor=score_tromp_taylor,
+                           scoring_disagrees=scoring_disagrees)
             count_rated_game(session, game_id=scheduled_game_id, tournament_id=game.tournament_id,
                              black_id=game.black_player_id, white_id=game.white_player_id, result=result)
             return True

@@ -1,6 +1,7 @@
 """Leases on a real PostgreSQL: claims are exclusive, lost games come back (expired leases, blocks
 queued too long), hand-backs cost no attempt, poison games end failed and their tournament still
-finishes, retried games go out in halved blocks, and the queue holds a bounded backlog."""
+finishes, retried games go out in halved blocks, and the queue holds a bounded backlog; the scheduler's passes
+and the throughput window read indexes sized by what they answer, not every stored game."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from arena import leases
 from arena.db.connection import session_scope
 from arena.db.models import ScheduledGame, Tournament, Worker
 from arena.db.repository import record_finished_game
+from arena.db.throughput import throughput
 from arena.scheduling import RoundRobinConfig
 from arena.tournaments import advance, attempt_block_size, cancel, create_tournament, dispatch, failed_games, progress
 from search_workers.engines.config import parse_engine_config
@@ -255,3 +257,76 @@ def test_blocks_lost_with_the_broker_queue_go_out_again_within_seconds(engine, t
     scheduler.scheduler_pass(sessions, app, [tid], block_size=4, policy=policy)
     assert queued_blocks(app) == 2  # sent more than LOST_AFTER_S ago, unclaimed, queue empty: resent
     assert all(g.dispatched_at is not None and g.attempts == 0 for g in _games(engine, ids).values())
+
+
+def _plans(engine, run) -> list[dict]:  # noqa: F811
+    """The plans (EXPLAIN, sequential scans off: an index is used wherever one can be) of every
+    statement `run()` sends to the database."""
+    statements: list[tuple[str, object]] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "WITH")):
+            statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    plans = []
+    with engine.connect() as conn:
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.execute("SET enable_seqscan = off")
+        for statement, parameters in statements:
+            cursor.execute("EXPLAIN (FORMAT JSON) " + statement, parameters)
+            plans.append(cursor.fetchone()[0][0]["Plan"])
+        conn.rollback()
+    return plans
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", ()):
+        yield from _nodes(child)
+
+
+def test_scheduler_passes_read_open_games_only_never_the_stored_ones(engine) -> None:  # noqa: F811
+    # A tournament's reclaim, dispatch and progress run every second while it runs: however many
+    # games it has stored, they read the games still to play (stored_at, the open-games index)
+    # and the tournament's own counters, never finished_games.
+    tid, ids = _tournament(engine, "plans", 4)
+    _send(engine, tid)
+    for game_id in ids[:3]:
+        _store(engine, game_id)
+
+    def passes() -> None:
+        with session_scope(engine) as session:
+            leases.reclaim(session, tournament_id=tid, queue_timeout_s=300.0, max_attempts=3)
+            dispatch(session, tid, send=lambda payload: None)
+            progress(session, tid)
+            failed_games(session, tid)
+
+    plans = _plans(engine, passes)
+    assert len(plans) >= 5
+    relations = [(node["Node Type"], node.get("Relation Name"), node.get("Index Name")) for plan in plans
+                 for node in _nodes(plan)]
+    assert not [r for r in relations if r[1] == "finished_games"], relations
+    assert not [r for r in relations if r[0] == "Seq Scan" and r[1] == "scheduled_games"], relations
+    assert ("ix_scheduled_games_open" in {r[2] for r in relations}), relations
+
+
+def test_the_throughput_window_reads_a_range_of_finish_times(engine) -> None:  # noqa: F811
+    # GET /stats/throughput (the dashboard, every 10 s) reads the games of its window and the
+    # newest finish time through ix_finished_games_finished_at, not every stored game.
+    tid, ids = _tournament(engine, "window", 2)
+    for game_id in ids:
+        _store(engine, game_id)
+
+    def window() -> None:
+        with session_scope(engine) as session:
+            throughput(session)
+
+    relations = [(node["Node Type"], node.get("Relation Name"), node.get("Index Name"))
+                 for plan in _plans(engine, window) for node in _nodes(plan)]
+    scans = [r for r in relations if r[1] == "finished_games"]
+    assert scans and all(r[2] == "ix_finished_games_finished_at" for r in scans), relations

@@ -1,5 +1,5 @@
 """Alembic migrations create the whole schema; upgrading again changes nothing; `arena db upgrade`;
-migrations that move data keep it (0005, 0008, 0009)."""
+migrations that move data keep it (0005, 0008, 0009, 0010)."""
 
 from __future__ import annotations
 
@@ -180,5 +180,54 @@ def test_0009_copies_game_identity_and_counts_rating_pairs_as_the_writers_do(emp
         command.downgrade(migrate.alembic_config(url), "0008")
         with eng.connect() as conn:
             assert "rating_pairs" not in sa.inspect(conn).get_table_names()
+    finally:
+        eng.dispose()
+
+
+def test_0010_marks_stored_games_and_backfills_tournament_progress(empty_url):
+    # Games stored before 0010 get their scheduled game's stored_at (their finish time) and their
+    # tournament's progress counters; games still to play, or failed, stay unmarked.
+    url = empty_url
+    eng = sa.create_engine(url)
+    try:
+        migrate.upgrade(url, "0009")
+        with eng.begin() as conn:
+            t = conn.execute(sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
+                                     "games_finished) VALUES ('old', 'round-robin', '{}', 'running', 5, 3) "
+                                     "RETURNING id")).scalar_one()
+            engine_ids = [conn.execute(sa.text("INSERT INTO engines (name, version) VALUES (:n, '1') RETURNING id"),
+                                       {"n": n}).scalar_one() for n in ("a", "b")]
+            a, b = [conn.execute(sa.text("INSERT INTO players (name, engine_id, search_settings) "
+                                         "VALUES (:n, :e, '{}') RETURNING id"), {"n": n, "e": e}).scalar_one()
+                    for n, e in zip(("a", "b"), engine_ids, strict=True)]
+            ids = [conn.execute(sa.text(
+                "INSERT INTO scheduled_games (tournament_id, pairing, game_index, black_player_id, white_player_id, "
+                "seed, failed_at) VALUES (:t, 'a-b', :k, :a, :b, :k, CASE WHEN :k = 4 THEN now() END) RETURNING id"),
+                {"t": t, "k": k, "a": a, "b": b}).scalar_one() for k in range(5)]
+            stored = [("B+F", None, None, None, "2026-01-02 12:00+00"), ("W+2.5", -2.5, 1.5, True, "2026-01-01 12:00+00"),
+                      ("B+R", None, None, None, "2026-01-03 12:00+00")]
+            for gid, (result, score, tromp_taylor, disagrees, day) in zip(ids, stored):
+                conn.execute(sa.text(
+                    "INSERT INTO finished_games (scheduled_game_id, tournament_id, black_player_id, white_player_id, "
+                    "result, score, score_tromp_taylor, scoring_disagrees, move_count, duration_s, sgf, move_stats, "
+                    "worker, software_version, model_versions, finished_at) VALUES (:g, :t, :a, :b, :r, :s, :tt, :d, "
+                    "0, 0, '(;)', '[]', '', '', '{}', CAST(:day AS timestamptz))"),
+                    {"g": gid, "t": t, "a": a, "b": b, "r": result, "s": score, "tt": tromp_taylor, "d": disagrees,
+                     "day": day})
+        migrate.upgrade(url)
+        with eng.connect() as conn:
+            marks = dict(conn.execute(sa.text("SELECT id, stored_at IS NOT NULL FROM scheduled_games")).all())
+            assert marks == {ids[0]: True, ids[1]: True, ids[2]: True, ids[3]: False, ids[4]: False}
+            assert conn.execute(sa.text("SELECT count(*) FROM scheduled_games s JOIN finished_games f "
+                                        "ON f.scheduled_game_id = s.id WHERE s.stored_at = f.finished_at")).scalar() == 3
+            row = conn.execute(sa.text(
+                "SELECT to_char(first_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), "
+                "to_char(last_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), games_forfeited, games_pass_ended, "
+                "games_refereed, games_disagreed FROM tournaments WHERE id = :t"), {"t": t}).one()
+            assert tuple(row) == ("2026-01-01", "2026-01-03", 1, 1, 1, 1)
+        command.downgrade(migrate.alembic_config(url), "0009")
+        with eng.connect() as conn:
+            assert "stored_at" not in {c["name"] for c in sa.inspect(conn).get_columns("scheduled_games")}
+            assert "games_forfeited" not in {c["name"] for c in sa.inspect(conn).get_columns("tournaments")}
     finally:
         eng.dispose()

@@ -98,7 +98,7 @@ def test_conflicting_rewrite_is_refused_and_original_intact(engine, setup):
 
 def test_failure_mid_transaction_leaves_nothing_half_written(engine, setup, monkeypatch):
     # The game row is inserted, then updating the tournament's progress fails.
-    def boom(session, tournament_id):
+    def boom(session, tournament_id, **counted):
         raise RuntimeError("crash after the insert")
 
     monkeypatch.setattr(repo, "_bump_progress", boom)
@@ -225,3 +225,41 @@ def test_rating_snapshot_names_its_exact_game_set(engine):
         assert second.sha256 != first.sha256 and second.games == 5
         with pytest.raises(repo.StorageError, match="fitted on 4 games"):
             repo.save_rating_snapshot(s, game_set=second, ratings=ratings, method="bradley_terry", parameters={})
+
+
+def test_stored_games_keep_their_tournament_progress_and_open_marks(engine, setup):
+    # Each stored game marks its scheduled game stored (at its own finish time) and counts into
+    # its tournament's progress; the counters equal a recount over the games (recount_progress,
+    # the bulk loaders' rule), and only unstored, unfailed games stay open.
+    results = [("B+F", {}), ("W+R", {}), ("B+2.5", {"score": 2.5, "score_tromp_taylor": 2.5, "scoring_disagrees": False}),
+               ("W+1.5", {"score": -1.5, "score_tromp_taylor": 3.5, "scoring_disagrees": True}),
+               ("B+0.5", {"score": 0.5, "score_tromp_taylor": 0.5})]
+    a, b = setup["a"], setup["b"]
+    with session_scope(engine) as s:
+        ids = repo.schedule_games(s, tournament_id=setup["tournament"], games=[
+            repo.GameSpec(pairing="counted", game_index=i, black_player_id=a, white_player_id=b, seed=i)
+            for i in range(len(results) + 1)])
+    for game_id, (result, extra) in zip(ids, results):
+        with session_scope(engine) as s:
+            repo.record_finished_game(s, scheduled_game_id=game_id, **{**GAME, "result": result, "score": None,
+                                                                        "sgf": f"(;GM[1]RE[{result}])", **extra})
+    with session_scope(engine) as s:
+        t = s.get(Tournament, setup["tournament"])
+        kept = (t.games_finished, t.first_finished_at, t.last_finished_at, t.games_forfeited, t.games_pass_ended,
+                t.games_refereed, t.games_disagreed)
+        assert kept[0] == len(results) and kept[3:] == (1, 3, 2, 1)
+        stamps = dict(s.execute(sa.select(FinishedGame.scheduled_game_id, FinishedGame.finished_at)
+                                .where(FinishedGame.scheduled_game_id.in_(ids))).all())
+        assert (kept[1], kept[2]) == (min(stamps.values()), max(stamps.values()))
+        for game_id in ids:
+            assert s.get(ScheduledGame, game_id).stored_at == stamps.get(game_id)
+        open_ids = s.scalars(sa.select(ScheduledGame.id).where(
+            ScheduledGame.tournament_id == setup["tournament"], ScheduledGame.stored_at.is_(None),
+            ScheduledGame.failed_at.is_(None))).all()
+        assert set(open_ids) == {setup["game"], ids[-1]}
+        repo.recount_progress(s.connection())
+        s.expire_all()
+        t = s.get(Tournament, setup["tournament"])
+        assert (t.games_finished, t.first_finished_at, t.last_finished_at, t.games_forfeited, t.games_pass_ended,
+                t.games_refereed, t.games_disagreed) == kept
+        s.rollback()
