@@ -2,9 +2,10 @@
 
     arena api --host 0.0.0.0 --port 8000 --workers 4
 
-Each worker is a process with its own database pools; request counts and latency by route are
-on /metrics, so the per-request access log is off unless asked for (`--access-log`): at a
-thousand requests a second it costs the server a tenth of its time.
+Each worker is a process with its own database pools and its own listening socket on the shared
+port (SO_REUSEPORT: the kernel spreads connections evenly, see arena.api.serve); request counts
+and latency by route are on /metrics, so the per-request access log is off unless asked for
+(`--access-log`): at a thousand requests a second it costs the server a tenth of its time.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ import typer
 def api(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
     access_log: Annotated[bool, typer.Option(help="Log every request (uvicorn's access log).")] = False,
 ) -> None:
     """Serve the HTTP API (writes need a token from `arena token create`)."""
-    import uvicorn
+    from arena.api.serve import ListenError, serve
 
-    # A factory by name: with several workers each process makes (and freezes) its own app.
-    uvicorn.run("arena.api.app:serving_app", factory=True, host=host, port=port, workers=workers,
-                access_log=access_log)
+    # Several workers: each process listens on its own socket, the kernel spreading connections
+    # evenly between them (arena.api.serve).
+    try:
+        serve(host=host, port=port, workers=workers, access_log=access_log)
+    except ListenError as exc:
+        typer.echo(f"arena api: {exc}", err=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,113 @@
+"""`arena api --workers 2` as a real process tree: connections spread over both workers (each
+listens on its own SO_REUSEPORT socket), a killed worker is replaced, SIGTERM stops them all, and
+a port already taken fails at once with the reason."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from arena.ports import free_port
+from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
+from tests.support.processes import start_arena, stop_process, wait_for
+
+
+def _children(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        children = [int(p) for p in f.read().split()]
+    workers = []
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"spawn_main" in f.read():
+                    workers.append(child)
+        except OSError:
+            continue
+    return workers
+
+
+def _tcp_inodes(port: int) -> set[str]:
+    """Socket inodes of established TCP connections whose local port is `port` (the server side)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                    inodes.add(fields[9])
+    return inodes
+
+
+def _connections_held(pid: int, port: int) -> int:
+    wanted = _tcp_inodes(port)
+    held = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in wanted:
+            held += 1
+    return held
+
+
+def _healthy(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/healthz")
+        return conn.getresponse().status == 200
+    finally:
+        conn.close()
+
+
+def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, tmp_path) -> None:  # noqa: F811
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
+    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    try:
+        wait_for(lambda: len(_children(api.pid)) >= 2 and _healthy(port), 90, "two API workers", [log])
+        workers = _children(api.pid)
+        # Twenty keep-alive clients: each worker holds some (all on one: odds 2 in a million).
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(20)]
+        for client in clients:
+            client.request("GET", "/healthz")
+            assert client.getresponse().read()
+        held = {pid: _connections_held(pid, port) for pid in workers}
+        assert sum(held.values()) == len(clients) and all(held.values()), held
+        for client in clients:
+            client.close()
+
+        os.kill(workers[0], signal.SIGKILL)  # a worker dies: the supervisor starts another
+        wait_for(lambda: workers[0] not in _children(api.pid) and len(_children(api.pid)) == 2 and _healthy(port),
+                 90, "a replacement worker", [log])
+        survivors = _children(api.pid)
+        api.send_signal(signal.SIGTERM)  # the supervisor alone: it stops its workers itself
+        assert api.wait(60) == 0
+        assert not [pid for pid in survivors if os.path.exists(f"/proc/{pid}") and _running(pid)]
+    finally:
+        stop_process(api)
+
+
+def _running(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_a_port_already_taken_fails_at_once_with_the_reason(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "arena.cli", "api", "--port", str(port), "--workers", "2"],
+                              capture_output=True, text=True, timeout=60, env={**os.environ},
+                              cwd=Path(__file__).resolve().parents[3])
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
+    assert "Traceback" not in proc.stderr
