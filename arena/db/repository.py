@@ -264,13 +264,15 @@ def record_finished_game(
             .returning(FinishedGame.scheduled_game_id)
         ).first()
         if inserted is not None:
-            # The same transaction's now(): stored_at equals the row's finished_at.
-            session.execute(update(ScheduledGame).where(ScheduledGame.id == scheduled_game_id)
-                            .values(stored_at=func.now()).execution_options(synchronize_session=False))
             _bump_progress(session, game.tournament_id, result=result, score_tromp_taylor=score_tromp_taylor,
                            scoring_disagrees=scoring_disagrees)
             count_rated_game(session, game_id=scheduled_game_id, tournament_id=game.tournament_id,
                              black_id=game.black_player_id, white_id=game.white_player_id, result=result)
+            # Marked stored (the same transaction's now(): its finished_at) after the tournament's
+            # row, in the order the scheduler's advance locks them (tournament, then its games),
+            # so that the two never wait for each other in a cycle.
+            session.execute(update(ScheduledGame).where(ScheduledGame.id == scheduled_game_id)
+                            .values(stored_at=func.now()).execution_options(synchronize_session=False))
             return True
     stored = session.execute(select(FinishedGame).where(FinishedGame.scheduled_game_id == scheduled_game_id)
                              .execution_options(populate_existing=True)).scalar_one()

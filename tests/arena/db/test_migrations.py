@@ -131,6 +131,20 @@ def test_0008_moves_tournament_state_out_of_the_configuration_and_back(empty_url
         eng.dispose()
 
 
+def _tournament_of_two(conn, *, status: str, scheduled: int, finished: int) -> tuple[int, list[int]]:
+    """A tournament 'old' and two engine players 'a' and 'b', written as SQL (the schema of an
+    older revision): (tournament id, [a's id, b's id])."""
+    t = conn.execute(sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
+                             "games_finished) VALUES ('old', 'round-robin', '{}', :s, :g, :f) RETURNING id"),
+                     {"s": status, "g": scheduled, "f": finished}).scalar_one()
+    engine_ids = [conn.execute(sa.text("INSERT INTO engines (name, version) VALUES (:n, '1') RETURNING id"),
+                               {"n": n}).scalar_one() for n in ("a", "b")]
+    players = [conn.execute(sa.text("INSERT INTO players (name, engine_id, search_settings) "
+                                    "VALUES (:n, :e, '{}') RETURNING id"), {"n": n, "e": e}).scalar_one()
+               for n, e in zip(("a", "b"), engine_ids, strict=True)]
+    return t, players
+
+
 def test_0009_copies_game_identity_and_counts_rating_pairs_as_the_writers_do(empty_url):
     # Games stored before 0009 get their tournament and players copied onto finished_games, and
     # rating_pairs backfilled: the same counts and hash as the repository keeps game by game.
@@ -139,14 +153,7 @@ def test_0009_copies_game_identity_and_counts_rating_pairs_as_the_writers_do(emp
     try:
         migrate.upgrade(url, "0008")
         with eng.begin() as conn:
-            t = conn.execute(sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
-                                     "games_finished) VALUES ('old', 'round-robin', '{}', 'finished', 6, 6) "
-                                     "RETURNING id")).scalar_one()
-            engine_ids = [conn.execute(sa.text("INSERT INTO engines (name, version) VALUES (:n, '1') RETURNING id"),
-                                       {"n": n}).scalar_one() for n in ("a", "b")]
-            players = [conn.execute(sa.text("INSERT INTO players (name, engine_id, search_settings) "
-                                            "VALUES (:n, :e, '{}') RETURNING id"), {"n": n, "e": e}).scalar_one()
-                       for n, e in zip(("a", "b"), engine_ids, strict=True)]
+            t, players = _tournament_of_two(conn, status="finished", scheduled=6, finished=6)
             results = ["B+R", "W+R", "0", "Void", "B+2.5", "B+R"]
             for k, result in enumerate(results):
                 black, white = (players if k % 2 == 0 else players[::-1])
@@ -192,14 +199,7 @@ def test_0010_marks_stored_games_and_backfills_tournament_progress(empty_url):
     try:
         migrate.upgrade(url, "0009")
         with eng.begin() as conn:
-            t = conn.execute(sa.text("INSERT INTO tournaments (name, format, configuration, status, games_scheduled, "
-                                     "games_finished) VALUES ('old', 'round-robin', '{}', 'running', 5, 3) "
-                                     "RETURNING id")).scalar_one()
-            engine_ids = [conn.execute(sa.text("INSERT INTO engines (name, version) VALUES (:n, '1') RETURNING id"),
-                                       {"n": n}).scalar_one() for n in ("a", "b")]
-            a, b = [conn.execute(sa.text("INSERT INTO players (name, engine_id, search_settings) "
-                                         "VALUES (:n, :e, '{}') RETURNING id"), {"n": n, "e": e}).scalar_one()
-                    for n, e in zip(("a", "b"), engine_ids, strict=True)]
+            t, (a, b) = _tournament_of_two(conn, status="running", scheduled=5, finished=3)
             ids = [conn.execute(sa.text(
                 "INSERT INTO scheduled_games (tournament_id, pairing, game_index, black_player_id, white_player_id, "
                 "seed, failed_at) VALUES (:t, 'a-b', :k, :a, :b, :k, CASE WHEN :k = 4 THEN now() END) RETURNING id"),
