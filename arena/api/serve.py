@@ -27,7 +27,6 @@ import uvicorn
 log = logging.getLogger(__name__)
 
 APP = "arena.api.app:serving_app"  # a factory by name: each process makes (and freezes) its own app
-BACKLOG = 2048  # uvicorn's default
 YOUNG_S = 10.0  # a worker that exits sooner than this counts as crashing at start
 FIRST_RESTART_PAUSE_S = 0.5
 MAX_RESTART_PAUSE_S = 30.0
@@ -45,16 +44,15 @@ def serve(*, host: str, port: int, workers: int, access_log: bool) -> None:
     Supervisor(host=host, port=port, workers=workers, access_log=access_log).run()
 
 
-def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.socket:
-    """A TCP socket bound to (host, port) that other processes of this user may bind too."""
+def shared_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to (host, port), not listening yet, that other processes of this user
+    may bind too (SO_REUSEPORT)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
-        if listen:
-            sock.listen(BACKLOG)
     except BaseException:
         sock.close()
         raise
@@ -62,8 +60,10 @@ def listening_socket(host: str, port: int, *, listen: bool = True) -> socket.soc
 
 
 def run_worker(host: str, port: int, access_log: bool) -> None:
-    """One worker process: its own listening socket on the shared address, and uvicorn on it."""
-    sock = listening_socket(host, port)
+    """One worker process: its own socket on the shared address, and uvicorn on it. Bound, not
+    yet listening: uvicorn (asyncio's create_server) listens once the app has started, so the
+    kernel sends no connection to a worker still loading (a replacement takes seconds)."""
+    sock = shared_socket(host, port)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, access_log=access_log)
     uvicorn.Server(config).run(sockets=[sock])
 
@@ -74,7 +74,7 @@ class Supervisor:
     def __init__(self, *, host: str, port: int, workers: int, access_log: bool):
         self.host, self.workers, self.access_log = host, workers, access_log
         try:
-            self._reserved = listening_socket(host, port, listen=False)
+            self._reserved = shared_socket(host, port)
         except OSError as exc:
             raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = self._reserved.getsockname()[1]

@@ -3,9 +3,10 @@
 Exports the checkpoint's CPU flavour to a temporary repository, starts the pip-installed
 tritonserver on loopback, and plays the same searched moves through `TritonEvaluator` and
 through `TorchEvaluator` in one run, the two taking turns in paired rounds (`paired_rounds`).
-Both sides give their network the same number of torch threads, by default half the cores: the serving path needs CPU of its own (gRPC, the Python backend's IPC, and the
-client descending its trees while the server computes), and on a small machine a network
-given every core would measure contention for cores, not the cost of serving.
+Both sides give their network the same number of torch threads, by default half the cores: the
+serving path needs CPU of its own (gRPC, the Python backend's IPC, and the client descending its
+trees while the server computes), and on a small machine a network given every core would
+measure contention for cores, not the cost of serving.
 Through Triton the search keeps two groups of games in flight (BatchedMcts pipeline_groups),
 as a worker does in production: one group's request is served while the other descends.
 The server-side mean batch comes from Triton's own statistics.

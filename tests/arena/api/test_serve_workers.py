@@ -32,20 +32,21 @@ def _children(pid: int) -> list[int]:
     return workers
 
 
-def _tcp_inodes(port: int) -> set[str]:
-    """Socket inodes of established TCP connections whose local port is `port` (the server side)."""
+def _tcp_inodes(port: int, state: str = "01") -> set[str]:
+    """Socket inodes of TCP sockets whose local port is `port`, in `state` (01: established, the
+    server side of a connection; 0A: listening)."""
     inodes = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             for line in f.readlines()[1:]:
                 fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":  # 01: ESTABLISHED
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == state:
                     inodes.add(fields[9])
     return inodes
 
 
-def _connections_held(pid: int, port: int) -> int:
-    wanted = _tcp_inodes(port)
+def _connections_held(pid: int, port: int, state: str = "01") -> int:
+    wanted = _tcp_inodes(port, state)
     held = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -72,7 +73,11 @@ def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, 
     env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
     api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
     try:
-        wait_for(lambda: len(_children(api.pid)) >= 2 and _healthy(port), 90, "two API workers", [log])
+        # Both listening (a worker listens once its app has started; until then the kernel
+        # sends every connection to the other).
+        wait_for(lambda: len(_children(api.pid)) == 2 and _healthy(port)
+                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
+                 90, "two API workers listening", [log])
         workers = _children(api.pid)
         # Twenty keep-alive clients: each worker holds some (all on one: odds 2 in a million).
         clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(20)]

@@ -204,7 +204,8 @@ def test_0010_marks_stored_games_and_backfills_tournament_progress(empty_url):
                 "INSERT INTO scheduled_games (tournament_id, pairing, game_index, black_player_id, white_player_id, "
                 "seed, failed_at) VALUES (:t, 'a-b', :k, :a, :b, :k, CASE WHEN :k = 4 THEN now() END) RETURNING id"),
                 {"t": t, "k": k, "a": a, "b": b}).scalar_one() for k in range(5)]
-            stored = [("B+F", None, None, None, "2026-01-02 12:00+00"), ("W+2.5", -2.5, 1.5, True, "2026-01-01 12:00+00"),
+            stored = [("B+F", None, None, None, "2026-01-02 12:00+00"),
+                      ("W+2.5", -2.5, 1.5, True, "2026-01-01 12:00+00"),
                       ("B+R", None, None, None, "2026-01-03 12:00+00")]
             for gid, (result, score, tromp_taylor, disagrees, day) in zip(ids, stored):
                 conn.execute(sa.text(
@@ -218,8 +219,10 @@ def test_0010_marks_stored_games_and_backfills_tournament_progress(empty_url):
         with eng.connect() as conn:
             marks = dict(conn.execute(sa.text("SELECT id, stored_at IS NOT NULL FROM scheduled_games")).all())
             assert marks == {ids[0]: True, ids[1]: True, ids[2]: True, ids[3]: False, ids[4]: False}
-            assert conn.execute(sa.text("SELECT count(*) FROM scheduled_games s JOIN finished_games f "
-                                        "ON f.scheduled_game_id = s.id WHERE s.stored_at = f.finished_at")).scalar() == 3
+            marked_at_finish = conn.execute(sa.text(
+                "SELECT count(*) FROM scheduled_games s JOIN finished_games f ON f.scheduled_game_id = s.id "
+                "WHERE s.stored_at = f.finished_at")).scalar()
+            assert marked_at_finish == 3
             row = conn.execute(sa.text(
                 "SELECT to_char(first_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), "
                 "to_char(last_finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), games_forfeited, games_pass_ended, "

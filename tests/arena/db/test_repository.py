@@ -231,7 +231,8 @@ def test_stored_games_keep_their_tournament_progress_and_open_marks(engine, setu
     # Each stored game marks its scheduled game stored (at its own finish time) and counts into
     # its tournament's progress; the counters equal a recount over the games (recount_progress,
     # the bulk loaders' rule), and only unstored, unfailed games stay open.
-    results = [("B+F", {}), ("W+R", {}), ("B+2.5", {"score": 2.5, "score_tromp_taylor": 2.5, "scoring_disagrees": False}),
+    results = [("B+F", {}), ("W+R", {}),
+               ("B+2.5", {"score": 2.5, "score_tromp_taylor": 2.5, "scoring_disagrees": False}),
                ("W+1.5", {"score": -1.5, "score_tromp_taylor": 3.5, "scoring_disagrees": True}),
                ("B+0.5", {"score": 0.5, "score_tromp_taylor": 0.5})]
     a, b = setup["a"], setup["b"]
