@@ -12,7 +12,8 @@ worker keeps by ARENA_TRITON_PIPELINE_GROUPS)
   processes share the cores fairly (cores // N each).
 
 The N-worker sides take turns in `rounds` paired rounds (server then in-process, then the other
-way round), each side's processes kept warm between their turns; the figures printed are the
+way round), each side's processes kept warm between their turns and alive until every round
+is over (an exiting process's teardown would land in the other side's turn); the figures printed are the
 round with the median ratio, and every round's are printed beside them. One pass of each side
 after the other measured the machine's drift as much as serving: on this 2-core VM, four such
 runs in a row gave ratios 0.81, 0.78, 0.70 and 1.04.
@@ -116,6 +117,11 @@ def play_timed_rounds(job: WorkerJob, rounds: int, barrier, results) -> None:
             mcts = play_searched_moves(evaluator, config, board_size=job.board_size, games=job.games,
                                        moves=job.moves, pipeline_groups=groups)
             results.put((round_index, mcts.evaluations, started, time.monotonic()))
+        # Stay, evaluator open, until the parent has timed every round: a process that exits
+        # tears down torch and its gRPC channel for a second or two of CPU, which the other
+        # team's next turn paid (its in-process rate read 10-15% low after the server team's
+        # last round, so the last round's ratio read high).
+        barrier.wait()
     finally:
         evaluator.close()
 
@@ -156,6 +162,7 @@ class Team:
     def __exit__(self, *exc) -> None:
         try:
             if exc[0] is None:
+                self._wait()  # release the processes: they wait after their last round
                 for process in self.processes:
                     process.join(PHASE_TIMEOUT_S)
                     _check_exit(process)

@@ -42,3 +42,25 @@ def test_bench_triton_workers_prints_the_documented_json_last() -> None:
     assert 1 < result["server_mean_batch"] <= workers * games
     assert result["batch_growth"] == pytest.approx(
         result["server_mean_batch"] / result["one_worker_server_mean_batch"], rel=1e-2)
+
+
+def test_a_team_stays_alive_after_its_last_round_until_it_is_released(tmp_path) -> None:
+    # A process that exits tears down torch (a second or two of CPU on this machine); had the team
+    # exited after its last round, the other team's next turn would have paid for it.
+    import torch
+
+    from arena.benchmarks.triton_workers import Team, WorkerJob
+    from models.network import NetworkConfig, PolicyValueNet
+
+    network = tmp_path / "net.pt"
+    torch.jit.save(torch.jit.script(PolicyValueNet(NetworkConfig(blocks=1, channels=8, value_hidden=8)).eval()),
+                   str(network))
+    jobs = [WorkerJob(index=i, board_size=9, visits=2, games=2, moves=1, torch_threads=1, network_file=str(network))
+            for i in range(2)]
+    with Team(jobs, rounds=2) as team:
+        for _ in range(2):
+            phase, _, _ = team.play()
+            assert phase.evaluations > 0
+        team.processes[0].join(5.0)  # unreleased, it must not end (one that did took well under 5 s)
+        assert all(process.is_alive() for process in team.processes)
+    assert [process.exitcode for process in team.processes] == [0, 0]
