@@ -1,8 +1,10 @@
 """`/games`: finished games with filters and cursor pagination, one game with per-move
 statistics, and its SGF (`/games/{id}.sgf`).
 
-Pages run by descending game id, so a page boundary never moves when new games are stored;
-the cursor is opaque (the last id seen, encoded) and only valid with the same filters.
+Pages run by descending game id, so a page boundary never moves when new games are stored; with
+a time window (since, until) by descending finish time, then id (`game_queries.PageMark` says
+why). The cursor is opaque (the last game's place in that order, encoded) and only valid with
+the same filters.
 
 A game's detail is public: it leaves out what the database keeps for operators, the worker
 that played it (host and process id) and the engines' stderr (`public_provenance`).
@@ -15,7 +17,7 @@ import binascii
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, get_type_hints
 
 from fastapi import APIRouter, Path, Request, Response
@@ -31,13 +33,18 @@ from ..lean import openapi_extra, parse_query
 router = APIRouter(prefix="/games", tags=["games"])
 
 MAX_LIMIT = 500
-_CURSOR_PREFIX = "g1:"
+_CURSOR_BY_ID = "g1:"  # g1:<id>
+_CURSOR_BY_TIME = "g2:"  # g2:<finish time in microseconds since the epoch>:<id>
 _DIGITS = re.compile(r"[0-9]{1,10}")
+_MICROSECONDS = re.compile(r"-?[0-9]{1,18}")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 # Game ids are the database's integer keys: a larger one is refused (422) rather than sent to it.
 GameId = Annotated[int, Path(ge=1, le=lookup.MAX_DB_ID, description="A finished game's id.")]
 
 
 _SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(game_queries.GameSummary))  # the rows' columns
+_FINISHED_AT = _SUMMARY_FIELDS.index("finished_at")
 
 
 # The provenance keys a client may see (search_workers.tasks.finished_record writes them). An
@@ -72,19 +79,34 @@ class GamePage:
     next_cursor: str | None  # pass as `cursor` for the next page; None: this is the last
 
 
-def encode_cursor(before_id: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR_PREFIX}{before_id}".encode()).decode().rstrip("=")
+def encode_cursor(mark: game_queries.PageMark) -> str:
+    if mark.finished_at is None:
+        text = f"{_CURSOR_BY_ID}{mark.id}"
+    else:
+        text = f"{_CURSOR_BY_TIME}{(mark.finished_at - _EPOCH) // _MICROSECOND}:{mark.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
+def decode_cursor(cursor: str) -> game_queries.PageMark:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
-    digits = text[len(_CURSOR_PREFIX):]
-    if (not text.startswith(_CURSOR_PREFIX) or not _DIGITS.fullmatch(digits)
-            or int(digits) > lookup.MAX_DB_ID):
-        raise unprocessable(("query", "cursor"), "not a cursor this API issued (use next_cursor of a page)")
+    try:
+        if text.startswith(_CURSOR_BY_TIME):
+            microseconds, _, digits = text[len(_CURSOR_BY_TIME):].partition(":")
+            if _MICROSECONDS.fullmatch(microseconds) and _DIGITS.fullmatch(digits):
+                return game_queries.PageMark(_valid_id(digits), _EPOCH + int(microseconds) * _MICROSECOND)
+        elif text.startswith(_CURSOR_BY_ID) and _DIGITS.fullmatch(digits := text[len(_CURSOR_BY_ID):]):
+            return game_queries.PageMark(_valid_id(digits))
+    except (ValueError, OverflowError):  # an id past the database's, a time past datetime's range
+        pass
+    raise unprocessable(("query", "cursor"), "not a cursor this API issued (use next_cursor of a page)")
+
+
+def _valid_id(digits: str) -> int:
+    if int(digits) > lookup.MAX_DB_ID:
+        raise ValueError("id out of range")
     return int(digits)
 
 
@@ -102,7 +124,7 @@ class GameQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
 
 
-@router.get("", summary="Finished games, newest id first, filtered, one page at a time", response_model=GamePage,
+@router.get("", summary="Finished games, newest id first (in a time window: newest finish first), filtered, one page at a time", response_model=GamePage,
             openapi_extra=openapi_extra(GameQuery))
 async def list_games(request: Request) -> Response:
     # A lean route on the hot read path (arena.api.lean, arena.api.reads): one query, the
@@ -113,11 +135,11 @@ async def list_games(request: Request) -> Response:
         raise unprocessable(("query", "opponent"), "needs a player")
     if query.since is not None and query.until is not None and query.until <= query.since:
         raise unprocessable(("query", "until"), "must be after since")
-    before_id = None if query.cursor is None else decode_cursor(query.cursor)
+    before = None if query.cursor is None else decode_cursor(query.cursor)
     filters = game_queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
                                       result=query.result, since=query.since, until=query.until)
     try:
-        statement, params = game_queries.games_statement(filters, before_id=before_id, limit=query.limit + 1)
+        statement, params = game_queries.games_statement(filters, before=before, limit=query.limit + 1)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise unprocessable(("query", field), message) from None
@@ -126,12 +148,15 @@ async def list_games(request: Request) -> Response:
         await in_session(request, tournament_queries.find_tournament, query.tournament)  # 404 naming near matches
     more = len(rows) > query.limit
     del rows[query.limit:]
+    mark = None
+    if more:  # the page's last game: its id, and its finish time in a time window's order
+        mark = game_queries.PageMark(rows[-1][0], rows[-1][_FINISHED_AT] if filters.timed else None)
     # A GamePage, straight from the rows: orjson writes what FastAPI would for GameSummary objects
     # (UTC times as read, see arena.api.reads) without making them. PostgreSQL could build the
     # JSON itself, but that costs it three times what orjson takes here, on a host where it and
     # the API share the CPU.
     return json_response({"games": [dict(zip(_SUMMARY_FIELDS, row)) for row in rows],
-                          "next_cursor": encode_cursor(rows[-1][0]) if more else None})
+                          "next_cursor": None if mark is None else encode_cursor(mark)})
 
 
 # Before /{game_id}: "12.sgf" must not reach the route that wants an integer.

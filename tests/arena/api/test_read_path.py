@@ -56,10 +56,10 @@ def test_game_pages_are_the_synchronous_pages_as_fastapi_encodes_them(client, lo
             with engine.connect() as conn:
                 from sqlalchemy.orm import Session
 
-                games, next_id = game_queries.page_games(Session(bind=conn), filters, before_id=before, limit=7)
-            expected = GamePage(games=games, next_cursor=None if next_id is None else encode_cursor(next_id))
+                games, mark = game_queries.page_games(Session(bind=conn), filters, before=before, limit=7)
+            expected = GamePage(games=games, next_cursor=None if mark is None else encode_cursor(mark))
             assert response.content == TypeAdapter(GamePage).dump_json(expected), params
-            cursor, before = response.json()["next_cursor"], next_id
+            cursor, before = response.json()["next_cursor"], mark
             if cursor is None:
                 break
 
