@@ -30,11 +30,12 @@ from sqlalchemy.orm import Session
 from arena import leases
 from arena.db import checkpoint_queries, lookup, tournament_queries
 from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
+from arena.db.rating_inputs import pentanomials, rated_game_set
 from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
 from arena.scheduling import (
+    FinishedGames,
     ParticipantSpec,
     PlannedGame,
-    PlayedGame,
     SchedulingError,
     TournamentConfig,
     TournamentLimits,
@@ -50,8 +51,8 @@ from arena.scheduling import (
     with_game_cap,
 )
 from arena.scheduling.conditions import condition_key
+from arena.scheduling.plan import pairing_players
 from arena.settings import get_settings
-from search_workers.go import Color, parse_result
 from search_workers.schemas import BlockPayload, CheckpointPlayer, EnginePlayer, GameOrder, SearchSettings
 
 DEFAULT_BLOCK_SIZE = 32
@@ -209,26 +210,24 @@ def stored_config(tournament: Tournament) -> TournamentConfig:
 # ---------------------------------------------------------------------------------- running
 
 
-def _played(session: Session, tournament_id: int) -> tuple[list[PlayedGame], dict[str, int]]:
-    """Finished games (voids left out) and games scheduled per pairing."""
-    rows = session.execute(
-        select(ScheduledGame.pairing, ScheduledGame.game_index, ScheduledGame.black_player_id,
-               ScheduledGame.white_player_id, FinishedGame.result)
-        .outerjoin(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
-        .where(ScheduledGame.tournament_id == tournament_id)).all()
-    ids = {black for _, _, black, _, _ in rows} | {white for _, _, _, white, _ in rows}
-    names = dict(session.execute(select(Player.id, Player.name).where(Player.id.in_(ids))).all())
-    scheduled: dict[str, int] = defaultdict(int)
-    played = []
-    for pairing, index, black, white, result in rows:
-        scheduled[pairing] += 1
-        parsed = None if result is None else parse_result(result)
-        if parsed is None or not parsed.decisive:  # unfinished, or Void
-            continue
-        winner = None if parsed.winner is None else names[black] if parsed.winner is Color.BLACK else names[white]
-        played.append(PlayedGame(pairing=pairing, game_index=index, black=names[black], white=names[white],
-                                 winner=winner))
-    return played, dict(scheduled)
+def _finished(session: Session, tournament_id: int) -> FinishedGames:
+    """The tournament's finished games as the dynamic formats read them (arena.scheduling.finished):
+    rows kept as games are stored (arena.db.rating_inputs), one per ordered pair and one per
+    pairing, whatever the number of games. Paired up game by game in Python, this was 1.8-2.7 s
+    per batch at 200,000 games; in one SQL aggregate, 0.8 s."""
+    rated = rated_game_set(session, tournament_id)
+    by_first = {}
+    for pairing, (player, counts) in pentanomials(session, tournament_id).items():
+        # As the pairing's first name scored (FinishedGames' convention).
+        by_first[pairing] = counts if player == pairing_players(pairing)[0] else counts[::-1]
+    return FinishedGames(games=rated.games, pair_counts=rated.counts, pentanomials=dict(sorted(by_first.items())))
+
+
+def _scheduled(session: Session, tournament_id: int) -> dict[str, int]:
+    """Games scheduled per pairing."""
+    return dict(session.execute(select(ScheduledGame.pairing, func.count())
+                                .where(ScheduledGame.tournament_id == tournament_id)
+                                .group_by(ScheduledGame.pairing)).all())
 
 
 def advance(session: Session, tournament_id: int) -> str:
@@ -247,7 +246,8 @@ def advance(session: Session, tournament_id: int) -> str:
             tournament.games_finished + leases.failed_count(session, tournament_id) < tournament.games_scheduled):
         return tournament.status  # failed games (arena.leases) are done too: they will not be played
     config = stored_config(tournament)
-    played, scheduled = _played(session, tournament_id)
+    played = _finished(session, tournament_id)
+    scheduled = _scheduled(session, tournament_id)
     stored_book = tournament.opening_book if tournament.opening_book is not None else [""]  # None: the empty board
     book = [parse_opening(text, config.board_size) for text in stored_book]
     more = next_games(config, played, scheduled, book)

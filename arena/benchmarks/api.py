@@ -48,7 +48,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from arena.db.connection import session_scope
-from arena.db.rating_inputs import rebuild_rating_pairs
+from arena.db.rating_inputs import rebuild_pentanomials, rebuild_rating_pairs
 from arena.db.repository import GameSpec, record_finished_game, recount_progress, schedule_games
 from arena.leaderboards import LeaderboardService
 from arena.leaderboards.policy import RatingPolicy
@@ -190,6 +190,7 @@ def load_games(url: str, games: int, *, seed: int = 0,
             # Games written in bulk bypass record_finished_game, which counts each into its pair
             # and its tournament's progress.
             rebuild_rating_pairs(conn)
+            rebuild_pentanomials(conn)
             recount_progress(conn)
             conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('scheduled_games', 'id'), "
                                  "(SELECT coalesce(max(id), 1) FROM scheduled_games))"))

@@ -294,6 +294,31 @@ class RatingPair(Base):
     digest: Mapped[str] = mapped_column(BIT(256))
 
 
+class PairPentanomial(Base):
+    """The complete colour-swapped pairs of one pairing in one tournament (both games stored and
+    rated), counted by the total score of the pairing's first player (Black in the pair's even
+    game): what an SPRT reads (`arena.scheduling.finished`), kept as games are stored
+    (`arena.db.rating_inputs.count_pentanomial`) instead of pairing the games up every batch."""
+
+    __tablename__ = "pair_pentanomials"
+    __table_args__ = (
+        CheckConstraint("scored_0 >= 0 AND scored_half >= 0 AND scored_1 >= 0 AND scored_1_half >= 0 "
+                        "AND scored_2 >= 0", name="counts_non_negative"),
+    )
+
+    tournament_id: Mapped[int] = mapped_column(ForeignKey("tournaments.id", ondelete="RESTRICT"), primary_key=True)
+    pairing: Mapped[str] = mapped_column(String(200), primary_key=True)
+    first_player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"))
+    scored_0: Mapped[int] = mapped_column(Integer)
+    scored_half: Mapped[int] = mapped_column(Integer)
+    scored_1: Mapped[int] = mapped_column(Integer)
+    scored_1_half: Mapped[int] = mapped_column(Integer)
+    scored_2: Mapped[int] = mapped_column(Integer)
+
+
+PENTANOMIAL_COLUMNS = ("scored_0", "scored_half", "scored_1", "scored_1_half", "scored_2")
+
+
 class LeaderboardFit(Base):
     """A rating fit shared by every process that serves leaderboards (`arena.leaderboards.shared`):
     the fitted ratings of one game set under one policy, JSON, keyed by a hash of both."""

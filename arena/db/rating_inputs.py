@@ -17,6 +17,11 @@ another definition (one line per game) and do not compare with these.
 
 `rebuild_rating_pairs` recounts every pair from the games (migration 0009's backfill, and writers
 that bypass `record_finished_game`, such as the API benchmark's bulk loader).
+
+An SPRT reads complete colour-swapped pairs instead (`arena.scheduling.finished`): the
+`pair_pentanomials` row of a tournament's pairing counts them by the total score of the pair's
+first player (Black in its even game), and `count_pentanomial` adds a pair when the game that
+completes it is stored; `rebuild_pentanomials` recounts them from the games.
 """
 
 from __future__ import annotations
@@ -28,12 +33,13 @@ from sqlalchemy import Connection, String, cast, func, select, text
 from sqlalchemy.dialects.postgresql import BIT, insert
 from sqlalchemy.orm import Session, aliased
 
-from arena.db.models import Player, RatingPair, Tournament
+from arena.db.models import PENTANOMIAL_COLUMNS, FinishedGame, PairPentanomial, Player, RatingPair, ScheduledGame, Tournament
 from arena.ratings import PairCounts
 from search_workers.go.color import Color
 from search_workers.go.results import VOID, WINNER_PREFIX, parse_result
 
-__all__ = ["RatedGameSet", "count_rated_game", "game_digest", "rated_game_set", "rebuild_rating_pairs"]
+__all__ = ["RatedGameSet", "count_pentanomial", "count_rated_game", "game_digest", "pentanomials", "rated_game_set",
+           "rebuild_pentanomials", "rebuild_rating_pairs"]
 
 DIGEST_BITS = 256
 _ZERO = "0" * DIGEST_BITS
@@ -133,3 +139,78 @@ def rebuild_rating_pairs(connection: Connection | Session) -> None:
     connection.execute(text("LOCK TABLE finished_games IN SHARE MODE"))
     connection.execute(text("DELETE FROM rating_pairs"))
     connection.execute(_REBUILD)
+
+
+def _half_points_of_even_black(game_index: int, result: str) -> int:
+    """The half points one game gives the Black of its pair's even game (by the rating rule)."""
+    winner = parse_result(result).winner
+    if winner is None:
+        return 1
+    even_black_won = (winner is Color.BLACK) == (game_index % 2 == 0)
+    return 2 if even_black_won else 0
+
+
+def count_pentanomial(session: Session, game: ScheduledGame, result: str) -> None:
+    """Count `game`'s pair into its pairing's `pair_pentanomials` row if storing `game` (with
+    `result`) completes it: its partner (game_index ^ 1) is stored and neither is Void.
+
+    Call it in the transaction that stores the game, after the tournament's row is updated
+    (`repository.record_finished_game`): that row lock orders the writers of one tournament, so
+    of a pair's two games stored at once the second sees the first (READ COMMITTED reads what
+    committed before each statement) and exactly one of them counts the pair."""
+    if parse_result(result).kind == "void":
+        return
+    partner = session.execute(
+        select(ScheduledGame.game_index, FinishedGame.result)
+        .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
+        .where(ScheduledGame.tournament_id == game.tournament_id, ScheduledGame.pairing == game.pairing,
+               ScheduledGame.game_index == game.game_index ^ 1)).first()
+    if partner is None or parse_result(partner.result).kind == "void":
+        return
+    total = (_half_points_of_even_black(game.game_index, result)
+             + _half_points_of_even_black(partner.game_index, partner.result))
+    first = game.black_player_id if game.game_index % 2 == 0 else game.white_player_id
+    row = {"tournament_id": game.tournament_id, "pairing": game.pairing, "first_player_id": first,
+           **{column: int(index == total) for index, column in enumerate(PENTANOMIAL_COLUMNS)}}
+    statement = insert(PairPentanomial).values(row)
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[PairPentanomial.tournament_id, PairPentanomial.pairing],
+        set_={column: getattr(PairPentanomial, column) + getattr(statement.excluded, column)
+              for column in PENTANOMIAL_COLUMNS}))
+
+
+def pentanomials(session: Session, tournament_id: int) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """Per pairing of the tournament: (the name of the player the counts are by, counts of complete
+    pairs by that player's total score 0, 1/2, 1, 3/2, 2)."""
+    rows = session.execute(
+        select(PairPentanomial.pairing, Player.name, *(getattr(PairPentanomial, c) for c in PENTANOMIAL_COLUMNS))
+        .join(Player, Player.id == PairPentanomial.first_player_id)
+        .where(PairPentanomial.tournament_id == tournament_id)).all()
+    return {pairing: (name, tuple(int(c) for c in counts)) for pairing, name, *counts in rows}
+
+
+# Every pairing's pentanomial recomputed from the stored games, by the rule of `count_pentanomial`.
+_REBUILD_PENTANOMIALS = text("""
+    INSERT INTO pair_pentanomials (tournament_id, pairing, first_player_id, scored_0, scored_half, scored_1,
+                                   scored_1_half, scored_2)
+    SELECT tournament_id, pairing, min(first), count(*) FILTER (WHERE total = 0), count(*) FILTER (WHERE total = 1),
+           count(*) FILTER (WHERE total = 2), count(*) FILTER (WHERE total = 3), count(*) FILTER (WHERE total = 4)
+    FROM (SELECT s.tournament_id, s.pairing,
+                 max(CASE WHEN s.game_index % 2 = 0 THEN f.black_player_id ELSE f.white_player_id END) AS first,
+                 sum(CASE WHEN left(f.result, 2) = :black_wins THEN CASE WHEN s.game_index % 2 = 0 THEN 2 ELSE 0 END
+                          WHEN left(f.result, 2) = :white_wins THEN CASE WHEN s.game_index % 2 = 0 THEN 0 ELSE 2 END
+                          ELSE 1 END) AS total
+          FROM scheduled_games s JOIN finished_games f ON f.scheduled_game_id = s.id
+          WHERE f.result <> :void
+          GROUP BY s.tournament_id, s.pairing, s.game_index / 2
+          HAVING count(*) = 2) pairs
+    GROUP BY tournament_id, pairing
+""").bindparams(black_wins=WINNER_PREFIX[Color.BLACK], white_wins=WINNER_PREFIX[Color.WHITE], void=VOID)
+
+
+def rebuild_pentanomials(connection: Connection | Session) -> None:
+    """Recount every pairing's complete pairs from the stored games (writers that bypass
+    `record_finished_game`)."""
+    connection.execute(text("LOCK TABLE finished_games IN SHARE MODE"))
+    connection.execute(text("DELETE FROM pair_pentanomials"))
+    connection.execute(_REBUILD_PENTANOMIALS)

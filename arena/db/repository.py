@@ -33,7 +33,7 @@ from .models import (
     ScheduledGame,
     Tournament,
 )
-from .rating_inputs import RatedGameSet, count_rated_game
+from .rating_inputs import RatedGameSet, count_pentanomial, count_rated_game
 
 
 class StorageError(ValueError):
@@ -268,6 +268,7 @@ def record_finished_game(
                            scoring_disagrees=scoring_disagrees)
             count_rated_game(session, game_id=scheduled_game_id, tournament_id=game.tournament_id,
                              black_id=game.black_player_id, white_id=game.white_player_id, result=result)
+            count_pentanomial(session, game, result)  # after the tournament's row: see its doc
             # Marked stored (the same transaction's now(): its finished_at) after the tournament's
             # row, in the order the scheduler's advance locks them (tournament, then its games),
             # so that the two never wait for each other in a cycle.

@@ -5,6 +5,7 @@
 * `plan`: `PlannedGame` (identity fixed before play), colour-swapped pairs, deterministic seeds.
 * `formats`: `initial_games` / `next_games` for round-robin, gauntlet, visits ladder, adaptive
   and SPRT; `decision` for the SPRT gate.
+* `finished`: `FinishedGames`, what the dynamic formats read of the results so far (counts).
 * `openings`: opening books (none, random, SGF directory, network policy) and their stored text.
 * `limits`: a server's limits on tournaments (games, players, visits, worker memory) and blocks
   sized to the worker's memory budget.
@@ -38,6 +39,7 @@ from .openings import (
     random_openings,
     replay_opening,
 )
+from .finished import FinishedGames
 from .plan import PlannedGame, PlayedGame, game_seed, pair_games, pairing_name
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "parse_config",
     "SchedulingError",
     "GateDecision",
+    "FinishedGames",
     "decision",
     "initial_games",
     "next_games",

@@ -1,7 +1,8 @@
 """Tournament formats: which games to schedule, first and after each batch of results.
 
 One entry point, `next_games(config, finished, scheduled, openings)`: the games still to
-schedule given what is already scheduled (games per pairing) and finished; `[]` when nothing
+schedule given what is already scheduled (games per pairing) and finished (`FinishedGames`:
+counts, not games, see finished.py; or the `PlayedGame`s themselves); `[]` when nothing
 more is wanted (the tournament ends when the scheduled games have finished). `initial_games` is
 its first call. Every game comes in a colour-swapped pair on one opening (see plan.py).
 
@@ -36,11 +37,12 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
 
-from arena.ratings import SprtResult, compute_ratings, next_pairs, pentanomial_from_pairs, sprt_pentanomial
+from arena.ratings import SprtResult, compute_ratings, next_pairs, sprt_pentanomial
 from arena.ratings.adaptive import half_width
 
 from .config import AdaptiveConfig, GauntletConfig, SprtConfig, TournamentConfig, VisitsLadderConfig
 from .errors import SchedulingError
+from .finished import FinishedGames, as_finished
 from .plan import PlannedGame, PlayedGame, pair_games, pairing_name
 
 __all__ = ["GateDecision", "decision", "initial_games", "next_games", "static_pairings"]
@@ -54,11 +56,12 @@ def initial_games(config: TournamentConfig, openings: Openings) -> list[PlannedG
 
 
 def next_games(
-    config: TournamentConfig, finished: Sequence[PlayedGame], scheduled: Mapping[str, int], openings: Openings
+    config: TournamentConfig, finished: FinishedGames | Sequence[PlayedGame], scheduled: Mapping[str, int],
+    openings: Openings
 ) -> list[PlannedGame]:
     """The games to schedule now; `[]` when the format wants no more.
 
-    finished: the games with a result (void games left out).
+    finished: the games with a result (void games left out), or their counts.
     scheduled: games already scheduled per pairing name (finished or not); indices continue
         after them, and budgets (`game_budget`, `max_games`) count them.
     openings: the opening book, e.g. from `arena.scheduling.openings.opening_book`.
@@ -66,9 +69,9 @@ def next_games(
     names = [p.name for p in config.players()]
     _check_scheduled(names, scheduled)
     if isinstance(config, AdaptiveConfig):
-        return _adaptive(config, names, finished, scheduled, openings)
+        return _adaptive(config, names, as_finished(finished), scheduled, openings)
     if isinstance(config, SprtConfig):
-        return _sprt(config, finished, scheduled, openings)
+        return _sprt(config, as_finished(finished), scheduled, openings)
     batches = []
     for a, b in static_pairings(config):
         have = scheduled.get(pairing_name(a, b), 0)
@@ -115,17 +118,16 @@ def _interleave(batches: list[list[PlannedGame]]) -> list[PlannedGame]:
 # ------------------------------------------------------------------------------------ adaptive
 
 
-def _adaptive(config: AdaptiveConfig, names: list[str], finished: Sequence[PlayedGame],
+def _adaptive(config: AdaptiveConfig, names: list[str], finished: FinishedGames,
               scheduled: Mapping[str, int], openings: Openings) -> list[PlannedGame]:
     room = config.batch_pairs
     if config.game_budget is not None:
         room = min(room, (config.game_budget - sum(scheduled.values())) // 2)
     if room <= 0:
         return []
-    results = [g.result() for g in finished]
     target_se = None if config.target_ci is None else config.target_ci / half_width(1.0)
-    if results:
-        ratings = compute_ratings(results, players=names)
+    if finished.games:
+        ratings = compute_ratings(finished.pair_counts, players=names)
         if config.target_ci is not None and max(half_width(s) for s in ratings.stderr.values()) <= config.target_ci:
             return []
         picks = next_pairs(ratings, names, count=room, worst=len(names), target_se=target_se)
@@ -161,7 +163,8 @@ class GateDecision:
     sprt: SprtResult  # the full test result (pentanomial counts, bounds, parameters)
 
 
-def decision(config: TournamentConfig, finished: Sequence[PlayedGame], *, scheduled: int | None = None) -> GateDecision:
+def decision(config: TournamentConfig, finished: FinishedGames | Sequence[PlayedGame], *,
+             scheduled: int | None = None) -> GateDecision:
     """The SPRT on the finished pairs of candidate against baseline.
 
     scheduled: games scheduled in all (default: the finished games); with no decision and
@@ -169,25 +172,25 @@ def decision(config: TournamentConfig, finished: Sequence[PlayedGame], *, schedu
     """
     if not isinstance(config, SprtConfig):
         raise SchedulingError(f"decision: only an sprt tournament has one, not {config.format!r}")
-    candidate, pairing = config.candidates[0], pairing_name(config.candidates[0], config.baseline)
-    by_pair: dict[int, dict[int, float]] = {}
-    for game in finished:
-        if game.pairing != pairing:
-            raise SchedulingError(f"finished: game {game.pairing!r} #{game.game_index} is not of pairing {pairing!r}")
-        game.result()  # validates the winner
-        score = 0.5 if game.winner is None else float(game.winner == candidate)
-        by_pair.setdefault(game.game_index // 2, {})[game.game_index % 2] = score
-    pairs = [(p[0], p[1]) for _, p in sorted(by_pair.items()) if len(p) == 2]
-    result = sprt_pentanomial(pentanomial_from_pairs(pairs), elo0=config.elo0, elo1=config.elo1,
-                              alpha=config.alpha, beta=config.beta)
+    if not isinstance(finished, FinishedGames):
+        pairing = pairing_name(config.candidates[0], config.baseline)
+        for game in finished:
+            if game.pairing != pairing:
+                raise SchedulingError(f"finished: game {game.pairing!r} #{game.game_index} is not of pairing "
+                                      f"{pairing!r}")
+    finished = as_finished(finished)
+    if others := finished.players() - {config.candidates[0], config.baseline}:
+        raise SchedulingError(f"finished: games of {sorted(others)!r}, who are neither candidate nor baseline")
+    pentanomial = finished.pentanomial(config.candidates[0], config.baseline)
+    result = sprt_pentanomial(pentanomial, elo0=config.elo0, elo1=config.elo1, alpha=config.alpha, beta=config.beta)
     verdict = {"H1": "accept", "H0": "reject", None: None}[result.decision]
-    spent = len(finished) if scheduled is None else scheduled
+    spent = finished.games if scheduled is None else scheduled
     if verdict is None and spent >= config.max_games:
         verdict = "inconclusive"
-    return GateDecision(verdict, result.llr, result.lower, result.upper, len(pairs), result)  # type: ignore[arg-type]
+    return GateDecision(verdict, result.llr, result.lower, result.upper, sum(pentanomial), result)  # type: ignore[arg-type]
 
 
-def _sprt(config: SprtConfig, finished: Sequence[PlayedGame], scheduled: Mapping[str, int],
+def _sprt(config: SprtConfig, finished: FinishedGames, scheduled: Mapping[str, int],
           openings: Openings) -> list[PlannedGame]:
     if decision(config, finished).verdict in ("accept", "reject"):
         return []

@@ -20,7 +20,7 @@ from arena.ratings import GameResult
 
 from .errors import SchedulingError
 
-__all__ = ["PlannedGame", "PlayedGame", "game_seed", "pair_games", "pairing_name"]
+__all__ = ["PlannedGame", "PlayedGame", "game_seed", "pair_games", "pairing_name", "pairing_players"]
 
 _SEPARATOR = " vs "
 
@@ -65,6 +65,15 @@ def pairing_name(a: str, b: str) -> str:
         raise SchedulingError(f"player {a!r} cannot be paired with itself")
     first, second = sorted((a, b))
     return f"{first}{_SEPARATOR}{second}"
+
+
+def pairing_players(pairing: str) -> tuple[str, str]:
+    """The two names of a pairing, first (sorted) first: `pairing_name` undone. Player names have
+    no spaces (search_workers.schemas.PLAYER_NAME_PATTERN), so the separator is unambiguous."""
+    first, separator, second = pairing.partition(_SEPARATOR)
+    if not separator or not first or not second:
+        raise SchedulingError(f"{pairing!r} is not a pairing name (\"A{_SEPARATOR}B\")")
+    return first, second
 
 
 def game_seed(tournament_seed: int, pairing: str, game_index: int) -> int:

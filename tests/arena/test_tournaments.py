@@ -182,3 +182,53 @@ def test_a_tournament_name_is_unique(engine, checkpoints, tmp_path: Path) -> Non
         create_tournament(session, _config("unique", participants), engines=ENGINES)
     with pytest.raises(TournamentError, match="already exists"), session_scope(engine) as session:
         create_tournament(session, _config("unique", participants), engines=ENGINES)
+
+
+@pytest.mark.parametrize("format_", ["sprt", "adaptive"])
+def test_the_formats_read_the_database_counts_as_they_would_the_games(engine, checkpoints, format_) -> None:  # noqa: F811
+    """advance reads counts kept as games are stored (rating_pairs, pair_pentanomials), not every
+    game: they must be what the games themselves give, with draws, Void games, unplayed halves of
+    pairs, games stored in any order, and the candidate named after the baseline in the pairing
+    ("zed" sorts after "abe"); a recount from the games (rebuild_pentanomials) agrees."""
+    from arena.db.models import FinishedGame
+    from arena.scheduling import FinishedGames, PlayedGame
+    from arena.db.rating_inputs import rebuild_pentanomials
+    from arena.tournaments import _finished
+
+    visits = 13 if format_ == "sprt" else 17  # players are global: one name per checkpoint and visits
+    participants = [{"name": f"zed-{format_}", "kind": "checkpoint", "ref": checkpoints[-1], "visits": visits},
+                    {"name": f"abe-{format_}", "kind": "checkpoint", "ref": checkpoints[0], "visits": visits}]
+    extra = {"candidates": [f"zed-{format_}"], "batch_pairs": 40} if format_ == "sprt" else {"game_budget": 80,
+                                                                                            "batch_pairs": 40}
+    config = _config(f"counts-{format_}", participants, format=format_, **extra)
+    with session_scope(engine) as session:
+        tid = create_tournament(session, config, engines=ENGINES).id
+    rng = np.random.default_rng(7)
+    with session_scope(engine) as session:
+        games = session.scalars(select(ScheduledGame).where(ScheduledGame.tournament_id == tid)
+                                .order_by(ScheduledGame.id)).all()
+        assert len(games) == 80
+        order = rng.permutation(len(games) - 3)  # the last pair and a half stay unplayed
+        for game in (games[i] for i in order):  # odd games before even ones too
+            result = str(rng.choice(["B+R", "W+R", "B+3.5", "W+0.5", "0", "Void"], p=[.3, .3, .1, .1, .1, .1]))
+            record_finished_game(session, scheduled_game_id=game.id, result=result, move_count=0, duration_s=1.0,
+                                 sgf=f"(;GM[1]FF[4]SZ[9]RE[{result}])")
+    with session_scope(engine) as session:
+        names = dict(session.execute(select(Player.id, Player.name)).all())
+        rows = session.execute(select(ScheduledGame, FinishedGame.result)
+                               .join(FinishedGame, FinishedGame.scheduled_game_id == ScheduledGame.id)
+                               .where(ScheduledGame.tournament_id == tid, FinishedGame.result != "Void")).all()
+        played = []
+        for game, result in rows:
+            black, white = names[game.black_player_id], names[game.white_player_id]
+            winner = black if result.startswith("B+") else white if result.startswith("W+") else None
+            played.append(PlayedGame(game.pairing, game.game_index, black, white, winner))
+        counted = _finished(session, tid)
+    expected = FinishedGames.of(played)
+    assert counted == expected
+    with session_scope(engine) as session:
+        rebuild_pentanomials(session)
+    with session_scope(engine) as session:
+        assert _finished(session, tid) == expected
+    pentanomial = counted.pentanomial(f"zed-{format_}", f"abe-{format_}")
+    assert 30 <= sum(pentanomial) < 39 and expected.games == len(played) > 60

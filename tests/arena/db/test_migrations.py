@@ -234,3 +234,44 @@ def test_0010_marks_stored_games_and_backfills_tournament_progress(empty_url):
             assert "games_forfeited" not in {c["name"] for c in sa.inspect(conn).get_columns("tournaments")}
     finally:
         eng.dispose()
+
+
+def test_0011_counts_complete_pairs_as_the_writers_do(empty_url):
+    # SPRT pairs completed before 0011 are counted into pair_pentanomials by the rule the
+    # repository keeps game by game (rating_inputs.count_pentanomial): both games stored, neither Void.
+    url = empty_url
+    eng = sa.create_engine(url)
+    try:
+        migrate.upgrade(url, "0010")
+        with eng.begin() as conn:
+            t, (a, b) = _tournament_of_two(conn, status="running", scheduled=7, finished=6)
+            # a is Black in even games. Pair 0: a wins both (2); pair 1: a draws, then loses (1/2);
+            # pair 2: one game Void (not counted); pair 3: its second game is still to play.
+            results = ["B+R", "W+R", "0", "B+R", "Void", "W+R", "B+3.5", None]
+            for k, result in enumerate(results):
+                black, white = (a, b) if k % 2 == 0 else (b, a)
+                gid = conn.execute(sa.text(
+                    "INSERT INTO scheduled_games (tournament_id, pairing, game_index, black_player_id, "
+                    "white_player_id, seed) VALUES (:t, 'a vs b', :k, :b, :w, :k) RETURNING id"),
+                    {"t": t, "k": k, "b": black, "w": white}).scalar_one()
+                if result is not None:
+                    conn.execute(sa.text(
+                        "INSERT INTO finished_games (scheduled_game_id, tournament_id, black_player_id, "
+                        "white_player_id, result, move_count, duration_s, sgf, move_stats, worker, software_version, "
+                        "model_versions) VALUES (:g, :t, :b, :w, :r, 0, 0, '(;)', '[]', '', '', '{}')"),
+                        {"g": gid, "t": t, "b": black, "w": white, "r": result})
+        migrate.upgrade(url)
+        with eng.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT tournament_id, pairing, first_player_id, scored_0, scored_half, scored_1, scored_1_half, "
+                "scored_2 FROM pair_pentanomials")).all()
+            assert [tuple(r) for r in rows] == [(t, "a vs b", a, 0, 1, 0, 0, 1)]
+        with session_scope(eng) as session:
+            from arena.db.rating_inputs import pentanomials
+
+            assert pentanomials(session, t) == {"a vs b": ("a", (0, 1, 0, 0, 1))}
+        command.downgrade(migrate.alembic_config(url), "0010")
+        with eng.connect() as conn:
+            assert "pair_pentanomials" not in sa.inspect(conn).get_table_names()
+    finally:
+        eng.dispose()

@@ -179,3 +179,22 @@ def test_sprt_counts_complete_pairs_only() -> None:
     assert gate.pairs == 1 and gate.sprt.counts == (0, 0, 0, 0, 1) and gate.verdict is None
     with pytest.raises(SchedulingError, match="sprt"):
         decision(config(format="round-robin"), finished)
+
+
+def test_finished_games_count_pairs_from_either_players_view() -> None:
+    from arena.scheduling import FinishedGames, PlayedGame
+    from arena.scheduling.plan import pairing_name
+
+    pairing = pairing_name("zed", "abe")  # "abe vs zed": abe is Black in even games
+    games = [PlayedGame(pairing, 0, "abe", "zed", "zed"), PlayedGame(pairing, 1, "zed", "abe", "zed"),  # zed 2
+             PlayedGame(pairing, 2, "abe", "zed", None), PlayedGame(pairing, 3, "zed", "abe", "abe"),  # zed 1/2
+             PlayedGame(pairing, 4, "abe", "zed", "abe")]  # its pair is not complete: not counted
+    finished = FinishedGames.of(games)
+    assert finished.games == 5
+    assert finished.pentanomial("zed", "abe") == (0, 1, 0, 0, 1)
+    assert finished.pentanomial("abe", "zed") == (1, 0, 0, 1, 0)
+    counts = finished.pair_counts
+    assert (counts["abe", "zed"].wins_black, counts["abe", "zed"].wins_white, counts["abe", "zed"].draws) == (1, 1, 1)
+    assert (counts["zed", "abe"].wins_black, counts["zed", "abe"].wins_white, counts["zed", "abe"].draws) == (1, 1, 0)
+    with pytest.raises(Exception, match="winner"):
+        FinishedGames.of([PlayedGame(pairing, 0, "abe", "zed", "nobody")])
