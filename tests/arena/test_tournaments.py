@@ -232,3 +232,45 @@ def test_the_formats_read_the_database_counts_as_they_would_the_games(engine, ch
         assert _finished(session, tid) == expected
     pentanomial = counted.pentanomial(f"zed-{format_}", f"abe-{format_}")
     assert 30 <= sum(pentanomial) < 39 and expected.games == len(played) > 60
+
+
+def test_a_pair_stored_by_two_writers_at_once_is_counted_once(engine, checkpoints) -> None:  # noqa: F811
+    """The two games of a colour-swapped pair stored in two transactions at the same time: the
+    second waits on the tournament's row for the first to commit, then sees it and counts the pair
+    (rating_inputs.count_pentanomial); neither misses it, nor do both count it."""
+    import threading
+
+    from arena.db.rating_inputs import pentanomials
+
+    participants = [{"name": "race-a", "kind": "checkpoint", "ref": checkpoints[0], "visits": 19},
+                    {"name": "race-b", "kind": "checkpoint", "ref": checkpoints[-1], "visits": 19}]
+    config = _config("race", participants, format="sprt", candidates=["race-b"], batch_pairs=2)
+    with session_scope(engine) as session:
+        tid = create_tournament(session, config, engines=ENGINES).id
+        first, second = session.scalars(select(ScheduledGame.id).where(ScheduledGame.tournament_id == tid)
+                                        .order_by(ScheduledGame.game_index).limit(2)).all()
+
+    def store(session, game_id: int, result: str) -> None:
+        record_finished_game(session, scheduled_game_id=game_id, result=result, move_count=0, duration_s=1.0,
+                             sgf=f"(;GM[1]FF[4]SZ[9]RE[{result}])")
+
+    errors = []
+
+    def second_writer() -> None:
+        try:
+            with session_scope(engine) as session:
+                store(session, second, "B+R")  # waits for the first writer's commit
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    with session_scope(engine) as session:
+        store(session, first, "B+R")  # uncommitted: the tournament's row stays locked
+        writer = threading.Thread(target=second_writer)
+        writer.start()
+        writer.join(1.0)
+        assert writer.is_alive()  # blocked on the row, not finished without seeing this game
+    writer.join(30)
+    assert not errors and not writer.is_alive()
+    with session_scope(engine) as session:
+        # race-a is Black in game 0 and White in game 1: one win each way, one pair scored 1.
+        assert pentanomials(session, tid) == {"race-a vs race-b": ("race-a", (0, 0, 1, 0, 0))}
