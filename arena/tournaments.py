@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from arena import leases
 from arena.db import checkpoint_queries, lookup, tournament_queries
-from arena.db.models import Checkpoint, EngineRecord, FinishedGame, Player, ScheduledGame, Tournament
+from arena.db.models import Checkpoint, EngineRecord, Player, ScheduledGame, Tournament
 from arena.db.rating_inputs import pentanomials, rated_game_set
 from arena.db.repository import GameSpec, StorageError, get_or_create_player, schedule_games
 from arena.scheduling import (
