@@ -11,16 +11,26 @@ here with a clear error and port 0 names one free port for every worker; it neve
 A worker that exits is started again (after a pause that doubles while workers keep dying
 young, up to MAX_RESTART_PAUSE_S); SIGTERM or SIGINT stops them all, each finishing the
 requests it holds as uvicorn does.
+
+A worker that hangs is killed and started again too. A hung worker (its event loop blocked: a
+deadlock, a runaway computation, a stopped process) still holds its socket, so the kernel keeps
+giving it its share of new connections, and every one of them waits forever. Each worker's event
+loop writes the time into a value shared with the supervisor ten times a second (uvicorn's tick);
+a worker silent for `api_worker_hang_s` after it started listening, or not listening
+STARTUP_LIMIT_S after it was started, is killed (SIGKILL: it cannot finish anything) and
+replaced like one that died.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
 import time
+from dataclasses import dataclass
 
 import uvicorn
 
@@ -31,6 +41,9 @@ YOUNG_S = 10.0  # a worker that exits sooner than this counts as crashing at sta
 FIRST_RESTART_PAUSE_S = 0.5
 MAX_RESTART_PAUSE_S = 30.0
 STOP_TIMEOUT_S = 30.0  # for workers to finish their requests after SIGTERM, then SIGKILL
+# From start to listening: importing the app (torch among it) and connecting to the database take
+# seconds, minutes on a machine swapping; a worker not listening by then is stuck, not slow.
+STARTUP_LIMIT_S = 300.0
 
 
 class ListenError(RuntimeError):
@@ -41,7 +54,10 @@ def serve(*, host: str, port: int, workers: int, access_log: bool) -> None:
     if workers == 1:
         uvicorn.run(APP, factory=True, host=host, port=port, access_log=access_log)
         return
-    Supervisor(host=host, port=port, workers=workers, access_log=access_log).run()
+    from arena.settings import get_settings
+
+    Supervisor(host=host, port=port, workers=workers, access_log=access_log,
+               hang_s=get_settings().api_worker_hang_s).run()
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
@@ -59,27 +75,55 @@ def shared_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_worker(host: str, port: int, access_log: bool) -> None:
+class BeatingServer(uvicorn.Server):
+    """uvicorn's server, writing the monotonic time (one clock for every process of the machine)
+    into `beat` on each tick of its main loop: every 0.1 s once it listens, never while the
+    loop is blocked."""
+
+    def __init__(self, config: uvicorn.Config, beat):
+        super().__init__(config)
+        self.beat = beat
+
+    async def on_tick(self, counter: int) -> bool:
+        self.beat.value = time.monotonic()
+        return await super().on_tick(counter)
+
+
+def run_worker(host: str, port: int, access_log: bool, beat) -> None:
     """One worker process: its own socket on the shared address, and uvicorn on it. Bound, not
     yet listening: uvicorn (asyncio's create_server) listens once the app has started, so the
     kernel sends no connection to a worker still loading (a replacement takes seconds)."""
     sock = shared_socket(host, port)
     config = uvicorn.Config(APP, factory=True, host=host, port=port, access_log=access_log)
-    uvicorn.Server(config).run(sockets=[sock])
+    BeatingServer(config, beat).run(sockets=[sock])
+
+
+@dataclass
+class Worker:
+    process: multiprocessing.process.BaseProcess
+    started: float  # time.monotonic() when started
+    beat: object  # multiprocessing.Value("d"): the worker's last tick; 0.0 until it listens
+
+    def silent_for(self, now: float) -> float | None:
+        """Seconds since its last tick, or None while it has not started listening."""
+        last = self.beat.value
+        return now - last if last else None
 
 
 class Supervisor:
     """Keeps `workers` worker processes serving (host, port) until SIGTERM or SIGINT."""
 
-    def __init__(self, *, host: str, port: int, workers: int, access_log: bool):
+    def __init__(self, *, host: str, port: int, workers: int, access_log: bool, hang_s: float = 30.0,
+                 startup_limit_s: float = STARTUP_LIMIT_S):
         self.host, self.workers, self.access_log = host, workers, access_log
+        self.hang_s, self.startup_limit_s = hang_s, startup_limit_s
         try:
             self._reserved = shared_socket(host, port)
         except OSError as exc:
             raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         self.port = self._reserved.getsockname()[1]
         self._context = multiprocessing.get_context("spawn")
-        self._processes: list[tuple[multiprocessing.process.BaseProcess, float]] = []
+        self._processes: list[Worker] = []
         self._stop = threading.Event()
         self._pause = FIRST_RESTART_PAUSE_S
 
@@ -90,19 +134,37 @@ class Supervisor:
         try:
             self._processes = [self._start() for _ in range(self.workers)]
             while not self._stop.wait(0.5):
+                self._kill_hung()
                 self._replace_exited()
         finally:
             self._stop_all()
             self._reserved.close()
 
-    def _start(self) -> tuple[multiprocessing.process.BaseProcess, float]:
-        process = self._context.Process(target=run_worker, args=(self.host, self.port, self.access_log),
+    def _start(self) -> Worker:
+        beat = self._context.Value("d", 0.0, lock=False)  # one aligned double: written whole
+        process = self._context.Process(target=run_worker, args=(self.host, self.port, self.access_log, beat),
                                         name="arena-api-worker")
         process.start()
-        return process, time.monotonic()
+        return Worker(process, time.monotonic(), beat)
+
+    def _kill_hung(self) -> None:
+        now = time.monotonic()
+        for worker in self._processes:
+            if not worker.process.is_alive():
+                continue
+            silent = worker.silent_for(now)
+            if silent is None and now - worker.started > self.startup_limit_s:
+                why = f"not listening {now - worker.started:.0f} s after it was started"
+            elif silent is not None and silent > self.hang_s:
+                why = f"its event loop silent for {silent:.0f} s"
+            else:
+                continue
+            log.error("API worker %s hangs (%s); killing it", worker.process.pid, why)
+            os.kill(worker.process.pid, signal.SIGKILL)  # replaced by _replace_exited once it is gone
 
     def _replace_exited(self) -> None:
-        for i, (process, started) in enumerate(self._processes):
+        for i, worker in enumerate(self._processes):
+            process, started = worker.process, worker.started
             if process.is_alive():
                 continue
             process.join()
@@ -118,11 +180,11 @@ class Supervisor:
             self._processes[i] = self._start()
 
     def _stop_all(self) -> None:
-        for process, _ in self._processes:
-            if process.is_alive():
-                process.terminate()  # SIGTERM: uvicorn stops accepting and finishes what it holds
+        for worker in self._processes:
+            if worker.process.is_alive():
+                worker.process.terminate()  # SIGTERM: uvicorn stops accepting and finishes what it holds
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for process, _ in self._processes:
+        for process in (worker.process for worker in self._processes):
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()

@@ -1,15 +1,17 @@
 """`arena api --workers 2` as a real process tree: connections spread over both workers (each
-listens on its own SO_REUSEPORT socket), a killed worker is replaced, SIGTERM stops them all, and
-a port already taken fails at once with the reason."""
+listens on its own SO_REUSEPORT socket), a killed worker is replaced, a hung one is killed and
+replaced, SIGTERM stops them all, and a port already taken fails at once with the reason."""
 
 from __future__ import annotations
 
 import http.client
+import multiprocessing
 import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from arena.ports import free_port
@@ -100,6 +102,42 @@ def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, 
         stop_process(api)
 
 
+def test_a_hung_worker_is_killed_and_replaced_and_a_busy_one_is_not(db_url, tmp_path) -> None:  # noqa: F811
+    """A stopped process stands for any hang (its event loop does not run, its socket still takes
+    connections). Workers that merely wait for requests beat and are left alone."""
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true",
+           "ARENA_API_WORKER_HANG_S": "2"}
+    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    try:
+        wait_for(lambda: len(_children(api.pid)) == 2
+                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
+                 90, "two API workers listening", [log])
+        workers = _children(api.pid)
+        time.sleep(5)  # idle for more than twice the limit, answering now and then: both stay
+        assert _healthy(port)
+        assert sorted(_children(api.pid)) == sorted(workers), log.read_text()[-2000:]
+
+        os.kill(workers[0], signal.SIGSTOP)
+        wait_for(lambda: workers[0] not in _children(api.pid) and len(_children(api.pid)) == 2
+                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
+                 90, "the hung worker replaced", [log])
+        assert not os.path.exists(f"/proc/{workers[0]}") or not _running(workers[0])
+        assert workers[1] in _children(api.pid)
+        assert f"API worker {workers[0]} hangs (its event loop silent for" in log.read_text()
+        # Every new connection is answered again (none lands on a stopped process).
+        for _ in range(20):
+            assert _healthy(port)
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(60) == 0
+    finally:
+        for pid in workers if "workers" in locals() else ():
+            if os.path.exists(f"/proc/{pid}"):
+                os.kill(pid, signal.SIGCONT)
+        stop_process(api)
+
+
 def _running(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
@@ -116,3 +154,25 @@ def test_a_port_already_taken_fails_at_once_with_the_reason(tmp_path) -> None:
     assert proc.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_worker_that_never_starts_listening_is_killed_after_the_startup_limit() -> None:
+    from arena.api.serve import Supervisor, Worker
+
+    supervisor = Supervisor(host="127.0.0.1", port=0, workers=1, access_log=False, hang_s=2.0, startup_limit_s=1.0)
+    context = multiprocessing.get_context("spawn")
+    try:
+        stuck = context.Process(target=time.sleep, args=(120,))
+        stuck.start()
+        worker = Worker(stuck, time.monotonic(), context.Value("d", 0.0, lock=False))
+        supervisor._processes = [worker]
+        supervisor._kill_hung()  # within the limit: left alone
+        assert stuck.is_alive()
+        worker.started -= 5.0
+        supervisor._kill_hung()
+        stuck.join(10)
+        assert stuck.exitcode == -signal.SIGKILL
+    finally:
+        if stuck.is_alive():
+            stuck.kill()
+        supervisor._reserved.close()
