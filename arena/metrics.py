@@ -11,18 +11,32 @@
   when a game has been stored since any of them asked.
 
 `instrument_app(app, sessions=..., leaderboards=...)` adds both to a FastAPI/Starlette app and serves
-`/metrics`. Worker-side metrics (games, moves, evaluations, ...) are defined in
+`/metrics`.
+
+Several API processes (`arena api --workers N`): the supervisor gives them one directory in
+PROMETHEUS_MULTIPROC_DIR (`multiprocess_directory`), where prometheus_client keeps each process's
+request counters and histograms in files of its own, and whichever worker answers a scrape sums
+them all (`MultiProcessCollector`). Each process counting only its own requests made the counters
+of one scrape and the next come from different processes: totals jumped up and down with the
+worker the kernel picked, and Prometheus read every drop as a counter reset. A dead worker's
+files stay, so totals never go back. The process, platform and garbage-collector metrics are
+left out there: they describe one process, and which one would change from scrape to scrape. Worker-side metrics (games, moves, evaluations, ...) are defined in
 `search_workers.metrics` and served by each worker process.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 import time
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, make_asgi_app
+from prometheus_client import multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -199,6 +213,45 @@ def register_database_collector(sessions: Callable[[], Any], registry: Collector
     return collector
 
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus_client reads it when first imported
+
+
+@contextmanager
+def multiprocess_directory() -> Iterator[str]:
+    """A fresh directory named in PROMETHEUS_MULTIPROC_DIR for the processes started inside the
+    block (they import prometheus_client after it is set); removed afterwards. A directory kept
+    from an earlier run would add its counts to this one's."""
+    directory = tempfile.mkdtemp(prefix="arena-api-metrics-")
+    previous = os.environ.get(MULTIPROCESS_ENV)
+    os.environ[MULTIPROCESS_ENV] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_ENV, None)
+        else:
+            os.environ[MULTIPROCESS_ENV] = previous
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def process_exited(pid: int) -> None:
+    """Tell the shared directory that process `pid` is gone (its live gauges stop counting; its
+    counters and histograms stay in the sums)."""
+    directory = os.environ.get(MULTIPROCESS_ENV)
+    if directory:
+        multiprocess.mark_process_dead(pid, directory)
+
+
+def served_registry(registry: CollectorRegistry = REGISTRY) -> CollectorRegistry:
+    """What `/metrics` serves: `registry` itself, or with PROMETHEUS_MULTIPROC_DIR set (several API
+    processes) a registry summing every process's request metrics from that directory."""
+    if registry is not REGISTRY or not os.environ.get(MULTIPROCESS_ENV):
+        return registry
+    shared = CollectorRegistry()
+    multiprocess.MultiProcessCollector(shared)
+    return shared
+
+
 def metrics_app(registry: CollectorRegistry = REGISTRY) -> Callable:
     """A standalone ASGI app answering GET with the text exposition of `registry`."""
     return make_asgi_app(registry=registry)
@@ -226,7 +279,8 @@ def instrument_app(app: Any, *, sessions: Callable[[], Any] | None = None, regis
     the process's leaderboard service, which the Elo gauges read.
     """
     app.add_middleware(MetricsMiddleware)
-    app.add_route("/metrics", metrics_endpoint(registry, check=check), methods=["GET"], include_in_schema=False)
+    served = served_registry(registry)
+    app.add_route("/metrics", metrics_endpoint(served, check=check), methods=["GET"], include_in_schema=False)
     if sessions is not None:
-        register_database_collector(sessions, registry, leaderboards)
+        register_database_collector(sessions, served, leaderboards)
     return app

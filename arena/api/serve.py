@@ -19,6 +19,9 @@ loop writes the time into a value shared with the supervisor ten times a second 
 a worker silent for `api_worker_hang_s` after it started listening, or not listening
 STARTUP_LIMIT_S after it was started, is killed (SIGKILL: it cannot finish anything) and
 replaced like one that died.
+
+/metrics answers the same from any worker: the workers keep their request counters in files of
+one directory, and a scrape sums them (arena.metrics).
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ import time
 from dataclasses import dataclass
 
 import uvicorn
+
+from arena.metrics import process_exited
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +59,13 @@ def serve(*, host: str, port: int, workers: int, access_log: bool) -> None:
     if workers == 1:
         uvicorn.run(APP, factory=True, host=host, port=port, access_log=access_log)
         return
+    from arena.metrics import multiprocess_directory
     from arena.settings import get_settings
 
-    Supervisor(host=host, port=port, workers=workers, access_log=access_log,
-               hang_s=get_settings().api_worker_hang_s).run()
+    # The workers count requests in files of one directory, and each scrape sums them (arena.metrics).
+    with multiprocess_directory():
+        Supervisor(host=host, port=port, workers=workers, access_log=access_log,
+                   hang_s=get_settings().api_worker_hang_s).run()
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
@@ -168,6 +176,7 @@ class Supervisor:
             if process.is_alive():
                 continue
             process.join()
+            process_exited(process.pid)
             young = time.monotonic() - started < YOUNG_S
             log.warning("API worker %s exited with %s; starting another%s", process.pid, process.exitcode,
                         f" in {self._pause:.1f} s" if young else "")

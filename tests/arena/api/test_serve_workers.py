@@ -176,3 +176,63 @@ def test_a_worker_that_never_starts_listening_is_killed_after_the_startup_limit(
         if stuck.is_alive():
             stuck.kill()
         supervisor._reserved.close()
+
+
+def _scrape(port: int) -> dict[str, float]:
+    """/metrics over a new connection: {sample line's name and labels: value}."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/metrics")
+        response = conn.getresponse()
+        assert response.status == 200
+        text = response.read().decode()
+    finally:
+        conn.close()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+def _healthz_count(samples: dict[str, float]) -> float:
+    return sum(v for k, v in samples.items()
+               if k.startswith("arena_http_requests_total{") and 'route="/healthz"' in k)
+
+
+def test_metrics_count_every_workers_requests_whichever_worker_answers(db_url, tmp_path) -> None:  # noqa: F811
+    port = free_port()
+    log = tmp_path / "api.log"
+    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
+    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    try:
+        wait_for(lambda: len(_children(api.pid)) == 2
+                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
+                 90, "two API workers listening", [log])
+        workers = _children(api.pid)
+        clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(20)]
+        for client in clients:
+            for _ in range(3):
+                client.request("GET", "/healthz")
+                assert client.getresponse().read()
+        held = {pid: _connections_held(pid, port) for pid in workers}
+        assert all(held.values()), held  # both workers answered some of the 60
+        for client in clients:
+            client.close()
+        # Twenty scrapes on new connections land on both workers; each counts all 60 requests.
+        counts = [_healthz_count(_scrape(port)) for _ in range(20)]
+        assert counts == [60.0] * 20, counts
+        scrape = _scrape(port)
+        assert scrape['arena_http_request_duration_seconds_count{method="GET",route="/healthz"}'] == 60.0
+        assert not any(k.startswith("process_") for k in scrape)  # one process's: left out
+
+        os.kill(workers[0], signal.SIGKILL)  # its counts stay in the sums
+        wait_for(lambda: workers[0] not in _children(api.pid) and len(_children(api.pid)) == 2
+                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
+                 90, "a replacement worker", [log])
+        assert [_healthz_count(_scrape(port)) for _ in range(10)] == [60.0] * 10
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(60) == 0
+    finally:
+        stop_process(api)
