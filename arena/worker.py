@@ -175,6 +175,7 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
                                         concurrency=concurrency or games_at_once,
                                         memory_bytes=settings.worker_memory_mb * 2**20,
                                         lease_s=settings.lease_s,
+                                        block_stall_s=settings.block_stall_s,
                                         store_retry_s=settings.store_retry_s,
                                         triton_wait_s=settings.triton_wait_s,
                                         engine_idle_s=settings.engine_idle_s,

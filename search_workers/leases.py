@@ -7,6 +7,12 @@ lease/4 seconds and writes the process's `WorkerState` (its row in the arena's `
 Games whose lease could not be extended were reclaimed by the scheduler and belong to someone
 else now: they are reported as lost, and a block whose every unfinished game is lost stops.
 
+The heartbeat is a thread of its own, so it would go on beating for a block whose play is stuck
+(a deadlock, a call that never returns): its games would be held for ever and the tournament
+would never end. A block therefore notes each move played (`HeldBlock.progressed`), and one that
+has played none for `stall_s` is given up: its leases are no longer extended, they expire, and
+the scheduler sends the games again, counting the attempt as for a worker that died.
+
 A sink without leases (an in-memory sink in tests) lets every game be played, as before.
 The storage side, and why the broker's redelivery is not relied on: arena.leases, arena.worker.
 """
@@ -17,6 +23,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Sequence
@@ -38,12 +45,20 @@ class WorkerState:
     stopped: bool = False  # its last heartbeat: exiting cleanly
 
 
+DEFAULT_STALL_S = 900.0  # ARENA_BLOCK_STALL_S
+
+
 class HeldBlock:
     """One block's games in this worker's hands (see `LeaseKeeper.claim`)."""
 
     def __init__(self, game_ids: Sequence[int]):
         self.held = set(game_ids)
         self.lost: set[int] = set()
+        self.last_move = time.monotonic()  # claimed, or the last move played
+
+    def progressed(self) -> None:
+        """A move was played in one of the block's games (called by the play loop: cheap)."""
+        self.last_move = time.monotonic()
 
     def all_lost(self) -> bool:
         """True once every game still to play was reclaimed by the scheduler: stop the block."""
@@ -53,8 +68,8 @@ class HeldBlock:
 class LeaseKeeper:
     """The leases and heartbeat of one worker process (one per sink and worker name)."""
 
-    def __init__(self, sink: Any, worker: str, lease_s: float):
-        self.sink, self.worker, self.lease_s = sink, worker, lease_s
+    def __init__(self, sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S):
+        self.sink, self.worker, self.lease_s, self.stall_s = sink, worker, lease_s, stall_s
         self.leases = all(hasattr(sink, m) for m in ("claim", "extend", "give_back"))
         self.started_at = datetime.now(UTC)
         self.stored = 0
@@ -103,8 +118,17 @@ class LeaseKeeper:
                            blocks_in_hand=blocks, games_in_hand=games, games_stored=self.stored, stopped=stopped)
 
     def beat(self) -> None:
-        """Extend every lease in hand, note the lost ones, and write this worker's state."""
+        """Extend every lease in hand, note the lost ones, and write this worker's state; give up
+        the leases of a block that has played no move for `stall_s`."""
+        now = time.monotonic()
         with self._lock:
+            for block in self._blocks:
+                if block.held and now - block.last_move > self.stall_s:
+                    log.error("worker %s: a block has played no move for %.0f s (ARENA_BLOCK_STALL_S); letting "
+                              "the leases of its games %s expire so that another worker plays them",
+                              self.worker, now - block.last_move, sorted(block.held)[:10])
+                    block.lost |= block.held
+                    block.held = set()
             held = sorted({g for b in self._blocks for g in b.held})
         if held and self.leases:
             still = set(self.sink.extend(held, self.worker, self.lease_s))
@@ -161,16 +185,16 @@ _keepers: dict[tuple[int, str], LeaseKeeper] = {}
 _keepers_lock = threading.Lock()
 
 
-def keeper_for(sink: Any, worker: str, lease_s: float) -> LeaseKeeper:
+def keeper_for(sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S) -> LeaseKeeper:
     """The process's keeper for this sink and worker name (a new context gets a new one)."""
     key = (id(sink), worker)
     with _keepers_lock:
         keeper = _keepers.get(key)
-        if keeper is None or keeper.lease_s != lease_s or keeper.sink is not sink:
+        if keeper is None or (keeper.lease_s, keeper.stall_s) != (lease_s, stall_s) or keeper.sink is not sink:
             for old in _keepers.values():
                 old.close()
             _keepers.clear()
-            keeper = _keepers[key] = LeaseKeeper(sink, worker, lease_s)
+            keeper = _keepers[key] = LeaseKeeper(sink, worker, lease_s, stall_s)
         return keeper
 
 

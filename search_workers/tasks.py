@@ -115,6 +115,9 @@ class WorkerContext:
     cancel_check_s: float = 1.0
     # Seconds a claim on a block's games lasts (ARENA_LEASE_S); the heartbeat extends it every quarter.
     lease_s: float = 30.0
+    # Seconds a block may play no move before its games are given up to another worker
+    # (ARENA_BLOCK_STALL_S; search_workers.leases): a stuck block's heartbeat would hold them for ever.
+    block_stall_s: float = 900.0
     # Seconds a finished game is kept and its store retried through a database outage
     # (ARENA_STORE_RETRY_S); beyond it the block gives its games back and fails.
     store_retry_s: float = 600.0
@@ -381,7 +384,7 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
                              what="reading the block's stored games", retry_s=ctx.store_retry_s)
     todo = [g for g in payload.games if g.scheduled_game_id not in done]
     # Only the games this worker claims are its to play: another delivery may hold the others.
-    keeper = keeper_for(ctx.sink, ctx.worker_name, ctx.lease_s)
+    keeper = keeper_for(ctx.sink, ctx.worker_name, ctx.lease_s, ctx.block_stall_s)
     held = retry_unavailable(lambda: keeper.claim([g.scheduled_game_id for g in todo]),
                              what="claiming the block's games", retry_s=ctx.store_retry_s) if todo else None
     if held is not None and len(held.held) < len(todo):
@@ -418,7 +421,7 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
         try:
             play_games(games, board_size=payload.board_size, rules=payload.game_rules(),
                        move_limit=payload.move_limit, concurrency=ctx.concurrency, referee=_referee(payload),
-                       on_finished=store)
+                       on_finished=store, on_move=held.progressed)
         except _Cancelled:
             log.info("tournament %s was cancelled: %d games of its block left unplayed", payload.tournament_id,
                      len(todo) - played)

@@ -142,16 +142,19 @@ class _Game:
 def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, move_limit: int | None = None,
                concurrency: int | None = None, referee: Referee | None = None,
                on_finished: Callable[[GameOutcome], None] | None = None,
-               engine_threads: int | None = None) -> list[GameOutcome]:
+               engine_threads: int | None = None, on_move: Callable[[], None] | None = None) -> list[GameOutcome]:
     """Play `games`, at most `concurrency` (default: all) at once; outcomes in the order given.
 
     `on_finished(outcome)` is called as each game ends (in this thread), so the caller can
     store it at once. Exceptions from it propagate: the block stops and what was stored stays.
+    `on_move()` is called after every move played (in this thread; keep it cheap): the worker's
+    sign that the block is not stuck (search_workers.leases).
     """
     if not games:
         return []
     return BlockRunner(games, board_size=board_size, rules=rules, move_limit=move_limit, concurrency=concurrency,
-                       referee=referee, on_finished=on_finished, engine_threads=engine_threads).run()
+                       referee=referee, on_finished=on_finished, engine_threads=engine_threads,
+                       on_move=on_move).run()
 
 
 class BlockRunner:
@@ -165,11 +168,13 @@ class BlockRunner:
 
     def __init__(self, games: Sequence[BlockGame], *, board_size: int, rules: Rules, move_limit: int | None = None,
                  concurrency: int | None = None, referee: Referee | None = None,
-                 on_finished: Callable[[GameOutcome], None] | None = None, engine_threads: int | None = None):
+                 on_finished: Callable[[GameOutcome], None] | None = None, engine_threads: int | None = None,
+                 on_move: Callable[[], None] | None = None):
         self.games = games
         self.board_size = board_size
         self.referee = referee
         self.on_finished = on_finished
+        self.on_move = on_move
         self.slots = len(games) if concurrency is None else min(concurrency, len(games))
         if self.slots < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -264,6 +269,8 @@ class BlockRunner:
 
     def play(self, slot: int, move: int, stats: MoveStats) -> None:
         """Apply the answer `move` of the side to move in `slot` (an illegal one forfeits)."""
+        if self.on_move is not None:
+            self.on_move()
         game = self.in_slot[slot]
         state, mover = game.state, game.state.to_move
         if move == RESIGN:
