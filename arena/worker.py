@@ -165,6 +165,22 @@ class DatabaseSink:
         self.db_engine.dispose()
 
 
+def stall_limit_problem(settings: Settings, engines: dict) -> str | None:
+    """Why ARENA_BLOCK_STALL_S would give up blocks that are only slow, or None. A block may rightly
+    play no move for an engine's startup and move timeouts together (a first genmove) or while
+    an evaluation waits out a Triton restart (ARENA_TRITON_WAIT_S)."""
+    pauses = {"ARENA_TRITON_WAIT_S": settings.triton_wait_s} if settings.triton_url else {}
+    for name, spec in engines.items():
+        pauses[f"engine {name!r} startup_timeout + move_timeout"] = spec.startup_timeout + spec.move_timeout
+    if not pauses:
+        return None
+    what, longest = max(pauses.items(), key=lambda item: item[1])
+    if settings.block_stall_s > longest:
+        return None
+    return (f"ARENA_BLOCK_STALL_S ({settings.block_stall_s:g} s) must be longer than the longest pause a block "
+            f"may rightly make between two moves: {what} is {longest:g} s")
+
+
 def configure_worker_process(settings: Settings | None = None, *, concurrency: int | None = None) -> None:
     """Give this process its task context: database sink, checkpoint store, engines; and keep
     freed memory for the next batch (search_workers.evaluators.process_memory)."""

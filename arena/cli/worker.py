@@ -22,9 +22,16 @@ def worker(
     import torch
 
     from arena import worker as arena_worker
+    from arena.server_engines import server_engines
+    from arena.settings import get_settings
 
     if pool not in ("solo", "prefork", "threads"):
         raise typer.BadParameter("one of solo, prefork, threads", param_hint="--pool")
+    settings = get_settings()
+    problem = arena_worker.stall_limit_problem(settings, server_engines(settings))
+    if problem:
+        typer.echo(f"arena worker: {problem}", err=True)
+        raise typer.Exit(2)
     torch.set_num_threads(torch_threads)
     app = arena_worker.make_celery()
     arena_worker.games_at_once = games_at_once
