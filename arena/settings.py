@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     # expire and the scheduler sends them again; search_workers.leases). Keep it above the longest
     # legitimate pause between two moves of a block: an engine's startup or move timeout, and
     # ARENA_TRITON_WAIT_S (an evaluation waiting out a Triton restart).
-    block_stall_s: float = Field(default=900.0, ge=10, le=7 * 86_400)
+    block_stall_s: float = Field(default=900.0, ge=1, le=7 * 86_400)
     # Games sent to the workers but claimed by none for this long are sent again (a block lost
     # with a broker that does not redeliver, or one waiting behind a worker that died).
     queue_timeout_s: float = Field(default=300.0, ge=1, le=86400)

@@ -181,7 +181,8 @@ def stall_limit_problem(settings: Settings, engines: dict) -> str | None:
             f"may rightly make between two moves: {what} is {longest:g} s")
 
 
-def configure_worker_process(settings: Settings | None = None, *, concurrency: int | None = None) -> None:
+def configure_worker_process(settings: Settings | None = None, *, concurrency: int | None = None,
+                             pool_child: bool = False) -> None:
     """Give this process its task context: database sink, checkpoint store, engines; and keep
     freed memory for the next batch (search_workers.evaluators.process_memory)."""
     settings = settings or get_settings()
@@ -192,6 +193,7 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
                                         memory_bytes=settings.worker_memory_mb * 2**20,
                                         lease_s=settings.lease_s,
                                         block_stall_s=settings.block_stall_s,
+                                        exit_when_stuck=pool_child,
                                         store_retry_s=settings.store_retry_s,
                                         triton_wait_s=settings.triton_wait_s,
                                         engine_idle_s=settings.engine_idle_s,
@@ -235,8 +237,9 @@ def _stop_gracefully(**_: object) -> None:
 @signals.worker_process_init.connect
 def _init_forked_child(**_: object) -> None:
     # Prefork children: each gets its own database connections and engine processes, and serves
-    # its own metrics on the next free port.
-    configure_worker_process()
+    # its own metrics on the next free port. A child whose block gets stuck exits once the block's
+    # games are given up, and the pool starts another (search_workers.leases).
+    configure_worker_process(pool_child=True)
     serve_worker_metrics()
 
 

@@ -11,7 +11,9 @@ The heartbeat is a thread of its own, so it would go on beating for a block whos
 (a deadlock, a call that never returns): its games would be held for ever and the tournament
 would never end. A block therefore notes each move played (`HeldBlock.progressed`), and one that
 has played none for `stall_s` is given up: its leases are no longer extended, they expire, and
-the scheduler sends the games again, counting the attempt as for a worker that died.
+the scheduler sends the games again, counting the attempt as for a worker that died. The stuck
+thread itself cannot be stopped from outside; `on_stall` (a prefork pool's child: exit, and the
+pool starts a fresh process) frees the worker for other blocks.
 
 A sink without leases (an in-memory sink in tests) lets every game be played, as before.
 The storage side, and why the broker's redelivery is not relied on: arena.leases, arena.worker.
@@ -26,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +70,10 @@ class HeldBlock:
 class LeaseKeeper:
     """The leases and heartbeat of one worker process (one per sink and worker name)."""
 
-    def __init__(self, sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S):
+    def __init__(self, sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S,
+                 on_stall: Callable[[], None] | None = None):
         self.sink, self.worker, self.lease_s, self.stall_s = sink, worker, lease_s, stall_s
+        self.on_stall = on_stall  # called by the heartbeat after it gave up a stuck block
         self.leases = all(hasattr(sink, m) for m in ("claim", "extend", "give_back"))
         self.started_at = datetime.now(UTC)
         self.stored = 0
@@ -121,9 +125,11 @@ class LeaseKeeper:
         """Extend every lease in hand, note the lost ones, and write this worker's state; give up
         the leases of a block that has played no move for `stall_s`."""
         now = time.monotonic()
+        stalled = False
         with self._lock:
             for block in self._blocks:
                 if block.held and now - block.last_move > self.stall_s:
+                    stalled = True
                     log.error("worker %s: a block has played no move for %.0f s (ARENA_BLOCK_STALL_S); letting "
                               "the leases of its games %s expire so that another worker plays them",
                               self.worker, now - block.last_move, sorted(block.held)[:10])
@@ -142,6 +148,8 @@ class LeaseKeeper:
                         block.lost |= lost
         if hasattr(self.sink, "heartbeat"):
             self.sink.heartbeat(self.state())
+        if stalled and self.on_stall is not None:
+            self.on_stall()
 
     def start(self) -> None:
         with self._lock:
@@ -185,16 +193,18 @@ _keepers: dict[tuple[int, str], LeaseKeeper] = {}
 _keepers_lock = threading.Lock()
 
 
-def keeper_for(sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S) -> LeaseKeeper:
+def keeper_for(sink: Any, worker: str, lease_s: float, stall_s: float = DEFAULT_STALL_S,
+               on_stall: Callable[[], None] | None = None) -> LeaseKeeper:
     """The process's keeper for this sink and worker name (a new context gets a new one)."""
     key = (id(sink), worker)
     with _keepers_lock:
         keeper = _keepers.get(key)
-        if keeper is None or (keeper.lease_s, keeper.stall_s) != (lease_s, stall_s) or keeper.sink is not sink:
+        if keeper is None or (keeper.lease_s, keeper.stall_s, keeper.on_stall) != (lease_s, stall_s, on_stall) \
+                or keeper.sink is not sink:
             for old in _keepers.values():
                 old.close()
             _keepers.clear()
-            keeper = _keepers[key] = LeaseKeeper(sink, worker, lease_s, stall_s)
+            keeper = _keepers[key] = LeaseKeeper(sink, worker, lease_s, stall_s, on_stall)
         return keeper
 
 

@@ -118,6 +118,9 @@ class WorkerContext:
     # Seconds a block may play no move before its games are given up to another worker
     # (ARENA_BLOCK_STALL_S; search_workers.leases): a stuck block's heartbeat would hold them for ever.
     block_stall_s: float = 900.0
+    # After giving a stuck block up, exit this process (a prefork pool's child: the pool starts a
+    # fresh one; the stuck thread could never be stopped otherwise and the slot would be lost).
+    exit_when_stuck: bool = False
     # Seconds a finished game is kept and its store retried through a database outage
     # (ARENA_STORE_RETRY_S); beyond it the block gives its games back and fails.
     store_retry_s: float = 600.0
@@ -369,6 +372,18 @@ def check_memory(payload: BlockPayload, ctx: WorkerContext) -> None:
             f"(ARENA_WORKER_MEMORY_MB)")
 
 
+STUCK_EXIT_STATUS = 75  # EX_TEMPFAIL: the process gave up a stuck block; start another
+
+
+def exit_stuck_process() -> None:
+    """The heartbeat gave up a block stuck in this process: exit at once (the stuck thread cannot
+    be stopped, and a clean shutdown would wait for it); the prefork pool starts a fresh child."""
+    log.error("worker process %d exits: a block stuck in it was given up (its pool starts another)", os.getpid())
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(STUCK_EXIT_STATUS)
+
+
 def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     payload = BlockPayload.model_validate(raw)
     ctx = context()
@@ -384,7 +399,8 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
                              what="reading the block's stored games", retry_s=ctx.store_retry_s)
     todo = [g for g in payload.games if g.scheduled_game_id not in done]
     # Only the games this worker claims are its to play: another delivery may hold the others.
-    keeper = keeper_for(ctx.sink, ctx.worker_name, ctx.lease_s, ctx.block_stall_s)
+    keeper = keeper_for(ctx.sink, ctx.worker_name, ctx.lease_s, ctx.block_stall_s,
+                        exit_stuck_process if ctx.exit_when_stuck else None)
     held = retry_unavailable(lambda: keeper.claim([g.scheduled_game_id for g in todo]),
                              what="claiming the block's games", retry_s=ctx.store_retry_s) if todo else None
     if held is not None and len(held.held) < len(todo):

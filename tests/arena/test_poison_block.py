@@ -127,6 +127,41 @@ def test_a_poison_block_is_split_its_good_games_stored_and_its_poison_game_faile
     assert redis.Redis.from_url(broker).llen(QUEUE) == 0
 
 
+def test_a_block_stuck_for_ever_is_given_up_its_process_replaced_and_its_hanging_game_failed(
+        db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
+    """A game whose evaluation never returns (a deadlock) while the worker's heartbeat thread
+    goes on: without the stall limit its leases were extended for ever, the one pool process was
+    lost to it, and the tournament never ended."""
+    broker = private_redis_url()
+    engines = tmp_path / "engines.toml"
+    engines.write_text("engine = []\n")  # no engine pauses a block: a short stall limit is allowed
+    env = {**_environment(db_url, tmp_path / "data", broker), "POISON_WORKER_MODE": "hang",
+           "ARENA_BLOCK_STALL_S": "3", "ARENA_ENGINES_FILE": str(engines)}
+    tid, ids = _tournament(engine, "hang", 8)
+    hanging = ids[5]
+    app = make_celery(Settings(database_url=db_url, data_dir=tmp_path / "data", broker_url=broker))
+    sessions = session_factory(engine)
+    log = tmp_path / "worker.log"
+    worker = _worker(hanging, env, log, "--pool", "prefork", "--processes", "1")
+    try:
+        def status() -> str:
+            with session_scope(engine) as session:
+                return session.get(Tournament, tid).status
+        _schedule_until(sessions, app, tid, lambda: status() == "finished", 240, log, block_size=8)
+        with session_scope(engine) as session:
+            report = progress(session, tid)
+            failed = failed_games(session, tid)
+    finally:
+        stop_process(worker)
+    text = log.read_text(errors="replace")
+    assert (report.finished, report.failed, report.scheduled) == (7, 1, 8), text[-4000:]
+    assert _stored(engine, tid) == (7, 7)
+    assert [f.scheduled_game_id for f in failed] == [hanging]
+    assert text.count(f"poison game {hanging} in this block: hanging worker") == MAX_ATTEMPTS, text[-4000:]
+    assert text.count("has played no move for") == MAX_ATTEMPTS
+    assert text.count("exits: a block stuck in it was given up") == MAX_ATTEMPTS
+
+
 def test_a_killed_workers_block_comes_back_through_its_lease_on_the_filesystem_broker(
         db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
     env = {**_environment(db_url, tmp_path / "data", None), "POISON_WORKER_EVAL_S": "0.01"}
