@@ -38,6 +38,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import Compiled
 
+from arena.db.connection import network_timeouts
+
 __all__ = ["DatabaseUnavailable", "ReadPool", "compiled_sql"]
 
 log = logging.getLogger(__name__)
@@ -68,7 +70,8 @@ def connect_kwargs(url: str) -> dict[str, Any]:
     # Named so that an operator (and a test) can tell these connections apart in pg_stat_activity;
     # times read in UTC whatever the server's TimeZone, as the API writes them (`...Z`).
     options = f"{kwargs.pop('options', '')} -c TimeZone=UTC".strip()
-    return {"application_name": "arena-api-reads", **kwargs, "options": options, "autocommit": True}
+    return {"application_name": "arena-api-reads", **network_timeouts(url), **kwargs, "options": options,
+            "autocommit": True}
 
 
 class ReadPool:
@@ -107,7 +110,7 @@ class ReadPool:
             async with pool.connection() as conn:
                 yield conn
             return
-        conn = await psycopg.AsyncConnection.connect(**self._kwargs, connect_timeout=max(1, int(self.timeout_s)))
+        conn = await psycopg.AsyncConnection.connect(**{**self._kwargs, "connect_timeout": max(1, int(self.timeout_s))})
         try:
             yield conn
         finally:

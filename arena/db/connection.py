@@ -6,12 +6,33 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from arena.settings import Settings, get_settings
 
 from . import embedded
+
+
+# libpq connection settings that bound how long an unreachable or silently dead server (a host
+# that crashed, a network partition: no reset ever arrives) can block a process. Without them a
+# connection attempt waits out TCP's retries and a query in flight waits for the kernel's
+# keepalive, two hours by default, holding a worker's heartbeat or the scheduler's pass. A URL
+# that sets one of them (`?connect_timeout=30`) keeps its own value.
+NETWORK_TIMEOUTS = {
+    "connect_timeout": "10",  # seconds for the whole connection start-up, TCP to authentication
+    "keepalives": "1",
+    "keepalives_idle": "30",  # seconds idle before the first probe ...
+    "keepalives_interval": "10",  # ... then one every 10 s; 3 unanswered: the connection is dead
+    "keepalives_count": "3",
+    "tcp_user_timeout": "60000",  # ms data sent may stay unacknowledged: a query to a dead host
+}
+
+
+def network_timeouts(url: str) -> dict[str, str]:
+    """NETWORK_TIMEOUTS less those `url`'s query string sets (libpq ignores them on Unix sockets)."""
+    given = make_url(url).query
+    return {key: value for key, value in NETWORK_TIMEOUTS.items() if key not in given}
 
 
 def normalize_url(url: str) -> str:
@@ -31,8 +52,11 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 def make_engine(url: str | None = None, **kwargs) -> Engine:
-    """An engine for `url` (default: `database_url()`); `pool_pre_ping` survives server restarts."""
-    return create_engine(normalize_url(url) if url else database_url(), pool_pre_ping=True, **kwargs)
+    """An engine for `url` (default: `database_url()`); `pool_pre_ping` survives server restarts,
+    NETWORK_TIMEOUTS a server that vanished without a word."""
+    url = normalize_url(url) if url else database_url()
+    connect_args = {**network_timeouts(url), **kwargs.pop("connect_args", {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
