@@ -47,9 +47,19 @@ def broker_url(settings: Settings) -> str:
     return settings.broker_url or "filesystem://"
 
 
+# A Redis broker that vanished without a reset (its host crashed, a partition) blocked whatever
+# waited on it for ever: a scheduler pass counting the queue or sending a block, measured still
+# waiting after 40 s. With these, such a call fails (the pass backs off and retries) and a worker's
+# consumer reconnects. The read timeout stays well above kombu's 1 s BRPOP poll.
+REDIS_NETWORK_TIMEOUTS = {"socket_connect_timeout": 10, "socket_timeout": 30, "socket_keepalive": True}
+
+
 def broker_options(settings: Settings) -> dict:
     if settings.broker_url:
-        return {"visibility_timeout": settings.broker_visibility_timeout_s}
+        options = {"visibility_timeout": settings.broker_visibility_timeout_s}
+        if settings.broker_url.startswith(("redis://", "rediss://")):
+            options.update(REDIS_NETWORK_TIMEOUTS)
+        return options
     folder = settings.broker_dir()
     for sub in ("queue", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,58 @@
+"""A Redis broker that takes connections and never answers (its host died, a partition cut it off)
+must fail the scheduler's calls, as an outage it backs off from, instead of blocking them for ever."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from arena import worker
+from arena.db.outage import is_broker_outage
+from arena.settings import Settings
+
+
+@pytest.fixture
+def silent_port():
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)
+        yield listener.getsockname()[1]
+
+
+def _within(seconds: float, call) -> BaseException | str:
+    """What `call()` raised, or "returned", or "blocked" if it was still waiting after `seconds`."""
+    outcome: list = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append("returned")
+        except BaseException as error:  # noqa: BLE001 -- the error is the result
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return outcome[0] if outcome else "blocked"
+
+
+def test_redis_connections_carry_network_timeouts() -> None:
+    options = worker.broker_options(Settings(broker_url="redis://broker:6379/0"))
+    assert {k: options[k] for k in worker.REDIS_NETWORK_TIMEOUTS} == worker.REDIS_NETWORK_TIMEOUTS
+    assert options["socket_timeout"] > 1  # above kombu's BRPOP poll, or idle consumers would time out
+
+
+def test_counting_and_sending_to_a_silent_broker_fail_as_an_outage(silent_port, monkeypatch) -> None:
+    # The production timeouts (30 s reads) scaled down so the test takes seconds.
+    monkeypatch.setattr(worker, "REDIS_NETWORK_TIMEOUTS",
+                        {"socket_connect_timeout": 1, "socket_timeout": 1.5, "socket_keepalive": True})
+    app = worker.make_celery(Settings(broker_url=f"redis://127.0.0.1:{silent_port}/0"))
+    started = time.monotonic()
+    counted = _within(30, lambda: worker.queued_blocks(app))
+    sent = _within(30, lambda: worker.enqueue(app, {"tournament_id": 1}))
+    assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
+    assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
+    assert time.monotonic() - started < 20
