@@ -92,17 +92,22 @@ def _schedule_until(sessions, app, tid: int, done, timeout: float, log: Path, *,
     raise AssertionError(f"timed out after {timeout} s\n{log.read_text(errors='replace')[-4000:]}")
 
 
-def test_a_poison_block_is_split_its_good_games_stored_and_its_poison_game_failed(
-        db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
+def _play_with_one_bad_game(engine, db_url: str, tmp_path: Path, name: str, bad_index: int,  # noqa: F811
+                            **environment: str) -> tuple:
+    """A tournament of 8 games played by one prefork worker process whose fake network fails on the
+    game at `bad_index`, with scheduler passes until the tournament is finished: (bad game id,
+    the worker's log, the broker's URL), once the common outcome is checked: 7 games stored,
+    the bad one failed after its attempts."""
     broker = private_redis_url()
-    env = _environment(db_url, tmp_path / "data", broker)
-    tid, ids = _tournament(engine, "poison", 8)
-    poison = ids[2]
+    env = {**_environment(db_url, tmp_path / "data", broker), **environment}
+    tid, ids = _tournament(engine, name, 8)
+    bad = ids[bad_index]
     app = make_celery(Settings(database_url=db_url, data_dir=tmp_path / "data", broker_url=broker))
     sessions = session_factory(engine)
     log = tmp_path / "worker.log"
-    # Prefork: the aborted child is replaced by the pool, the worker itself stays up, as in production.
-    worker = _worker(poison, env, log, "--pool", "prefork", "--processes", "1")
+    # Prefork: a child that dies (or exits) is replaced by the pool, the worker itself stays up, as
+    # in production.
+    worker = _worker(bad, env, log, "--pool", "prefork", "--processes", "1")
     try:
         def status() -> str:
             with session_scope(engine) as session:
@@ -119,9 +124,15 @@ def test_a_poison_block_is_split_its_good_games_stored_and_its_poison_game_faile
     text = log.read_text(errors="replace")
     assert (report.finished, report.failed, report.scheduled) == (7, 1, 8), text[-4000:]
     assert _stored(engine, tid) == (7, 7)
-    assert [f.scheduled_game_id for f in failed] == [poison]
+    assert [f.scheduled_game_id for f in failed] == [bad]
     assert f"{MAX_ATTEMPTS} attempts" in failed[0].reason
-    assert attempts[poison] == MAX_ATTEMPTS
+    assert attempts[bad] == MAX_ATTEMPTS
+    return bad, text, broker
+
+
+def test_a_poison_block_is_split_its_good_games_stored_and_its_poison_game_failed(
+        db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
+    poison, text, broker = _play_with_one_bad_game(engine, db_url, tmp_path, "poison", 2)
     # One worker death per attempt, no more: the broker did not redeliver the block.
     assert text.count(f"poison game {poison} in this block: aborting") == MAX_ATTEMPTS, text[-4000:]
     assert redis.Redis.from_url(broker).llen(QUEUE) == 0
@@ -132,31 +143,10 @@ def test_a_block_stuck_for_ever_is_given_up_its_process_replaced_and_its_hanging
     """A game whose evaluation never returns (a deadlock) while the worker's heartbeat thread
     goes on: without the stall limit its leases were extended for ever, the one pool process was
     lost to it, and the tournament never ended."""
-    broker = private_redis_url()
     engines = tmp_path / "engines.toml"
     engines.write_text("engine = []\n")  # no engine pauses a block: a short stall limit is allowed
-    env = {**_environment(db_url, tmp_path / "data", broker), "POISON_WORKER_MODE": "hang",
-           "ARENA_BLOCK_STALL_S": "3", "ARENA_ENGINES_FILE": str(engines)}
-    tid, ids = _tournament(engine, "hang", 8)
-    hanging = ids[5]
-    app = make_celery(Settings(database_url=db_url, data_dir=tmp_path / "data", broker_url=broker))
-    sessions = session_factory(engine)
-    log = tmp_path / "worker.log"
-    worker = _worker(hanging, env, log, "--pool", "prefork", "--processes", "1")
-    try:
-        def status() -> str:
-            with session_scope(engine) as session:
-                return session.get(Tournament, tid).status
-        _schedule_until(sessions, app, tid, lambda: status() == "finished", 240, log, block_size=8)
-        with session_scope(engine) as session:
-            report = progress(session, tid)
-            failed = failed_games(session, tid)
-    finally:
-        stop_process(worker)
-    text = log.read_text(errors="replace")
-    assert (report.finished, report.failed, report.scheduled) == (7, 1, 8), text[-4000:]
-    assert _stored(engine, tid) == (7, 7)
-    assert [f.scheduled_game_id for f in failed] == [hanging]
+    hanging, text, _ = _play_with_one_bad_game(engine, db_url, tmp_path, "hang", 5, POISON_WORKER_MODE="hang",
+                                               ARENA_BLOCK_STALL_S="3", ARENA_ENGINES_FILE=str(engines))
     assert text.count(f"poison game {hanging} in this block: hanging worker") == MAX_ATTEMPTS, text[-4000:]
     assert text.count("has played no move for") == MAX_ATTEMPTS
     assert text.count("exits: a block stuck in it was given up") == MAX_ATTEMPTS

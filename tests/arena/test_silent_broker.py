@@ -3,23 +3,13 @@ must fail the scheduler's calls, as an outage it backs off from, instead of bloc
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-
-import pytest
 
 from arena import worker
 from arena.db.outage import is_broker_outage
 from arena.settings import Settings
-
-
-@pytest.fixture
-def silent_port():
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
+from tests.support.silent_server import silent_port  # noqa: F401 -- a fixture
 
 
 def _within(seconds: float, call) -> BaseException | str:
@@ -45,7 +35,7 @@ def test_redis_connections_carry_network_timeouts() -> None:
     assert options["socket_timeout"] > 1  # above kombu's BRPOP poll, or idle consumers would time out
 
 
-def test_counting_and_sending_to_a_silent_broker_fail_as_an_outage(silent_port, monkeypatch) -> None:
+def test_counting_and_sending_to_a_silent_broker_fail_as_an_outage(silent_port, monkeypatch) -> None:  # noqa: F811
     # The production timeouts (30 s reads) scaled down so the test takes seconds.
     monkeypatch.setattr(worker, "REDIS_NETWORK_TIMEOUTS",
                         {"socket_connect_timeout": 1, "socket_timeout": 1.5, "socket_keepalive": True})

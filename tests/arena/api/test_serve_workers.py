@@ -69,6 +69,12 @@ def _healthy(port: int) -> bool:
         conn.close()
 
 
+def _wait_listening(api, port: int, log: Path, what: str, *, gone: int | None = None) -> None:
+    """Until the supervisor has two workers, both listening (and `gone` no longer among them)."""
+    wait_for(lambda: gone not in _children(api.pid) and len(_children(api.pid)) == 2
+             and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)), 90, what, [log])
+
+
 def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, tmp_path) -> None:  # noqa: F811
     port = free_port()
     log = tmp_path / "api.log"
@@ -111,18 +117,14 @@ def test_a_hung_worker_is_killed_and_replaced_and_a_busy_one_is_not(db_url, tmp_
            "ARENA_API_WORKER_HANG_S": "2"}
     api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
     try:
-        wait_for(lambda: len(_children(api.pid)) == 2
-                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
-                 90, "two API workers listening", [log])
+        _wait_listening(api, port, log, "two API workers listening")
         workers = _children(api.pid)
         time.sleep(5)  # idle for more than twice the limit, answering now and then: both stay
         assert _healthy(port)
         assert sorted(_children(api.pid)) == sorted(workers), log.read_text()[-2000:]
 
         os.kill(workers[0], signal.SIGSTOP)
-        wait_for(lambda: workers[0] not in _children(api.pid) and len(_children(api.pid)) == 2
-                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
-                 90, "the hung worker replaced", [log])
+        _wait_listening(api, port, log, "the hung worker replaced", gone=workers[0])
         assert not os.path.exists(f"/proc/{workers[0]}") or not _running(workers[0])
         assert workers[1] in _children(api.pid)
         assert f"API worker {workers[0]} hangs (its event loop silent for" in log.read_text()
@@ -207,9 +209,7 @@ def test_metrics_count_every_workers_requests_whichever_worker_answers(db_url, t
     env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
     api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
     try:
-        wait_for(lambda: len(_children(api.pid)) == 2
-                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
-                 90, "two API workers listening", [log])
+        _wait_listening(api, port, log, "two API workers listening")
         workers = _children(api.pid)
         clients = [http.client.HTTPConnection("127.0.0.1", port, timeout=10) for _ in range(20)]
         for client in clients:
@@ -228,9 +228,7 @@ def test_metrics_count_every_workers_requests_whichever_worker_answers(db_url, t
         assert not any(k.startswith("process_") for k in scrape)  # one process's: left out
 
         os.kill(workers[0], signal.SIGKILL)  # its counts stay in the sums
-        wait_for(lambda: workers[0] not in _children(api.pid) and len(_children(api.pid)) == 2
-                 and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)),
-                 90, "a replacement worker", [log])
+        _wait_listening(api, port, log, "a replacement worker", gone=workers[0])
         assert [_healthz_count(_scrape(port)) for _ in range(10)] == [60.0] * 10
         api.send_signal(signal.SIGTERM)
         assert api.wait(60) == 0

@@ -3,7 +3,6 @@ partition) must not block a process for TCP's hours: libpq's network timeouts bo
 
 from __future__ import annotations
 
-import socket
 import time
 
 import pytest
@@ -12,19 +11,11 @@ from sqlalchemy.exc import OperationalError
 
 from arena.api.reads import connect_kwargs
 from arena.db.connection import NETWORK_TIMEOUTS, make_engine, network_timeouts
+from tests.support.silent_server import silent_port  # noqa: F401 -- a fixture
 
 
-@pytest.fixture
-def silent_server():
-    """A port whose kernel completes every TCP handshake, while nothing ever reads or answers."""
-    with socket.socket() as listener:
-        listener.bind(("127.0.0.1", 0))
-        listener.listen(16)
-        yield listener.getsockname()[1]
-
-
-def test_a_silent_server_fails_the_connection_after_the_connect_timeout(silent_server) -> None:
-    engine = make_engine(f"postgresql://arena@127.0.0.1:{silent_server}/arena")
+def test_a_silent_port_fails_the_connection_after_the_connect_timeout(silent_port) -> None:  # noqa: F811
+    engine = make_engine(f"postgresql://arena@127.0.0.1:{silent_port}/arena")
     started = time.monotonic()
     with pytest.raises(OperationalError, match="timeout"):
         with engine.connect() as connection:
@@ -34,8 +25,8 @@ def test_a_silent_server_fails_the_connection_after_the_connect_timeout(silent_s
     engine.dispose()
 
 
-def test_a_url_keeps_its_own_timeouts_and_gets_the_others(silent_server) -> None:
-    url = f"postgresql+psycopg://arena@127.0.0.1:{silent_server}/arena?connect_timeout=2&keepalives_idle=5"
+def test_a_url_keeps_its_own_timeouts_and_gets_the_others(silent_port) -> None:  # noqa: F811
+    url = f"postgresql+psycopg://arena@127.0.0.1:{silent_port}/arena?connect_timeout=2&keepalives_idle=5"
     assert network_timeouts(url) == {k: v for k, v in NETWORK_TIMEOUTS.items()
                                      if k not in ("connect_timeout", "keepalives_idle")}
     started = time.monotonic()
