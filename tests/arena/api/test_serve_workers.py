@@ -75,11 +75,16 @@ def _wait_listening(api, port: int, log: Path, what: str, *, gone: int | None = 
              and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)), 90, what, [log])
 
 
-def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, tmp_path) -> None:  # noqa: F811
+def _two_workers(db_url: str, tmp_path: Path, **environment: str):  # noqa: F811
+    """`arena api --workers 2` on a free port: (the supervisor's process, the port, its log)."""
     port = free_port()
     log = tmp_path / "api.log"
-    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
-    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true", **environment}
+    return start_arena(["api", "--port", str(port), "--workers", "2"], env, log), port, log
+
+
+def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, tmp_path) -> None:  # noqa: F811
+    api, port, log = _two_workers(db_url, tmp_path)
     try:
         # Both listening (a worker listens once its app has started; until then the kernel
         # sends every connection to the other).
@@ -111,11 +116,7 @@ def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, 
 def test_a_hung_worker_is_killed_and_replaced_and_a_busy_one_is_not(db_url, tmp_path) -> None:  # noqa: F811
     """A stopped process stands for any hang (its event loop does not run, its socket still takes
     connections). Workers that merely wait for requests beat and are left alone."""
-    port = free_port()
-    log = tmp_path / "api.log"
-    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true",
-           "ARENA_API_WORKER_HANG_S": "2"}
-    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    api, port, log = _two_workers(db_url, tmp_path, ARENA_API_WORKER_HANG_S="2")
     try:
         _wait_listening(api, port, log, "two API workers listening")
         workers = _children(api.pid)
@@ -204,10 +205,7 @@ def _healthz_count(samples: dict[str, float]) -> float:
 
 
 def test_metrics_count_every_workers_requests_whichever_worker_answers(db_url, tmp_path) -> None:  # noqa: F811
-    port = free_port()
-    log = tmp_path / "api.log"
-    env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true"}
-    api = start_arena(["api", "--port", str(port), "--workers", "2"], env, log)
+    api, port, log = _two_workers(db_url, tmp_path)
     try:
         _wait_listening(api, port, log, "two API workers listening")
         workers = _children(api.pid)
