@@ -20,8 +20,10 @@ them all (`MultiProcessCollector`). Each process counting only its own requests 
 of one scrape and the next come from different processes: totals jumped up and down with the
 worker the kernel picked, and Prometheus read every drop as a counter reset. A dead worker's
 files stay, so totals never go back. The process, platform and garbage-collector metrics are
-left out there: they describe one process, and which one would change from scrape to scrape. Worker-side metrics (games, moves, evaluations, ...) are defined in
-`search_workers.metrics` and served by each worker process.
+left out there: they describe one process, and which one would change from scrape to scrape.
+
+Worker-side metrics (games, moves, evaluations, ...) are defined in `search_workers.metrics` and
+served by each worker process.
 """
 
 from __future__ import annotations
