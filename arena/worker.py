@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 QUEUE = "arena.blocks"
 games_at_once: int | None = None  # set by `arena worker --games-at-once`: games of a block in play at once
+# Set by `arena worker --pool solo`: a worker whose one block got stuck exits once the block's games
+# are given up, and its supervisor (docker compose's restart policy, systemd) starts it again. A
+# threads-pool worker stays: other blocks play in it.
+solo_exits_when_stuck = False
 
 
 def broker_url(settings: Settings) -> str:
@@ -203,7 +207,7 @@ def configure_worker_process(settings: Settings | None = None, *, concurrency: i
                                         memory_bytes=settings.worker_memory_mb * 2**20,
                                         lease_s=settings.lease_s,
                                         block_stall_s=settings.block_stall_s,
-                                        exit_when_stuck=pool_child,
+                                        exit_when_stuck=pool_child or solo_exits_when_stuck,
                                         store_retry_s=settings.store_retry_s,
                                         triton_wait_s=settings.triton_wait_s,
                                         engine_idle_s=settings.engine_idle_s,

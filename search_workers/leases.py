@@ -12,8 +12,8 @@ The heartbeat is a thread of its own, so it would go on beating for a block whos
 would never end. A block therefore notes each move played (`HeldBlock.progressed`), and one that
 has played none for `stall_s` is given up: its leases are no longer extended, they expire, and
 the scheduler sends the games again, counting the attempt as for a worker that died. The stuck
-thread itself cannot be stopped from outside; `on_stall` (a prefork pool's child: exit, and the
-pool starts a fresh process) frees the worker for other blocks.
+thread itself cannot be stopped from outside; `on_stall` (a solo worker or a prefork pool's
+child: exit, and its supervisor or pool starts a fresh process) frees the worker for other blocks.
 
 A sink without leases (an in-memory sink in tests) lets every game be played, as before.
 The storage side, and why the broker's redelivery is not relied on: arena.leases, arena.worker.

@@ -119,7 +119,8 @@ class WorkerContext:
     # (ARENA_BLOCK_STALL_S; search_workers.leases): a stuck block's heartbeat would hold them for ever.
     block_stall_s: float = 900.0
     # After giving a stuck block up, exit this process (a prefork pool's child: the pool starts a
-    # fresh one; the stuck thread could never be stopped otherwise and the slot would be lost).
+    # fresh one; a solo worker: its supervisor does). The stuck thread could never be stopped
+    # otherwise, and the capacity would be lost for good.
     exit_when_stuck: bool = False
     # Seconds a finished game is kept and its store retried through a database outage
     # (ARENA_STORE_RETRY_S); beyond it the block gives its games back and fails.
@@ -377,8 +378,10 @@ STUCK_EXIT_STATUS = 75  # EX_TEMPFAIL: the process gave up a stuck block; start 
 
 def exit_stuck_process() -> None:
     """The heartbeat gave up a block stuck in this process: exit at once (the stuck thread cannot
-    be stopped, and a clean shutdown would wait for it); the prefork pool starts a fresh child."""
-    log.error("worker process %d exits: a block stuck in it was given up (its pool starts another)", os.getpid())
+    be stopped, and a clean shutdown would wait for it); the prefork pool starts a fresh child, and
+    a solo worker's supervisor (a container's restart policy) starts the worker again."""
+    log.error("worker process %d exits: a block stuck in it was given up (its pool or supervisor starts "
+              "another)", os.getpid())
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(STUCK_EXIT_STATUS)

@@ -35,6 +35,7 @@ def worker(
     torch.set_num_threads(torch_threads)
     app = arena_worker.make_celery()
     arena_worker.games_at_once = games_at_once
+    arena_worker.solo_exits_when_stuck = pool == "solo"
     argv = ["worker", "--pool", pool, "--loglevel", loglevel, "-Q", arena_worker.QUEUE,
             "--without-gossip", "--without-mingle"]
     if pool != "solo":

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import redis
 from sqlalchemy import func, select
 
@@ -81,10 +82,14 @@ def _stored(engine, tid: int) -> tuple[int, int]:  # noqa: F811
         return rows, session.get(Tournament, tid).games_finished
 
 
-def _schedule_until(sessions, app, tid: int, done, timeout: float, log: Path, *, block_size: int) -> None:
-    """Scheduler passes (reclaim, advance, dispatch) every 0.5 s until `done()`, or fail with the log."""
+def _schedule_until(sessions, app, tid: int, done, timeout: float, log: Path, *, block_size: int,
+                    each_pass=None) -> None:
+    """Scheduler passes (reclaim, advance, dispatch) every 0.5 s until `done()`, or fail with the log;
+    `each_pass()` before each."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if each_pass is not None:
+            each_pass()
         scheduler_pass(sessions, app, [tid], block_size=block_size, policy=POLICY)
         if done():
             return
@@ -93,11 +98,12 @@ def _schedule_until(sessions, app, tid: int, done, timeout: float, log: Path, *,
 
 
 def _play_with_one_bad_game(engine, db_url: str, tmp_path: Path, name: str, bad_index: int,  # noqa: F811
-                            **environment: str) -> tuple:
-    """A tournament of 8 games played by one prefork worker process whose fake network fails on the
-    game at `bad_index`, with scheduler passes until the tournament is finished: (bad game id,
-    the worker's log, the broker's URL), once the common outcome is checked: 7 games stored,
-    the bad one failed after its attempts."""
+                            pool: str = "prefork", **environment: str) -> tuple:
+    """A tournament of 8 games played by one worker whose fake network fails on the game at
+    `bad_index`, with scheduler passes until the tournament is finished: (bad game id, the worker's
+    log, the broker's URL, times the worker was started), once the common outcome is checked: 7
+    games stored, the bad one failed after its attempts. A worker that exits is started again, as
+    a container's restart policy would."""
     broker = private_redis_url()
     env = {**_environment(db_url, tmp_path / "data", broker), **environment}
     tid, ids = _tournament(engine, name, 8)
@@ -105,14 +111,23 @@ def _play_with_one_bad_game(engine, db_url: str, tmp_path: Path, name: str, bad_
     app = make_celery(Settings(database_url=db_url, data_dir=tmp_path / "data", broker_url=broker))
     sessions = session_factory(engine)
     log = tmp_path / "worker.log"
-    # Prefork: a child that dies (or exits) is replaced by the pool, the worker itself stays up, as
-    # in production.
-    worker = _worker(bad, env, log, "--pool", "prefork", "--processes", "1")
+    # Prefork: a child that dies (or exits) is replaced by the pool, the worker itself stays up.
+    options = ("--pool", pool, "--processes", "1") if pool == "prefork" else ("--pool", pool)
+    worker = _worker(bad, env, log, *options)
+    starts = 1
+
+    def restart_if_exited() -> None:
+        nonlocal worker, starts
+        if worker.poll() is not None:
+            worker = _worker(bad, env, log, *options)
+            starts += 1
+
     try:
         def status() -> str:
             with session_scope(engine) as session:
                 return session.get(Tournament, tid).status
-        _schedule_until(sessions, app, tid, lambda: status() == "finished", 240, log, block_size=8)
+        _schedule_until(sessions, app, tid, lambda: status() == "finished", 240, log, block_size=8,
+                        each_pass=restart_if_exited)
         time.sleep(2 * LEASE_S)  # room for a redelivery, were there one
         with session_scope(engine) as session:
             report = progress(session, tid)
@@ -127,29 +142,35 @@ def _play_with_one_bad_game(engine, db_url: str, tmp_path: Path, name: str, bad_
     assert [f.scheduled_game_id for f in failed] == [bad]
     assert f"{MAX_ATTEMPTS} attempts" in failed[0].reason
     assert attempts[bad] == MAX_ATTEMPTS
-    return bad, text, broker
+    return bad, text, broker, starts
 
 
 def test_a_poison_block_is_split_its_good_games_stored_and_its_poison_game_failed(
         db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
-    poison, text, broker = _play_with_one_bad_game(engine, db_url, tmp_path, "poison", 2)
+    poison, text, broker, starts = _play_with_one_bad_game(engine, db_url, tmp_path, "poison", 2)
+    assert starts == 1  # the pool replaced its aborted children; the worker itself never went
     # One worker death per attempt, no more: the broker did not redeliver the block.
     assert text.count(f"poison game {poison} in this block: aborting") == MAX_ATTEMPTS, text[-4000:]
     assert redis.Redis.from_url(broker).llen(QUEUE) == 0
 
 
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
 def test_a_block_stuck_for_ever_is_given_up_its_process_replaced_and_its_hanging_game_failed(
-        db_url: str, engine, tmp_path: Path) -> None:  # noqa: F811
+        db_url: str, engine, tmp_path: Path, pool: str) -> None:  # noqa: F811
     """A game whose evaluation never returns (a deadlock) while the worker's heartbeat thread
-    goes on: without the stall limit its leases were extended for ever, the one pool process was
-    lost to it, and the tournament never ended."""
+    goes on: without the stall limit its leases were extended for ever, the worker's one process
+    was lost to it, and the tournament never ended. A prefork child exits and its pool replaces
+    it; a solo worker exits and is started again (here by the test, in production by its
+    container's restart policy)."""
     engines = tmp_path / "engines.toml"
     engines.write_text("engine = []\n")  # no engine pauses a block: a short stall limit is allowed
-    hanging, text, _ = _play_with_one_bad_game(engine, db_url, tmp_path, "hang", 5, POISON_WORKER_MODE="hang",
-                                               ARENA_BLOCK_STALL_S="3", ARENA_ENGINES_FILE=str(engines))
+    hanging, text, _, starts = _play_with_one_bad_game(
+        engine, db_url, tmp_path, f"hang-{pool}", 5, pool, POISON_WORKER_MODE="hang", ARENA_BLOCK_STALL_S="3",
+        ARENA_ENGINES_FILE=str(engines))
     assert text.count(f"poison game {hanging} in this block: hanging worker") == MAX_ATTEMPTS, text[-4000:]
     assert text.count("has played no move for") == MAX_ATTEMPTS
     assert text.count("exits: a block stuck in it was given up") == MAX_ATTEMPTS
+    assert starts == (1 if pool == "prefork" else MAX_ATTEMPTS + 1)
 
 
 def test_a_killed_workers_block_comes_back_through_its_lease_on_the_filesystem_broker(
