@@ -81,6 +81,11 @@ class PageMark:
     id: int
     finished_at: datetime | None = None  # set for time-window lists only
 
+    @classmethod
+    def after(cls, game_id: int, finished_at: datetime, *, timed: bool) -> PageMark:
+        """The mark after a page's last game, in its list's order (a time window's or ids')."""
+        return cls(game_id, finished_at if timed else None)
+
 
 # Result kinds a game list can be narrowed to, besides an exact result string. A kind of a few
 # exact results is read as one branch per result, each in id order from an index ending in
@@ -258,7 +263,7 @@ def split_page(games: list[GameSummary], limit: int, *, timed: bool) -> tuple[li
     games = games[:limit]
     if not more:
         return games, None
-    return games, PageMark(games[-1].id, games[-1].finished_at if timed else None)
+    return games, PageMark.after(games[-1].id, games[-1].finished_at, timed=timed)
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,7 @@ async def list_games(request: Request) -> Response:
     del rows[query.limit:]
     mark = None
     if more:  # the page's last game: its id, and its finish time in a time window's order
-        mark = game_queries.PageMark(rows[-1][0], rows[-1][_FINISHED_AT] if filters.timed else None)
+        mark = game_queries.PageMark.after(rows[-1][0], rows[-1][_FINISHED_AT], timed=filters.timed)
     # A GamePage, straight from the rows: orjson writes what FastAPI would for GameSummary objects
     # (UTC times as read, see arena.api.reads) without making them. PostgreSQL could build the
     # JSON itself, but that costs it three times what orjson takes here, on a host where it and
