@@ -1,4 +1,4 @@
-"""Serving the HTTP API from one process or several (`arena api --workers N`).
+"""Serving the HTTP API from one supervised worker process or several (`arena api --workers N`).
 
 Several processes each listen on a socket of their own, bound to the same address with
 SO_REUSEPORT, so the kernel spreads new connections across them evenly. Uvicorn's own workers
@@ -56,16 +56,20 @@ class ListenError(RuntimeError):
 
 
 def serve(*, host: str, port: int, workers: int, access_log: bool) -> None:
-    if workers == 1:
-        uvicorn.run(APP, factory=True, host=host, port=port, access_log=access_log)
-        return
+    """Serve the API from `workers` supervised processes until SIGTERM or SIGINT. One worker is
+    supervised too: a single process whose event loop hangs answers nothing, and a container's
+    restart policy only acts on a process that exits."""
     from arena.metrics import multiprocess_directory
     from arena.settings import get_settings
 
+    supervisor = Supervisor(host=host, port=port, workers=workers, access_log=access_log,
+                            hang_s=get_settings().api_worker_hang_s)
+    if workers == 1:  # its own registry, the process's CPU and memory among it
+        supervisor.run()
+        return
     # The workers count requests in files of one directory, and each scrape sums them (arena.metrics).
     with multiprocess_directory():
-        Supervisor(host=host, port=port, workers=workers, access_log=access_log,
-                   hang_s=get_settings().api_worker_hang_s).run()
+        supervisor.run()
 
 
 def shared_socket(host: str, port: int) -> socket.socket:
@@ -138,7 +142,8 @@ class Supervisor:
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda signum, frame: self._stop.set())
-        log.info("serving on %s:%d with %d worker processes", self.host, self.port, self.workers)
+        log.info("serving on %s:%d with %d worker process%s", self.host, self.port, self.workers,
+                 "" if self.workers == 1 else "es")
         try:
             self._processes = [self._start() for _ in range(self.workers)]
             while not self._stop.wait(0.5):

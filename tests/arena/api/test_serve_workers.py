@@ -1,6 +1,7 @@
 """`arena api --workers 2` as a real process tree: connections spread over both workers (each
 listens on its own SO_REUSEPORT socket), a killed worker is replaced, a hung one is killed and
-replaced, SIGTERM stops them all, and a port already taken fails at once with the reason."""
+replaced, SIGTERM stops them all, and a port already taken fails at once with the reason; and
+`arena api` alone, whose one worker is supervised the same way."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+import pytest
 
 from arena.ports import free_port
 from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
@@ -69,18 +72,22 @@ def _healthy(port: int) -> bool:
         conn.close()
 
 
-def _wait_listening(api, port: int, log: Path, what: str, *, gone: int | None = None) -> None:
-    """Until the supervisor has two workers, both listening (and `gone` no longer among them)."""
-    wait_for(lambda: gone not in _children(api.pid) and len(_children(api.pid)) == 2
+def _wait_listening(api, port: int, log: Path, what: str, *, gone: int | None = None, workers: int = 2) -> None:
+    """Until the supervisor has `workers` workers, all listening (and `gone` no longer among them)."""
+    wait_for(lambda: gone not in _children(api.pid) and len(_children(api.pid)) == workers
              and all(_connections_held(pid, port, "0A") for pid in _children(api.pid)), 90, what, [log])
 
 
-def _two_workers(db_url: str, tmp_path: Path, **environment: str):  # noqa: F811
-    """`arena api --workers 2` on a free port: (the supervisor's process, the port, its log)."""
+def _start_api(db_url: str, tmp_path: Path, *options: str, **environment: str):  # noqa: F811
+    """`arena api OPTIONS` on a free port: (the supervisor's process, the port, its log)."""
     port = free_port()
     log = tmp_path / "api.log"
     env = {**os.environ, "ARENA_DATABASE_URL": db_url, "ARENA_API_PUBLIC_READS": "true", **environment}
-    return start_arena(["api", "--port", str(port), "--workers", "2"], env, log), port, log
+    return start_arena(["api", "--port", str(port), *options], env, log), port, log
+
+
+def _two_workers(db_url: str, tmp_path: Path, **environment: str):  # noqa: F811
+    return _start_api(db_url, tmp_path, "--workers", "2", **environment)
 
 
 def test_two_workers_share_the_port_evenly_and_are_replaced_and_stopped(db_url, tmp_path) -> None:  # noqa: F811
@@ -141,17 +148,41 @@ def test_a_hung_worker_is_killed_and_replaced_and_a_busy_one_is_not(db_url, tmp_
         stop_process(api)
 
 
+def test_the_default_single_worker_is_supervised_too(db_url, tmp_path) -> None:  # noqa: F811
+    """`arena api` alone (docker compose's command): one worker under the supervisor, so a hang is
+    ended by a restart, not by nobody (a container's restart policy acts only on an exit). One
+    process serves its own metrics, the process's CPU and memory among them."""
+    api, port, log = _start_api(db_url, tmp_path, ARENA_API_WORKER_HANG_S="2")
+    try:
+        _wait_listening(api, port, log, "the API worker listening", workers=1)
+        [worker] = _children(api.pid)
+        assert _healthy(port)
+        assert "process_resident_memory_bytes" in _scrape(port)
+
+        os.kill(worker, signal.SIGSTOP)
+        _wait_listening(api, port, log, "the hung worker replaced", gone=worker, workers=1)
+        assert f"API worker {worker} hangs (its event loop silent for" in log.read_text()
+        assert _healthy(port)
+        api.send_signal(signal.SIGTERM)
+        assert api.wait(60) == 0
+    finally:
+        if "worker" in locals() and os.path.exists(f"/proc/{worker}"):
+            os.kill(worker, signal.SIGCONT)
+        stop_process(api)
+
+
 def _running(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def test_a_port_already_taken_fails_at_once_with_the_reason(tmp_path) -> None:
+@pytest.mark.parametrize("options", [[], ["--workers", "2"]], ids=["one-worker", "two-workers"])
+def test_a_port_already_taken_fails_at_once_with_the_reason(tmp_path, options) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         port = taken.getsockname()[1]
-        proc = subprocess.run([sys.executable, "-m", "arena.cli", "api", "--port", str(port), "--workers", "2"],
+        proc = subprocess.run([sys.executable, "-m", "arena.cli", "api", "--port", str(port), *options],
                               capture_output=True, text=True, timeout=60, env={**os.environ},
                               cwd=Path(__file__).resolve().parents[3])
     assert proc.returncode == 1
