@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests need: GNU Go is the rules oracle and the reference engine; Prometheus
 # scrapes the metrics endpoints in the dashboards test; Chromium and its driver run the web dashboard's tests;
-# redis-server is also started privately (on a free port) by `arena bench faults` and its test.
-APT_PACKAGES := gnugo prometheus chromium chromium-driver redis-server
+# redis-server is also started privately (on a free port) by `arena bench faults` and its test;
+# rabbitmq-server runs as a node of the RabbitMQ broker test's own, which restarts it.
+APT_PACKAGES := gnugo prometheus chromium chromium-driver redis-server rabbitmq-server
 # docker-compose (1.29) checks docker-compose.yml where the docker CLI has no compose plugin;
 # without its recommended Docker engine, which the check does not need.
 APT_PACKAGES_BARE := docker-compose

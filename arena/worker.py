@@ -91,6 +91,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
         # Redis message of a solo worker killed outright may still come back after the visibility
         # timeout; its claim then gets only what no live lease holds and nothing failed.)
         task_reject_on_worker_lost=False,
+        # A broker connection lost while a block plays (a RabbitMQ restart) does not cancel the
+        # block: its games are stored as they end, and the message whose acknowledgement was lost
+        # comes back to a claim that finds them played (Celery 6 would cancel it by default).
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         task_ignore_result=True,
         task_serializer="json",
         accept_content=["json"],

@@ -1,5 +1,5 @@
-"""A PostgreSQL server and a Redis server of one's own, on free loopback ports, that can be stopped
-and started again on the same port and data: what `arena bench faults` restarts under a running
+"""A PostgreSQL, a Redis and a RabbitMQ server of one's own, on free loopback ports, that can be
+stopped and started again on the same port and data: what `arena bench faults` restarts under a running
 tournament (and what fault tests use instead of the machine's shared servers, which they must never
 restart).
 
@@ -17,6 +17,11 @@ clean stop (`-m fast`), which loses nothing committed.
 
 Redis: `redis-server --save "" --appendonly no`, so a restart loses everything it held (queued
 messages included), as a broker without persistence does.
+
+RabbitMQ: the package's `rabbitmq-server` as a node of its own (its own name, AMQP and
+distribution ports, database and logs under the folder; the machine's epmd is shared), run as the
+current user. Its database survives a restart, so durable queues and persistent messages (what
+Celery declares and sends) come back with it, as they do in production.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Self
 
 from arena.ports import free_port
 
-__all__ = ["OwnPostgres", "OwnRedis", "ServiceError", "postgres_bin_dir"]
+__all__ = ["OwnPostgres", "OwnRabbitMQ", "OwnRedis", "ServiceError", "postgres_bin_dir"]
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60
@@ -212,6 +217,90 @@ class OwnRedis:
 
     def restart(self, down_s: float) -> None:
         """Stop (everything it held is gone), stay down for `down_s` seconds, start on the same port."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# Debian and Ubuntu put the server's own script here; /usr/sbin's wrapper would switch to the
+# `rabbitmq` user and the system node's directories.
+RABBITMQ_PACKAGE_BIN = "/usr/lib/rabbitmq/bin"
+
+
+class OwnRabbitMQ:
+    """A RabbitMQ node of its own on a free port of 127.0.0.1 (user `guest`, no plugins)."""
+
+    def __init__(self, folder: Path, *, port: int | None = None):
+        self.folder = Path(folder)
+        self.port = port or free_port(HOST)
+        self.binary = shutil.which("rabbitmq-server", path=RABBITMQ_PACKAGE_BIN) or shutil.which("rabbitmq-server")
+        if self.binary is None:
+            raise ServiceError("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+        self.log_path = self.folder / "rabbitmq.log"
+        self.process: subprocess.Popen | None = None
+        self._environment = self._node_environment(free_port(HOST))
+
+    def url(self) -> str:
+        return f"amqp://guest:guest@{HOST}:{self.port}//"
+
+    def _node_environment(self, dist_port: int) -> dict[str, str]:
+        home = self.folder / "rabbitmq-home"  # the Erlang cookie lives in $HOME
+        home.mkdir(parents=True, exist_ok=True)
+        (self.folder / "rabbitmq.conf").write_text(f"listeners.tcp.default = {HOST}:{self.port}\n")
+        (self.folder / "rabbitmq-plugins").write_text("[].\n")
+        return {**os.environ, "HOME": str(home), "RABBITMQ_NODENAME": f"arena{self.port}@localhost",
+                "RABBITMQ_NODE_IP_ADDRESS": HOST, "RABBITMQ_NODE_PORT": str(self.port),
+                "RABBITMQ_DIST_PORT": str(dist_port), "RABBITMQ_MNESIA_BASE": str(self.folder / "rabbitmq-data"),
+                "RABBITMQ_LOG_BASE": str(self.folder / "rabbitmq-logs"),
+                "RABBITMQ_CONFIG_FILE": str(self.folder / "rabbitmq"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.folder / "rabbitmq-plugins"),
+                "RABBITMQ_PID_FILE": str(self.folder / "rabbitmq.pid")}
+
+    def start(self) -> None:
+        """Start it and wait until it answers an AMQP handshake (its listener opens last of all)."""
+        import amqp
+
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen([self.binary], env=self._environment, cwd=self.folder, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise ServiceError(f"rabbitmq-server exited with {self.process.returncode} (log: {self.log_path})")
+            connection = amqp.Connection(host=f"{HOST}:{self.port}", connect_timeout=1)
+            try:
+                connection.connect()
+                return
+            except (OSError, amqp.exceptions.AMQPError):
+                pass
+            finally:
+                connection.collect()
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServiceError(f"rabbitmq-server did not answer within {START_TIMEOUT_S} s (log: {self.log_path})")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM: the node stops its listeners and syncs its queues), else a kill."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def restart(self, down_s: float) -> None:
+        """Stop, stay down for `down_s` seconds, start on the same port and data."""
         self.stop()
         time.sleep(down_s)
         self.start()

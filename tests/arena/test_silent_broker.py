@@ -46,3 +46,16 @@ def test_counting_and_sending_to_a_silent_broker_fail_as_an_outage(silent_port, 
     assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
     assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
     assert time.monotonic() - started < 20
+
+
+def test_a_silent_rabbitmq_fails_counting_and_sending_as_an_outage(silent_port) -> None:  # noqa: F811
+    """RabbitMQ's client waits for the broker's handshake no longer than its connect timeout
+    (kombu's 4 s), and keeps TCP keepalives on its sockets: no setting of ours is needed, and this
+    keeps it so."""
+    app = worker.make_celery(Settings(broker_url=f"amqp://guest:guest@127.0.0.1:{silent_port}//"))
+    started = time.monotonic()
+    counted = _within(60, lambda: worker.queued_blocks(app))
+    sent = _within(60, lambda: worker.enqueue(app, {"tournament_id": 1}))
+    assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
+    assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
+    assert time.monotonic() - started < 30
