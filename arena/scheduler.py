@@ -187,8 +187,19 @@ def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings
         engine.dispose()
 
 
+class LocalWorkersFailed(RuntimeError):
+    """A local worker keeps exiting right after it starts (a bad setting, a broken install)."""
+
+
 class LocalWorkers:
-    """`arena worker` processes on this machine (the embedded way: no worker hosts to run)."""
+    """`arena worker` processes on this machine (the embedded way: no worker hosts to run), kept
+    running by `keep_alive`: here this object is the supervisor that a deployment's restart policy
+    is elsewhere. A solo worker exits on purpose after giving up a stuck block (arena.worker), and
+    any worker may die (the out-of-memory killer); without a replacement the tournament waited for
+    ever on workers that were gone."""
+
+    YOUNG_S = 10.0  # a worker that exits sooner than this after its start counts as failing to start
+    MAX_YOUNG_EXITS = 5  # in a row, for one worker: then `keep_alive` gives up with the reason
 
     def __init__(self, count: int, *, torch_threads: int = 1, concurrency: int | None = None,
                  env: dict[str, str] | None = None, log_path=None):
@@ -196,6 +207,8 @@ class LocalWorkers:
         self.env = {**os.environ, **(env or {})}
         self.log_path = log_path
         self.processes: list[subprocess.Popen] = []
+        self._started: list[float] = []
+        self._young_exits: list[int] = []
 
     def __enter__(self) -> LocalWorkers:
         self.start()
@@ -205,14 +218,41 @@ class LocalWorkers:
         self.stop()
 
     def start(self) -> None:
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         for i in range(self.count):
-            argv = [sys.executable, "-m", "arena.cli", "worker", "--torch-threads", str(self.torch_threads),
-                    "--name", f"local{i}@%h"]
-            if self.concurrency:
-                argv += ["--games-at-once", str(self.concurrency)]
-            self.processes.append(subprocess.Popen(argv, env=self.env, stdout=log, stderr=log,
-                                                   start_new_session=True))
+            self.processes.append(self._start(i))
+            self._started.append(time.monotonic())
+            self._young_exits.append(0)
+
+    def _start(self, i: int) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "arena.cli", "worker", "--torch-threads", str(self.torch_threads),
+                "--name", f"local{i}@%h"]
+        if self.concurrency:
+            argv += ["--games-at-once", str(self.concurrency)]
+        log_file = open(self.log_path, "ab") if self.log_path else None
+        try:
+            return subprocess.Popen(argv, env=self.env, stdout=log_file or subprocess.DEVNULL,
+                                    stderr=log_file or subprocess.DEVNULL, start_new_session=True)
+        finally:
+            if log_file is not None:
+                log_file.close()  # the child holds its own copy
+
+    def keep_alive(self) -> None:
+        """Start again every worker that has exited. Raises LocalWorkersFailed once one has exited
+        MAX_YOUNG_EXITS times in a row within YOUNG_S of its start."""
+        for i, process in enumerate(self.processes):
+            if process.poll() is None:
+                continue
+            young = time.monotonic() - self._started[i] < self.YOUNG_S
+            self._young_exits[i] = self._young_exits[i] + 1 if young else 0
+            where = f" (its log: {self.log_path})" if self.log_path else ""
+            if self._young_exits[i] >= self.MAX_YOUNG_EXITS:
+                raise LocalWorkersFailed(f"local worker {i} exited {self._young_exits[i]} times in a row within "
+                                         f"{self.YOUNG_S:.0f} s of starting, last with exit code "
+                                         f"{process.returncode}{where}")
+            log.warning("local worker %d (pid %d) exited with %s; starting another%s", i, process.pid,
+                        process.returncode, where)
+            self.processes[i] = self._start(i)
+            self._started[i] = time.monotonic()
 
     def stop(self, timeout: float = 20.0) -> None:
         for process in self.processes:
@@ -226,3 +266,5 @@ class LocalWorkers:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
         self.processes.clear()
+        self._started.clear()
+        self._young_exits.clear()

@@ -104,13 +104,14 @@ def follow_tournament(ids: list[int], *, local_workers: int = 0, poll_s: float =
         TimeRemainingColumn
 
     from arena.cli.session import cli_context
-    from arena.scheduler import LocalWorkers, run_scheduler
+    from arena.scheduler import LocalWorkers, LocalWorkersFailed, run_scheduler
 
     bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                     TextColumn("ETA"), TimeRemainingColumn(), transient=False)
     tasks: dict[int, int] = {}
 
     def show(report) -> None:
+        workers.keep_alive()  # after every pass: a worker that exited is replaced
         for tid, p in report.items():
             if tid not in tasks:
                 tasks[tid] = bars.add_task(f"{p.name} ({p.format})", total=p.scheduled)
@@ -124,6 +125,9 @@ def follow_tournament(ids: list[int], *, local_workers: int = 0, poll_s: float =
         workers.start()
         with bars:
             return run_scheduler(ids, context=context, poll_s=poll_s, on_progress=show)
+    except LocalWorkersFailed as exc:
+        typer.echo(f"arena: {exc}", err=True)
+        raise typer.Exit(1) from None
     finally:
         workers.stop()
 
