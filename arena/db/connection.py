@@ -19,6 +19,15 @@ from . import embedded
 # connection attempt waits out TCP's retries and a query in flight waits for the kernel's
 # keepalive, two hours by default, holding a worker's heartbeat or the scheduler's pass. A URL
 # that sets one of them (`?connect_timeout=30`) keeps its own value.
+#
+# And the other way round, how long one of our processes that stops in the middle of a
+# transaction (stopped, paused, its host gone: the server's keepalive takes two hours to notice)
+# can hold its locks: the server ends a session idle inside a transaction for a minute. A worker
+# storing a game locks its tournament's row; frozen there, it held every other worker's store and
+# the scheduler's whole pass (`advance` locks the row too) until it woke. No transaction of ours
+# waits on its client that long between statements; a leaderboard fit, the longest, is shared
+# through one and falls back to fitting alone when the session is ended (arena.leaderboards.shared).
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
 NETWORK_TIMEOUTS = {
     "connect_timeout": "10",  # seconds for the whole connection start-up, TCP to authentication
     "keepalives": "1",
@@ -26,6 +35,8 @@ NETWORK_TIMEOUTS = {
     "keepalives_interval": "10",  # ... then one every 10 s; 3 unanswered: the connection is dead
     "keepalives_count": "3",
     "tcp_user_timeout": "60000",  # ms data sent may stay unacknowledged: a query to a dead host
+    # Server settings for the session (a URL's own `options` replaces them):
+    "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}",
 }
 
 

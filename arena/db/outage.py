@@ -21,8 +21,11 @@ def is_database_outage(error: BaseException) -> bool:
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
         return True
     # psycopg's OperationalError covers refused/closed connections and "the database system is
-    # shutting down / starting up" (SQLSTATE 57P01-57P03); InterfaceError a closed connection.
-    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionError))
+    # shutting down / starting up" (SQLSTATE 57P01-57P03); InterfaceError a closed connection. A
+    # session the server ended after it sat in a transaction too long (arena.db.connection: the
+    # process had stopped) is a lost connection too: the next try gets a fresh one.
+    return isinstance(error, (psycopg.OperationalError, psycopg.InterfaceError, ConnectionError,
+                              psycopg.errors.IdleInTransactionSessionTimeout))
 
 
 def is_broker_outage(error: BaseException) -> bool:

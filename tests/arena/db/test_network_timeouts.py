@@ -7,10 +7,12 @@ import time
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from arena.api.reads import connect_kwargs
 from arena.db.connection import NETWORK_TIMEOUTS, make_engine, network_timeouts
+from arena.db.outage import is_database_outage
+from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
 from tests.support.silent_server import silent_port  # noqa: F401 -- a fixture
 
 
@@ -36,3 +38,29 @@ def test_a_url_keeps_its_own_timeouts_and_gets_the_others(silent_port) -> None: 
     reads = connect_kwargs(url)  # the API's asynchronous read pool: the same settings
     assert reads["connect_timeout"] == "2" and reads["keepalives_idle"] == "5"
     assert reads["tcp_user_timeout"] == NETWORK_TIMEOUTS["tcp_user_timeout"]
+
+
+def test_a_transaction_left_open_by_a_stopped_process_releases_its_locks(db_url, monkeypatch) -> None:  # noqa: F811
+    """A process that stops inside a transaction (a worker storing a game holds its tournament's
+    row) must not hold its locks until it wakes: the server ends the idle session, the lock's next
+    waiter goes on, and the stopped process's pool replaces the ended connection when it wakes."""
+    monkeypatch.setitem(NETWORK_TIMEOUTS, "options", "-c idle_in_transaction_session_timeout=1000")
+    stopped, waiting = make_engine(db_url), make_engine(db_url)
+    try:
+        holder = stopped.connect()
+        holder.begin()
+        holder.execute(text("SELECT pg_advisory_xact_lock(16016)"))  # and then nothing: it stopped
+        started = time.monotonic()
+        with waiting.begin() as connection:
+            connection.execute(text("SET LOCAL lock_timeout = '30s'"))
+            connection.execute(text("SELECT pg_advisory_xact_lock(16016)"))
+        assert time.monotonic() - started < 10
+        with pytest.raises(DBAPIError) as ended:  # it wakes: its session was ended, its transaction lost
+            holder.execute(text("SELECT 1"))
+        assert is_database_outage(ended.value)  # so a worker's store is retried, not failed
+        holder.close()
+        with stopped.connect() as connection:  # pool_pre_ping: a fresh connection
+            assert connection.execute(text("SELECT 1")).scalar() == 1
+    finally:
+        stopped.dispose()
+        waiting.dispose()
