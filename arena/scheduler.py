@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 DONE = ("finished", "cancelled")
 
+# What a scheduler's statement waits at most for a lock: its own locks wait only behind workers'
+# and the API's short transactions (milliseconds).
+LOCK_TIMEOUT_MS = 5_000
+
 # Seconds a block sent and claimed by no worker may be missing from an empty broker queue before
 # it counts as lost: far above the moment between a worker taking a message and claiming its games.
 LOST_AFTER_S = 15.0
@@ -161,7 +165,10 @@ def run_scheduler(tournament_ids: list[int] | None = None, *, settings: Settings
     context = context or ArenaContext.from_settings(settings)
     settings = context.settings
     app = (context.queue or BlockQueue(settings)).app  # the broker itself: its queue is counted too
-    engine = make_engine(settings.database_url)
+    # A lock held elsewhere for longer than this (a session left open inside a transaction, as
+    # an operator's psql can be) fails that tournament's step, recorded and retried next pass,
+    # instead of holding the pass, and every other tournament with it, for as long as it is held.
+    engine = make_engine(settings.database_url, lock_timeout_ms=LOCK_TIMEOUT_MS)
     sessions = session_factory(engine)
     limits = TournamentLimits.from_settings(settings)
     policy = LeasePolicy.from_settings(settings)

@@ -62,11 +62,14 @@ def database_url(settings: Settings | None = None) -> str:
     return embedded.start(settings.data_dir)
 
 
-def make_engine(url: str | None = None, **kwargs) -> Engine:
+def make_engine(url: str | None = None, *, lock_timeout_ms: int | None = None, **kwargs) -> Engine:
     """An engine for `url` (default: `database_url()`); `pool_pre_ping` survives server restarts,
-    NETWORK_TIMEOUTS a server that vanished without a word."""
+    NETWORK_TIMEOUTS a server that vanished without a word. `lock_timeout_ms`: a statement waiting
+    longer than this for a lock another session holds fails (LockNotAvailable, not an outage)."""
     url = normalize_url(url) if url else database_url()
     connect_args = {**network_timeouts(url), **kwargs.pop("connect_args", {})}
+    if lock_timeout_ms is not None:
+        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={int(lock_timeout_ms)}".strip()
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 

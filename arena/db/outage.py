@@ -18,6 +18,10 @@ def is_database_outage(error: BaseException) -> bool:
         if error.connection_invalidated:
             return True
         error = error.orig if error.orig is not None else error
+    if isinstance(error, psycopg.errors.LockNotAvailable):
+        # A lock timeout (psycopg files it under OperationalError): another live session holds
+        # what this one wanted, which is that one thing's trouble, not the database being away.
+        return False
     if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
         return True
     # psycopg's OperationalError covers refused/closed connections and "the database system is
