@@ -164,8 +164,33 @@ def _kill_postmaster(pgdata: Path) -> None:
         pass
 
 
-class OwnRedis:
-    """`redis-server` on a free port of 127.0.0.1 with no persistence at all."""
+class _Restartable:
+    """A server of one's own: `start`, `stop`, and these around them."""
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def restart(self, down_s: float) -> None:
+        """Stop, stay down for `down_s` seconds, start again on the same port (and data, where it
+        keeps any)."""
+        self.stop()
+        time.sleep(down_s)
+        self.start()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class OwnRedis(_Restartable):
+    """`redis-server` on a free port of 127.0.0.1 with no persistence at all: a restart loses
+    everything it held."""
 
     def __init__(self, folder: Path, *, port: int | None = None):
         self.folder = Path(folder)
@@ -215,18 +240,6 @@ class OwnRedis:
             process.kill()
             process.wait()
 
-    def restart(self, down_s: float) -> None:
-        """Stop (everything it held is gone), stay down for `down_s` seconds, start on the same port."""
-        self.stop()
-        time.sleep(down_s)
-        self.start()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 # Debian and Ubuntu put the server's own script here; /usr/sbin's wrapper would switch to the
@@ -234,7 +247,7 @@ class OwnRedis:
 RABBITMQ_PACKAGE_BIN = "/usr/lib/rabbitmq/bin"
 
 
-class OwnRabbitMQ:
+class OwnRabbitMQ(_Restartable):
     """A RabbitMQ node of its own on a free port of 127.0.0.1 (user `guest`, no plugins)."""
 
     def __init__(self, folder: Path, *, port: int | None = None):
@@ -298,16 +311,3 @@ class OwnRabbitMQ:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-
-    def restart(self, down_s: float) -> None:
-        """Stop, stay down for `down_s` seconds, start on the same port and data."""
-        self.stop()
-        time.sleep(down_s)
-        self.start()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -19,16 +19,14 @@ import pytest
 from sqlalchemy import func, select
 
 from arena.benchmarks.own_services import OwnRabbitMQ, ServiceError
-from arena.checkpoint_store import store_checkpoint
 from arena.db.connection import make_engine, session_scope
 from arena.db.models import FinishedGame, ScheduledGame, Tournament
-from arena.db.repository import get_or_create_checkpoint
 from arena.scheduling import RoundRobinConfig
 from arena.settings import Settings
 from arena.tournaments import create_tournament
-from models.demo import demo_manifests
 from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
 from tests.support.ci import unavailable
+from tests.support.demo_checkpoints import register_demo_checkpoints
 from tests.support.processes import start_arena, stop_process, wait_for
 
 GAMES = 12
@@ -52,19 +50,17 @@ def rabbitmq():
 
 
 def _tournament(db_url: str, checkpoint_root: Path) -> int:  # noqa: F811
-    newest, previous = (p.stem for p in demo_manifests()[-2:][::-1])
-    config = RoundRobinConfig(name="through-rabbitmq", format="round-robin", board_size=9, rules="chinese",
-                              komi=7.5, games_per_pairing=GAMES,
-                              participants=[{"name": "new@8v", "kind": "checkpoint", "ref": newest, "visits": 8},
-                                            {"name": "old@8v", "kind": "checkpoint", "ref": previous, "visits": 8}],
-                              openings={"source": "random", "plies": 2, "count": 8, "seed": 5})
+    checkpoint_root.mkdir(parents=True, exist_ok=True)
     sql = make_engine(db_url)
     try:
         with session_scope(sql) as session:
-            for path in demo_manifests()[-2:]:
-                stored = store_checkpoint(path, root=checkpoint_root)
-                get_or_create_checkpoint(session, sha256=stored.sha256, name=stored.name,
-                                         manifest=stored.manifest.model_dump(mode="json"))
+            previous, newest = register_demo_checkpoints(session, store=checkpoint_root)
+            config = RoundRobinConfig(
+                name="through-rabbitmq", format="round-robin", board_size=9, rules="chinese", komi=7.5,
+                games_per_pairing=GAMES,
+                participants=[{"name": "new@8v", "kind": "checkpoint", "ref": newest, "visits": 8},
+                              {"name": "old@8v", "kind": "checkpoint", "ref": previous, "visits": 8}],
+                openings={"source": "random", "plies": 2, "count": 8, "seed": 5})
             return create_tournament(session, config, engines={}).id
     finally:
         sql.dispose()

@@ -8,46 +8,16 @@ import os
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import func, make_url, select
+from sqlalchemy import make_url
 
-from arena.db.connection import make_engine, session_scope
-from arena.db.models import ScheduledGame
 from arena.db.outage import is_database_outage
-from arena.scheduling import RoundRobinConfig
-from arena.tournaments import create_tournament
 from tests.arena.db.conftest import admin_url, db_url  # noqa: F401 -- a fresh database per module
-from tests.support.fake_engines import fake_spec
 from tests.support.processes import start_arena, stop_process, wait_for
-
-ENGINES = {name: fake_spec(name=name) for name in ("fa", "fb")}
-
-
-def _tournament(url: str, name: str) -> int:
-    config = RoundRobinConfig(name=name, format="round-robin", board_size=9, rules="chinese", komi=7.5,
-                              games_per_pairing=2,
-                              participants=[{"name": "fa", "kind": "engine", "ref": "fa"},
-                                            {"name": "fb", "kind": "engine", "ref": "fb"}],
-                              openings={"source": "random", "plies": 2, "count": 2, "seed": 1})
-    sql = make_engine(url)
-    try:
-        with session_scope(sql) as session:
-            return create_tournament(session, config, engines=ENGINES).id
-    finally:
-        sql.dispose()
-
-
-def _dispatched(url: str, tid: int) -> bool:
-    sql = make_engine(url)
-    try:
-        with session_scope(sql) as session:
-            return session.scalar(select(func.count()).select_from(ScheduledGame).where(
-                ScheduledGame.tournament_id == tid, ScheduledGame.dispatched_at.is_(None))) == 0
-    finally:
-        sql.dispose()
+from tests.support.scheduled import all_dispatched, fake_round_robin
 
 
 def test_a_locked_tournament_pauses_alone(db_url, tmp_path: Path) -> None:  # noqa: F811
-    locked = _tournament(db_url, "locked-by-an-open-psql")
+    locked = fake_round_robin(db_url, "locked-by-an-open-psql")
     # An operator's session, which none of the arena's timeouts govern: the row stays locked.
     holder = psycopg.connect(make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False))
     holder.execute("SELECT id FROM tournaments WHERE id = %s FOR UPDATE", (locked,))
@@ -56,12 +26,12 @@ def test_a_locked_tournament_pauses_alone(db_url, tmp_path: Path) -> None:  # no
     log = tmp_path / "scheduler.log"
     scheduler = start_arena(["scheduler", "--poll", "0.3"], env, log)
     try:
-        free = _tournament(db_url, "free")
-        wait_for(lambda: _dispatched(db_url, free), 60, "the free tournament dispatched", [log])
-        assert not _dispatched(db_url, locked)
+        free = fake_round_robin(db_url, "free")
+        wait_for(lambda: all_dispatched(db_url, free), 60, "the free tournament dispatched", [log])
+        assert not all_dispatched(db_url, locked)
         assert f"tournament {locked}: advance failed" in log.read_text()
         holder.rollback()  # the operator's session ends its transaction
-        wait_for(lambda: _dispatched(db_url, locked), 60, "the locked tournament dispatched once free", [log])
+        wait_for(lambda: all_dispatched(db_url, locked), 60, "the locked tournament dispatched once free", [log])
         assert scheduler.poll() is None
     finally:
         holder.close()

@@ -15,20 +15,13 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import func, select
 
 from arena.benchmarks.own_services import OwnPostgres, OwnRedis, ServiceError
 from arena.db import migrate
-from arena.db.connection import make_engine, session_scope
-from arena.db.models import ScheduledGame
-from arena.scheduling import RoundRobinConfig
-from arena.tournaments import create_tournament
 from arena.worker import QUEUE
 from tests.support.ci import unavailable
-from tests.support.fake_engines import fake_spec
 from tests.support.processes import start_arena, stop_process, wait_for
-
-ENGINES = {name: fake_spec(name=name) for name in ("fa", "fb")}
+from tests.support.scheduled import all_dispatched, fake_round_robin
 
 
 @pytest.fixture(scope="module")
@@ -64,31 +57,6 @@ def scheduler(services):
     stop_process(process)
 
 
-def _tournament(url: str, name: str) -> int:
-    config = RoundRobinConfig(name=name, format="round-robin", board_size=9, rules="chinese", komi=7.5,
-                              games_per_pairing=2,
-                              participants=[{"name": "fa", "kind": "engine", "ref": "fa"},
-                                            {"name": "fb", "kind": "engine", "ref": "fb"}],
-                              openings={"source": "random", "plies": 2, "count": 2, "seed": 1})
-    sql = make_engine(url)
-    try:
-        with session_scope(sql) as session:
-            return create_tournament(session, config, engines=ENGINES).id
-    finally:
-        sql.dispose()
-
-
-def _dispatched(url: str, tid: int) -> bool:
-    sql = make_engine(url)
-    try:
-        with session_scope(sql) as session:
-            unsent = session.scalar(select(func.count()).select_from(ScheduledGame).where(
-                ScheduledGame.tournament_id == tid, ScheduledGame.dispatched_at.is_(None)))
-            return unsent == 0
-    finally:
-        sql.dispose()
-
-
 def _queued(broker: OwnRedis) -> int:
     client = redis.Redis.from_url(broker.url())
     try:
@@ -100,15 +68,15 @@ def _queued(broker: OwnRedis) -> int:
 def test_a_broker_outage_does_not_stop_the_scheduler(services, scheduler) -> None:
     pg, broker, url, _ = services
     process, log = scheduler
-    first = _tournament(url, "before")
-    wait_for(lambda: _dispatched(url, first), 60, "the first tournament's dispatch", [log])
+    first = fake_round_robin(url, "before")
+    wait_for(lambda: all_dispatched(url, first), 60, "the first tournament's dispatch", [log])
     broker.stop()  # everything queued is lost with it: no persistence
-    during = _tournament(url, "during-broker-outage")
+    during = fake_round_robin(url, "during-broker-outage")
     time.sleep(3)
     assert process.poll() is None, log.read_text()[-3000:]
-    assert not _dispatched(url, during), "sent while the broker was down?"
+    assert not all_dispatched(url, during), "sent while the broker was down?"
     broker.start()
-    wait_for(lambda: _dispatched(url, during), 60, "dispatch after the broker came back", [log])
+    wait_for(lambda: all_dispatched(url, during), 60, "dispatch after the broker came back", [log])
     wait_for(lambda: _queued(broker) >= 1, 10, "the block in the broker's queue", [log])
     assert process.poll() is None
     assert "scheduler pass failed" in log.read_text()
@@ -121,7 +89,7 @@ def test_a_database_restart_does_not_stop_the_scheduler(services, scheduler) -> 
     time.sleep(3)
     assert process.poll() is None, log.read_text()[-3000:]
     pg.start()
-    after = _tournament(url, "after-database-restart")
-    wait_for(lambda: _dispatched(url, after), 60, "dispatch after the database came back", [log])
+    after = fake_round_robin(url, "after-database-restart")
+    wait_for(lambda: all_dispatched(url, after), 60, "dispatch after the database came back", [log])
     assert process.poll() is None
     assert "OperationalError" in log.read_text()

@@ -35,27 +35,27 @@ def test_redis_connections_carry_network_timeouts() -> None:
     assert options["socket_timeout"] > 1  # above kombu's BRPOP poll, or idle consumers would time out
 
 
+def _counting_and_sending_fail_as_an_outage(url: str, *, within_s: float) -> None:
+    """Counting the queue and sending a block through the broker at `url` each fail, as an
+    outage, and both together within `within_s`."""
+    app = worker.make_celery(Settings(broker_url=url))
+    started = time.monotonic()
+    counted = _within(within_s, lambda: worker.queued_blocks(app))
+    sent = _within(within_s, lambda: worker.enqueue(app, {"tournament_id": 1}))
+    assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
+    assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
+    assert time.monotonic() - started < within_s
+
+
 def test_counting_and_sending_to_a_silent_broker_fail_as_an_outage(silent_port, monkeypatch) -> None:  # noqa: F811
     # The production timeouts (30 s reads) scaled down so the test takes seconds.
     monkeypatch.setattr(worker, "REDIS_NETWORK_TIMEOUTS",
                         {"socket_connect_timeout": 1, "socket_timeout": 1.5, "socket_keepalive": True})
-    app = worker.make_celery(Settings(broker_url=f"redis://127.0.0.1:{silent_port}/0"))
-    started = time.monotonic()
-    counted = _within(30, lambda: worker.queued_blocks(app))
-    sent = _within(30, lambda: worker.enqueue(app, {"tournament_id": 1}))
-    assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
-    assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
-    assert time.monotonic() - started < 20
+    _counting_and_sending_fail_as_an_outage(f"redis://127.0.0.1:{silent_port}/0", within_s=20)
 
 
 def test_a_silent_rabbitmq_fails_counting_and_sending_as_an_outage(silent_port) -> None:  # noqa: F811
     """RabbitMQ's client waits for the broker's handshake no longer than its connect timeout
     (kombu's 4 s), and keeps TCP keepalives on its sockets: no setting of ours is needed, and this
     keeps it so."""
-    app = worker.make_celery(Settings(broker_url=f"amqp://guest:guest@127.0.0.1:{silent_port}//"))
-    started = time.monotonic()
-    counted = _within(60, lambda: worker.queued_blocks(app))
-    sent = _within(60, lambda: worker.enqueue(app, {"tournament_id": 1}))
-    assert isinstance(counted, BaseException) and is_broker_outage(counted), counted
-    assert isinstance(sent, BaseException) and is_broker_outage(sent), sent
-    assert time.monotonic() - started < 30
+    _counting_and_sending_fail_as_an_outage(f"amqp://guest:guest@127.0.0.1:{silent_port}//", within_s=30)
