@@ -11,11 +11,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, func, select
 
 from .connection import normalize_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x6172656E61_6462  # "arenadb": the advisory lock one upgrade at a time holds
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -49,11 +50,15 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     """Migrate the database at `url` to `revision` (a no-op when already there); the new revision.
 
     All steps run in one transaction (PostgreSQL DDL is transactional): a failed migration
-    leaves the schema as it was.
+    leaves the schema as it was. Upgrades of one database run one at a time (MIGRATION_LOCK).
     """
     engine = create_engine(normalize_url(url))
     try:
         with engine.begin() as conn:
+            # Every container or pod that starts may run this (an init container per API
+            # replica): two at once on the same database failed the second on the tables the
+            # first had just created. The second now waits here, then finds the schema at head.
+            conn.execute(select(func.pg_advisory_xact_lock(MIGRATION_LOCK)))
             config = alembic_config(url)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

@@ -275,3 +275,18 @@ def test_0011_counts_complete_pairs_as_the_writers_do(empty_url):
             assert "pair_pentanomials" not in sa.inspect(conn).get_table_names()
     finally:
         eng.dispose()
+
+
+def test_two_upgrades_at_once_both_succeed(empty_url, tmp_path):
+    """`arena db upgrade` runs in every container or pod that starts (an init container per API
+    replica is common): two at once on a new database must both end at head, the second waiting
+    for the first, not failing on the tables the first created."""
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "arena.cli", "db", "upgrade", "--url", empty_url]
+    logs = [tmp_path / f"upgrade{i}.log" for i in range(2)]
+    processes = [subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT) for log in logs]
+    codes = [process.wait(300) for process in processes]
+    assert codes == [0, 0], [log.read_text()[-2000:] for log in logs]
+    assert migrate.current_revision(empty_url) == migrate.head_revision()
