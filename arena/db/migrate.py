@@ -11,9 +11,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
-from .connection import normalize_url
+from .connection import make_engine, normalize_url
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x6172656E61_6462  # "arenadb": the advisory lock one upgrade at a time holds
@@ -38,7 +38,7 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The revision the database at `url` is at (None: never migrated)."""
-    engine = create_engine(normalize_url(url))
+    engine = make_engine(url)  # the network timeouts: a silent server fails the command, not hangs it
     try:
         with engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
@@ -52,7 +52,7 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     All steps run in one transaction (PostgreSQL DDL is transactional): a failed migration
     leaves the schema as it was. Upgrades of one database run one at a time (MIGRATION_LOCK).
     """
-    engine = create_engine(normalize_url(url))
+    engine = make_engine(url)
     try:
         with engine.begin() as conn:
             # Every container or pod that starts may run this (an init container per API

@@ -64,3 +64,13 @@ def test_a_transaction_left_open_by_a_stopped_process_releases_its_locks(db_url,
     finally:
         stopped.dispose()
         waiting.dispose()
+
+
+def test_a_migration_against_a_silent_server_fails_after_the_connect_timeout(silent_port) -> None:  # noqa: F811
+    """`arena db upgrade` (a deployment's first step) carries the same timeouts."""
+    from arena.db import migrate
+
+    started = time.monotonic()
+    with pytest.raises(OperationalError, match="timeout"):
+        migrate.upgrade(f"postgresql://arena@127.0.0.1:{silent_port}/arena")
+    assert time.monotonic() - started < 30
