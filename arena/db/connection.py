@@ -68,8 +68,9 @@ def make_engine(url: str | None = None, *, lock_timeout_ms: int | None = None, *
     longer than this for a lock another session holds fails (LockNotAvailable, not an outage)."""
     url = normalize_url(url) if url else database_url()
     connect_args = {**network_timeouts(url), **kwargs.pop("connect_args", {})}
-    if lock_timeout_ms is not None:
-        connect_args["options"] = f"{connect_args.get('options', '')} -c lock_timeout={int(lock_timeout_ms)}".strip()
+    if lock_timeout_ms is not None:  # added to the session settings, the URL's own or ours
+        given = connect_args.get("options") or make_url(url).query.get("options", "")
+        connect_args["options"] = f"{given} -c lock_timeout={int(lock_timeout_ms)}".strip()
     return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 

@@ -74,3 +74,22 @@ def test_a_migration_against_a_silent_server_fails_after_the_connect_timeout(sil
     with pytest.raises(OperationalError, match="timeout"):
         migrate.upgrade(f"postgresql://arena@127.0.0.1:{silent_port}/arena")
     assert time.monotonic() - started < 30
+
+
+def test_a_lock_timeout_joins_the_session_settings_a_url_gives(db_url) -> None:  # noqa: F811
+    """The scheduler's lock timeout is added to the session settings, ours or the URL's own."""
+    from urllib.parse import quote
+
+    for url in (db_url, f"{db_url}?options={quote('-c statement_timeout=7000')}"):
+        engine = make_engine(url, lock_timeout_ms=1234)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SHOW lock_timeout")).scalar() == "1234ms"
+                settings = {name: connection.execute(text(f"SHOW {name}")).scalar()
+                            for name in ("statement_timeout", "idle_in_transaction_session_timeout")}
+        finally:
+            engine.dispose()
+        if "options" in url:
+            assert settings == {"statement_timeout": "7s", "idle_in_transaction_session_timeout": "0"}
+        else:
+            assert settings == {"statement_timeout": "0", "idle_in_transaction_session_timeout": "1min"}
