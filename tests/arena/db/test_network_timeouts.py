@@ -78,9 +78,10 @@ def test_a_migration_against_a_silent_server_fails_after_the_connect_timeout(sil
 
 def test_a_lock_timeout_joins_the_session_settings_a_url_gives(db_url) -> None:  # noqa: F811
     """The scheduler's lock timeout is added to the session settings, ours or the URL's own."""
-    from urllib.parse import quote
+    from sqlalchemy import make_url
 
-    for url in (db_url, f"{db_url}?options={quote('-c statement_timeout=7000')}"):
+    own = make_url(db_url).update_query_dict({"options": "-c statement_timeout=7000"})
+    for url in (db_url, own.render_as_string(hide_password=False)):
         engine = make_engine(url, lock_timeout_ms=1234)
         try:
             with engine.connect() as connection:
