@@ -78,9 +78,10 @@ class Settings(BaseSettings):
     # database does the work.
     api_read_connections: int = Field(default=8, ge=1, le=100)
 
-    # HTTP API with --workers N: a worker whose event loop has not run for this many seconds is
-    # hung (it still gets its share of new connections, and they wait forever): the supervisor
-    # kills and replaces it. Well above the longest a request may hold the loop.
+    # HTTP API (`arena api`, its one default worker or --workers N): a worker whose event loop has
+    # not run for this many seconds is hung (it still gets its share of new connections, and they
+    # wait forever): the supervisor kills and replaces it. Well above the longest a request may
+    # hold the loop.
     api_worker_hang_s: float = Field(default=30.0, ge=2, le=3600)
 
     # HTTP API: how old (seconds) the check "has a game been added?" behind a cached leaderboard

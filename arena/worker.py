@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 QUEUE = "arena.blocks"
 games_at_once: int | None = None  # set by `arena worker --games-at-once`: games of a block in play at once
 # Set by `arena worker --pool solo`: a worker whose one block got stuck exits once the block's games
-# are given up, and its supervisor (docker compose's restart policy, systemd) starts it again. A
+# are given up, and its supervisor (docker compose's restart policy, systemd, the embedded way's
+# arena.scheduler.LocalWorkers) starts it again. A
 # threads-pool worker stays: other blocks play in it.
 solo_exits_when_stuck = False
 

@@ -55,7 +55,7 @@ from search_workers.search import SearchConfig
 
 from . import metrics
 from .schemas import BlockPayload, BlockResult, CheckpointPlayer, FinishedGameRecord
-from .leases import WorkerState, keeper_for, release_blocks
+from .leases import DEFAULT_STALL_S, WorkerState, keeper_for, release_blocks
 from .storing import BlockStore, SinkUnavailableError, StoreGaveUpError, retry_unavailable
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class WorkerContext:
     lease_s: float = 30.0
     # Seconds a block may play no move before its games are given up to another worker
     # (ARENA_BLOCK_STALL_S; search_workers.leases): a stuck block's heartbeat would hold them for ever.
-    block_stall_s: float = 900.0
+    block_stall_s: float = DEFAULT_STALL_S
     # After giving a stuck block up, exit this process (a prefork pool's child: the pool starts a
     # fresh one; a solo worker: its supervisor does). The stuck thread could never be stopped
     # otherwise, and the capacity would be lost for good.
@@ -379,7 +379,8 @@ STUCK_EXIT_STATUS = 75  # EX_TEMPFAIL: the process gave up a stuck block; start 
 def exit_stuck_process() -> None:
     """The heartbeat gave up a block stuck in this process: exit at once (the stuck thread cannot
     be stopped, and a clean shutdown would wait for it); the prefork pool starts a fresh child, and
-    a solo worker's supervisor (a container's restart policy) starts the worker again."""
+    a solo worker's supervisor (a container's restart policy, or `arena demo`'s and
+    `--local-workers`' LocalWorkers.keep_alive) starts the worker again."""
     log.error("worker process %d exits: a block stuck in it was given up (its pool or supervisor starts "
               "another)", os.getpid())
     for handler in logging.getLogger().handlers:
