@@ -14,10 +14,13 @@ per container and scales by replicas, so there each container serves exactly `po
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -80,10 +83,35 @@ def result_kind(result: str, scoring: str) -> str:
     return f"{winner}_{how}".replace("-", "_")
 
 
+# A long-lived worker plays for tournament after tournament (a training loop creates them without
+# end): each kept 20-odd series of this process's /metrics for ever. Only the tournaments most
+# recently played here keep theirs; an older one's series are removed (Prometheus keeps what it
+# scraped, and the database's per-tournament gauges in the API are the lasting figures).
+MAX_TOURNAMENT_SERIES = 64
+_tournaments: OrderedDict[str, set[str]] = OrderedDict()  # label -> result labels used, oldest first
+_tournaments_lock = threading.Lock()
+
+
+def _tournament_label(tournament: int | str, result: str) -> str:
+    label = str(tournament)
+    with _tournaments_lock:
+        results = _tournaments.pop(label, set())
+        results.add(result)
+        _tournaments[label] = results
+        while len(_tournaments) > MAX_TOURNAMENT_SERIES:
+            old, old_results = _tournaments.popitem(last=False)
+            for metric, labels in [(GAMES_FINISHED, (old, r)) for r in old_results] + [
+                    (MOVES, (old,)), (PLAYOUTS, (old,)), (MOVE_SECONDS, (old,))]:
+                with contextlib.suppress(KeyError):
+                    metric.remove(*labels)
+    return label
+
+
 def record_outcome(outcome: Any, *, tournament: int | str) -> None:
     """Count one finished game (a `search_workers.engines.GameOutcome`)."""
-    label = str(tournament)
-    GAMES_FINISHED.labels(tournament=label, result=result_kind(outcome.result, outcome.scoring)).inc()
+    result = result_kind(outcome.result, outcome.scoring)
+    label = _tournament_label(tournament, result)
+    GAMES_FINISHED.labels(tournament=label, result=result).inc()
     if outcome.scoring == "forfeit":
         ENGINE_FAILURES.labels(reason=forfeit_kind(outcome.reason)).inc()
     MOVES.labels(tournament=label).inc(len(outcome.stats))

@@ -30,11 +30,13 @@ process: never from the environment inside a task.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import multiprocessing
 import os
+import re
 import socket
 import threading
 import time
@@ -49,9 +51,9 @@ from pydantic import ValidationError
 
 from models.triton_serving import checkpoint_model_name, load_models, publish_checkpoint
 from search_workers.engines import BlockGame, EngineSeat, GameOutcome, MctsPlayer, Settlement, play_games
-from search_workers.engines import EnginePool, settle
+from search_workers.engines import EnginePool, EnginePoolExhausted, settle
 from search_workers.go import GameRecord, write_sgf
-from search_workers.search import SearchConfig
+from search_workers.search import EvaluatorUnavailableError, SearchConfig
 
 from . import metrics
 from .schemas import BlockPayload, BlockResult, CheckpointPlayer, FinishedGameRecord
@@ -126,7 +128,7 @@ class WorkerContext:
     # (ARENA_STORE_RETRY_S); beyond it the block gives its games back and fails.
     store_retry_s: float = 600.0
     # Seconds an evaluation waits for an unavailable Triton server (ARENA_TRITON_WAIT_S) before
-    # the game is given up as an error.
+    # the block gives its unplayed games back (no attempt counted) and fails.
     triton_wait_s: float = 120.0
     # The engine pool (ARENA_ENGINE_IDLE_S, ARENA_MAX_ENGINE_PROCESSES): idle engine processes are
     # stopped after engine_idle_s; at most max_engine_processes run at once in this process.
@@ -281,6 +283,22 @@ def _referee(payload: BlockPayload) -> Callable | None:
     return referee
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, lone surrogates: PostgreSQL's text and jsonb refuse both
+
+
+def storable(value: Any) -> Any:
+    """`value` (a string, or lists and dicts of them) without NUL and lone surrogates. Engines
+    write what they like to stderr and in their `version` answer, and those texts go into the
+    record; one NUL made the game impossible to store, and the block fail with it."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value) if _UNSTORABLE.search(value) else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable(v) for v in value]
+    return value
+
+
 def finished_record(outcome: GameOutcome, payload: BlockPayload, *, worker: str) -> FinishedGameRecord:
     """The stored form of one finished game: SGF, statistics and provenance."""
     state = outcome.final
@@ -300,9 +318,9 @@ def finished_record(outcome: GameOutcome, payload: BlockPayload, *, worker: str)
     searched = outcome.stats
     return FinishedGameRecord(
         scheduled_game_id=int(outcome.key), result=outcome.result, score=outcome.score,
-        move_count=len(searched), duration_s=round(outcome.seconds, 6), sgf=write_sgf(record),
+        move_count=len(searched), duration_s=round(outcome.seconds, 6), sgf=storable(write_sgf(record)),
         move_stats=[s.as_json() for s in searched], worker=worker, software_version=SOFTWARE_VERSION,
-        provenance=provenance, score_tromp_taylor=outcome.score_tromp_taylor,
+        provenance=storable(provenance), score_tromp_taylor=outcome.score_tromp_taylor,
         scoring_disagrees=outcome.scoring_disagrees)
 
 
@@ -363,6 +381,19 @@ class _StatusWatch:
             return False
 
 
+def games_at_once(payload: BlockPayload, ctx: WorkerContext) -> int | None:
+    """Games of the block in play at once: the worker's `concurrency`, and no more than its engine
+    processes can seat. A game holds its engine seats until it ends, and the referee's engine too
+    while scoring; games that each held one engine and waited for a second would hold the whole
+    pool between them and wait until EnginePoolExhausted (measured: 16 games, 16 processes)."""
+    engine_players = sum(not isinstance(p, CheckpointPlayer) for p in payload.players)
+    per_game = min(engine_players, 2) + (payload.referee is not None)
+    if per_game == 0:
+        return ctx.concurrency
+    seated = max(1, ctx.max_engine_processes // per_game)
+    return min(ctx.concurrency or seated, seated)
+
+
 def check_memory(payload: BlockPayload, ctx: WorkerContext) -> None:
     """Raise BlockTooLargeError if the block's search trees would exceed the worker's budget."""
     need = payload.search_bytes_at_once(ctx.concurrency)
@@ -417,10 +448,6 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
         _give_back(ctx, [g.scheduled_game_id for g in todo], why="this worker is stopping")
         todo = []
     if todo:
-        seats = _seats(payload)
-        games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
-                           key=g.scheduled_game_id, seed=g.seed) for g in todo]
-
         # Writes ride out a database outage: games are kept and retried while the block plays on.
         writer = BlockStore(ctx.sink.record, retry_s=ctx.store_retry_s,
                             on_stored=lambda game, _: keeper.finished(held, game.scheduled_game_id))
@@ -438,10 +465,19 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
             if played < len(todo) and held.all_lost():
                 raise _Abandoned
 
+        shortage: Exception | None = None
         try:
+            seats = _seats(payload)
+            games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
+                               key=g.scheduled_game_id, seed=g.seed) for g in todo]
             play_games(games, board_size=payload.board_size, rules=payload.game_rules(),
-                       move_limit=payload.move_limit, concurrency=ctx.concurrency, referee=_referee(payload),
-                       on_finished=store, on_move=held.progressed)
+                       move_limit=payload.move_limit, concurrency=games_at_once(payload, ctx),
+                       referee=_referee(payload), on_finished=store, on_move=held.progressed)
+        except (EvaluatorUnavailableError, EnginePoolExhausted) as exc:
+            # What this worker needs is away (Triton past ARENA_TRITON_WAIT_S) or busy: not the
+            # games' fault. Left to their leases, each would count an attempt and, an outage of a
+            # few minutes later, be marked failed for good; given back, they wait for a worker.
+            shortage = exc
         except _Cancelled:
             log.info("tournament %s was cancelled: %d games of its block left unplayed", payload.tournament_id,
                      len(todo) - played)
@@ -452,6 +488,13 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
                         "scheduler): abandoning them", ctx.worker_name, len(todo) - played)
         except StoreGaveUpError:
             pass  # reported below, with every game the block could not store
+        except Exception:
+            # Anything else (a broken model, a bug): the games already played are still stored
+            # before the block fails; the unplayed ones come back through their leases, each
+            # counting an attempt, as a poison block's must.
+            with contextlib.suppress(Exception):
+                writer.finish()
+            raise
         unstored = writer.finish()
         stored = set(writer.stored_ids)
         unfinished = [g.scheduled_game_id for g in todo if g.scheduled_game_id not in stored]
@@ -460,6 +503,11 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
             # is still away) and fail the task rather than report a block that was not stored.
             _give_back(ctx, unfinished, why="the database could not store them")
             raise StoreGaveUpError(unstored, ctx.store_retry_s)
+        if shortage is not None:
+            log.warning("block of tournament %s stops after %d of its %d games: %s", payload.tournament_id,
+                        played, len(todo), shortage)
+            _give_back(ctx, unfinished, why=type(shortage).__name__)
+            raise shortage
         if stopping() and unfinished:
             _give_back(ctx, unfinished, why="this worker is stopping")
     return BlockResult(tournament_id=payload.tournament_id, played=played, skipped=len(done), forfeits=forfeits,

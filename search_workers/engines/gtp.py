@@ -37,6 +37,9 @@ from search_workers.go import Color, CoordinateError, coords
 
 _CHUNK = 1 << 16
 STDERR_LIMIT = 64 * 1024  # bytes of stderr kept per engine: enough for a crash's backtrace
+# Bytes of one response: a genmove, a final_status_list of every point or a showboard is far
+# below; an engine writing more (endless output, one huge line) is broken, not slow.
+MAX_RESPONSE_BYTES = 1 << 20
 RESIGN = -1  # what `genmove` returns for a resignation (pass is N*N, as everywhere)
 
 
@@ -291,7 +294,7 @@ class GtpClient:
         while view:
             # Read while writing: an engine blocked on a full stdout would stop reading stdin.
             readable, writable, _ = select.select([self._out], [self._in], [], self._left(deadline))
-            if not readable and not writable:
+            if not readable and not writable or time.monotonic() >= deadline:
                 self._fail(GtpTimeout, f"engine not reading commands within {timeout:g} s ({shown!r}...)")
             if readable:
                 self._fill(f"writing {shown!r}")
@@ -308,17 +311,25 @@ class GtpClient:
         if not chunk:
             self._fail(GtpCrash, f"engine closed its output while {doing} (unread: {self._buffer[:200]!r})")
         self._buffer += chunk.replace(b"\r", b"")
+        if len(self._buffer) > MAX_RESPONSE_BYTES:
+            self._fail(GtpProtocolError, f"engine wrote over {MAX_RESPONSE_BYTES} bytes without ending a response "
+                                         f"while {doing} (starts: {self._buffer[:200]!r})")
 
     def _read_response(self, cid: int, command: str, timeout: float) -> GtpResponse:
         deadline = time.monotonic() + timeout
+        scanned = 0  # bytes of the buffer already searched for the blank line (the search stays linear)
         while True:
-            self._buffer = self._buffer.lstrip(b"\n")  # tolerate stray blank lines between responses
-            end = self._buffer.find(b"\n\n")
+            if not scanned:
+                self._buffer = self._buffer.lstrip(b"\n")  # tolerate stray blank lines between responses
+            end = self._buffer.find(b"\n\n", max(0, scanned - 1))
             if end >= 0:
                 block, self._buffer = self._buffer[:end], self._buffer[end + 2:]
                 break
+            scanned = len(self._buffer)
+            # The deadline holds while output keeps coming too: an engine that writes without end
+            # is as late as one that writes nothing.
             readable, _, _ = select.select([self._out], [], [], self._left(deadline))
-            if not readable:
+            if not readable or time.monotonic() >= deadline:
                 self._fail(GtpTimeout, f"no complete response to {command!r} within {timeout:g} s"
                                        f" (so far: {self._buffer[:200]!r})")
             self._fill(f"answering {command!r}")

@@ -247,7 +247,7 @@ class EnginePool:
     `release` gives it back. Bounded (ARENA_MAX_ENGINE_PROCESSES, ARENA_ENGINE_IDLE_S):
     - at most `max_processes` players exist at once; at the cap, an idle player of another
       engine is stopped to make room, else `acquire` waits up to `acquire_timeout_s` for a release
-      (then EnginePoolExhausted: the game fails for that seat rather than hanging the block);
+      (then EnginePoolExhausted: the block stops and gives its games back, nothing forfeited);
     - a player idle for `idle_s` is stopped by a reaper thread, so a worker that has gone quiet
       does not keep GNU Go processes (and their memory) around for hours.
     Every engine is closed by `close`, or when the process exits.

@@ -28,6 +28,7 @@ from search_workers.go import Color, GameState, IllegalMoveError, Rules, coords,
 from search_workers.search import BatchedMcts, Evaluator, SearchConfig
 
 from .gtp import RESIGN  # the move value of a resignation
+from .gtp_player import EnginePoolExhausted
 from .referee import Settlement, tromp_taylor
 
 
@@ -324,6 +325,10 @@ class BlockRunner:
         slot, what = self.futures.pop(future)
         game = self.in_slot[slot]
         error = future.exception()
+        if isinstance(getattr(error, "cause", error), EnginePoolExhausted):
+            # This worker's engine processes are all busy: its shortage, not a player's failure, so
+            # no forfeit and no fallback scoring; the block stops and its caller gives the games back.
+            raise getattr(error, "cause", error)
         if what == "prepare":
             if error is not None:
                 self.forfeit(slot, error.color, f"{game.seat(error.color).name} failed to start a game: {error.cause}")

@@ -4,8 +4,8 @@ Talks to networks only through the `Evaluator` protocol; imports neither torch n
 """
 
 from .config import MAX_VISITS, SearchConfig
-from .evaluator import EvaluationError, Evaluator, check_evaluation
+from .evaluator import EvaluationError, Evaluator, EvaluatorUnavailableError, check_evaluation
 from .mcts import BatchedMcts, SearchResult, search_bytes_per_game
 
-__all__ = ["MAX_VISITS", "SearchConfig", "EvaluationError", "Evaluator", "check_evaluation", "BatchedMcts",
-           "SearchResult", "search_bytes_per_game"]
+__all__ = ["MAX_VISITS", "SearchConfig", "EvaluationError", "Evaluator", "EvaluatorUnavailableError",
+           "check_evaluation", "BatchedMcts", "SearchResult", "search_bytes_per_game"]

@@ -38,6 +38,11 @@ class EvaluationError(RuntimeError):
     """An evaluator produced something search must not use (NaN, wrong shape, out of range)."""
 
 
+class EvaluatorUnavailableError(RuntimeError):
+    """The service an evaluator needs (a Triton server) stayed away past the evaluator's own wait.
+    Not the games' fault: a worker gives them back to be played later, without counting an attempt."""
+
+
 @runtime_checkable
 class Evaluator(Protocol):
     board_size: int  # the N of the [B, C, N, N] inputs it accepts

@@ -7,6 +7,8 @@ it is asked `genmove` for move number K (moves on its board since clear_board, p
 
   --crash-at K        write a last word to stderr and exit with code 3
   --hang-at K         never answer
+  --spew-at K         start an answer and never end it: output without end, no blank line
+  --drip-at K         the same, a byte every 10 ms (output keeps coming, never too much at once)
   --garbage-at K      answer `= banana`
   --illegal-at K      answer an illegal move: --illegal-kind occupied (the last stone played)
                       or ko (retake the ko just taken)
@@ -18,6 +20,7 @@ it is asked `genmove` for move number K (moves on its board since clear_board, p
   --genmove-reply T   answer every genmove with T (to test how replies are parsed)
   --think S           sleep S seconds before answering each genmove (a slow engine)
   --name / --version  what it calls itself
+  --nul               put a NUL character in its stderr and its version (PostgreSQL text cannot hold one)
 
 Arguments it does not know are ignored, so a wrapper script can stand in for a preset's binary
 (KataGo's `gtp -model ... -config ...`); with `--kata` it also accepts `kata-set-rules`, as KataGo does.
@@ -123,7 +126,7 @@ class Board:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    for flag in ("--crash-at", "--hang-at", "--garbage-at", "--illegal-at"):
+    for flag in ("--crash-at", "--hang-at", "--spew-at", "--drip-at", "--garbage-at", "--illegal-at"):
         parser.add_argument(flag, type=int)
     parser.add_argument("--illegal-kind", choices=("occupied", "ko"), default="occupied")
     parser.add_argument("--once")
@@ -135,10 +138,13 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0)
     parser.add_argument("--name", default="FakeGTP")
     parser.add_argument("--version", default="1.0")
+    parser.add_argument("--nul", action="store_true")
     args, _ = parser.parse_known_args()
+    if args.nul:
+        args.version += "\x00"
 
     board, komi = Board(19), 7.5
-    print(f"fake-gtp {os.getpid()} started", file=sys.stderr, flush=True)
+    print(f"fake-gtp {os.getpid()} started" + ("\x00" if args.nul else ""), file=sys.stderr, flush=True)
 
     def fault(kind: str, move_number: int) -> bool:
         if getattr(args, kind) != move_number:
@@ -157,6 +163,12 @@ def main() -> None:
             os._exit(3)
         if fault("hang_at", n):
             time.sleep(3600)
+        if fault("spew_at", n) or fault("drip_at", n):
+            sys.stdout.write("= ")
+            while True:
+                sys.stdout.write("a" * (65536 if args.spew_at else 1))
+                sys.stdout.flush()
+                time.sleep(0 if args.spew_at else 0.01)
         if args.genmove_reply is not None:
             return args.genmove_reply
         if fault("garbage_at", n):

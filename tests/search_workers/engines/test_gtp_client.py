@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from search_workers.engines.gtp import (RESIGN, BoundedLog, GtpClient, GtpCrash, GtpEngineError, GtpFailure,
-                                        GtpProtocolError, GtpTimeout)
+from search_workers.engines.gtp import (MAX_RESPONSE_BYTES, RESIGN, BoundedLog, GtpClient, GtpCrash, GtpEngineError,
+                                        GtpFailure, GtpProtocolError, GtpTimeout)
 from search_workers.go import Color, coords
 from tests.support.fake_engines import FAKE_GTP
 
@@ -74,6 +74,24 @@ def test_a_hang_times_out_on_the_genmove_deadline() -> None:
     with fake("--hang-at", "1", timeout=30.0, genmove_timeout=0.3) as gtp:
         started = time.monotonic()
         with pytest.raises(GtpTimeout, match="no complete response to 'genmove black' within 0.3 s"):
+            gtp.genmove(Color.BLACK)
+        assert time.monotonic() - started < 5
+
+
+def test_an_engine_writing_without_end_is_cut_at_the_size_limit() -> None:
+    """The deadline was checked only when nothing came: an engine writing output without end
+    was read for ever (27 MB after 12 s), its buffer growing and searched again each chunk."""
+    with fake("--spew-at", "1", timeout=30.0, genmove_timeout=30.0) as gtp:
+        started = time.monotonic()
+        with pytest.raises(GtpProtocolError, match=f"over {MAX_RESPONSE_BYTES} bytes"):
+            gtp.genmove(Color.BLACK)
+        assert time.monotonic() - started < 10 and not gtp.usable
+
+
+def test_an_engine_whose_output_keeps_dripping_times_out_on_the_deadline() -> None:
+    with fake("--drip-at", "1", timeout=30.0, genmove_timeout=0.5) as gtp:
+        started = time.monotonic()
+        with pytest.raises(GtpTimeout, match="no complete response to 'genmove black' within 0.5 s"):
             gtp.genmove(Color.BLACK)
         assert time.monotonic() - started < 5
 
