@@ -41,7 +41,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.gc_collector import GCCollector
-from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -55,7 +54,8 @@ log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
-PlatformCollector(registry=REGISTRY)
+# No PlatformCollector: its python_info names the interpreter's exact version to anyone who may
+# read /metrics (public when reads are), an internal a client has no use for.
 GCCollector(registry=REGISTRY)
 
 HTTP_REQUESTS = Counter("arena_http_requests", "HTTP requests answered, by route template, method and status.",

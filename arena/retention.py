@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import cast, select, update
+from sqlalchemy import cast, func, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -34,12 +34,15 @@ _EMPTY = cast([], JSONB)
 def clear_old_move_stats(session: Session, *, older_than_days: float, batch_size: int = BATCH_SIZE,
                          now: datetime | None = None) -> int:
     """Empty the per-move statistics of at most `batch_size` games finished more than
-    `older_than_days` before `now` (default: the current time); how many were emptied."""
+    `older_than_days` before `now` (default: the database's current time, the clock that wrote
+    `finished_at`: a scheduler host whose clock ran ahead by the retention period would otherwise
+    empty recent games' statistics, for good); how many were emptied."""
     if older_than_days <= 0:
         raise ValueError("older_than_days: must be positive (0 keeps statistics forever: do not call)")
     if batch_size < 1:
         raise ValueError("batch_size: must be at least 1")
-    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    age = timedelta(days=older_than_days)
+    cutoff = now - age if now is not None else func.now() - func.make_interval(0, 0, 0, 0, 0, 0, age.total_seconds())
     # SKIP LOCKED: a row another transaction holds is left for the next pass, never waited for.
     batch = (select(FinishedGame.scheduled_game_id)
              .where(FinishedGame.finished_at < cutoff, FinishedGame.move_stats != _EMPTY)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -207,6 +208,9 @@ class LocalWorkers:
 
     YOUNG_S = 10.0  # a worker that exits sooner than this after its start counts as failing to start
     MAX_YOUNG_EXITS = 5  # in a row, for one worker: then `keep_alive` gives up with the reason
+    # The shared log is rotated past this (one old copy kept, `workers.log.1`): a worker failing
+    # over and over for days would otherwise fill the disk the embedded database lives on.
+    MAX_LOG_BYTES = 64 * 2**20
 
     def __init__(self, count: int, *, torch_threads: int = 1, concurrency: int | None = None,
                  env: dict[str, str] | None = None, log_path=None):
@@ -244,8 +248,9 @@ class LocalWorkers:
                 log_file.close()  # the child holds its own copy
 
     def keep_alive(self) -> None:
-        """Start again every worker that has exited. Raises LocalWorkersFailed once one has exited
-        MAX_YOUNG_EXITS times in a row within YOUNG_S of its start."""
+        """Start again every worker that has exited, and rotate the log past MAX_LOG_BYTES. Raises
+        LocalWorkersFailed once one has exited MAX_YOUNG_EXITS times in a row within YOUNG_S of its start."""
+        self._rotate_log()
         for i, process in enumerate(self.processes):
             if process.poll() is None:
                 continue
@@ -260,6 +265,19 @@ class LocalWorkers:
                         process.returncode, where)
             self.processes[i] = self._start(i)
             self._started[i] = time.monotonic()
+
+    def _rotate_log(self) -> None:
+        """Copy the log to `.1` and empty it in place: the workers write with O_APPEND, so they go
+        on at the new end (renaming it would leave them writing to the renamed file)."""
+        if not self.log_path:
+            return
+        try:
+            if os.path.getsize(self.log_path) <= self.MAX_LOG_BYTES:
+                return
+            shutil.copyfile(self.log_path, f"{self.log_path}.1")
+            os.truncate(self.log_path, 0)
+        except OSError as exc:  # a log that cannot be rotated must not stop the tournament
+            log.warning("could not rotate %s: %s", self.log_path, exc)
 
     def stop(self, timeout: float = 20.0) -> None:
         for process in self.processes:

@@ -66,3 +66,19 @@ def test_a_local_worker_that_cannot_start_gives_up_with_the_reason(db_url, tmp_p
             workers.keep_alive()
         assert time.monotonic() - started < 1
     assert "ARENA_BLOCK_STALL_S" in log.read_text()
+
+
+def test_the_shared_log_is_rotated_past_its_limit_and_writers_go_on(tmp_path, monkeypatch) -> None:
+    log = tmp_path / "workers.log"
+    monkeypatch.setattr(LocalWorkers, "MAX_LOG_BYTES", 1000)
+    workers = LocalWorkers(0, log_path=log)
+    with open(log, "ab") as writer:  # as a worker's stdout is: opened for appending
+        writer.write(b"old line\n" * 200)
+        writer.flush()
+        workers.keep_alive()
+        writer.write(b"new line\n")
+        writer.flush()
+    assert log.read_bytes() == b"new line\n"  # at the start of the emptied file, not at its old end
+    assert (tmp_path / "workers.log.1").read_bytes() == b"old line\n" * 200
+    workers.keep_alive()  # under the limit: left alone
+    assert log.read_bytes() == b"new line\n"

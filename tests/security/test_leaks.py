@@ -103,3 +103,9 @@ def test_metrics_need_a_token_when_reads_do(settings, headers) -> None:  # noqa:
         assert private.get("/metrics", headers=headers["read"]).status_code == 200
     with app_with(settings) as public:
         assert public.get("/metrics").status_code == 200
+
+
+def test_metrics_do_not_name_the_interpreter_version(settings) -> None:  # noqa: F811
+    with app_with(settings) as public:
+        text = public.get("/metrics").text
+    assert "process_cpu_seconds_total" in text and "python_info" not in text

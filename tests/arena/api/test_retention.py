@@ -5,12 +5,15 @@ GET /games/{id} shows a game without statistics."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select, text
 
 from arena.db.connection import session_factory, session_scope
 from arena.db.models import FinishedGame, Tournament
+import arena.retention as retention_module
 from arena.retention import MoveStatsRetention, clear_old_move_stats
 from arena.scheduler import run_scheduler, scheduler_pass
 from arena.settings import Settings
@@ -81,6 +84,21 @@ def test_the_cutoff_is_the_retention_period(engine, aged) -> None:  # noqa: F811
     with pytest.raises(ValueError, match="older_than_days"):
         with session_scope(engine) as session:
             clear_old_move_stats(session, older_than_days=0)
+
+
+def test_the_cutoff_follows_the_database_clock_not_the_hosts(engine, aged, monkeypatch) -> None:  # noqa: F811
+    """A scheduler host whose clock ran 100 days ahead emptied every recent game's statistics."""
+    stored, _ = aged
+    ahead = datetime.now(UTC) + timedelta(days=100)
+
+    class AheadClock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return ahead if tz is not None else ahead.replace(tzinfo=None)
+
+    monkeypatch.setattr(retention_module, "datetime", AheadClock)
+    _empty_all(engine, older_than_days=30)
+    assert _with_stats(engine, stored.finished) == stored.finished[OLD:]
 
 
 def test_the_scheduler_pass_empties_a_batch_when_due(engine, aged, settings) -> None:  # noqa: F811
