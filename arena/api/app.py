@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
     # Inside the metrics middleware, so that refusals are counted too.
-    app.add_middleware(InputGuard, max_body_bytes=settings.api_max_json_bytes, routes=app.router.routes)
+    app.add_middleware(InputGuard, max_body_bytes=settings.api_max_json_bytes, routes=app.router.routes,
+                       upload_paths=frozenset({checkpoints.router.prefix}))  # POST /checkpoints streams its own
     # Request counts and latency by route, GET /metrics (read access as any GET), pending games
     # and Elo from the database.
     instrument_app(app, sessions=app.state.sessions, check=check_read, leaderboards=context.leaderboards)

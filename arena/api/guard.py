@@ -9,8 +9,11 @@ a 422 naming the field, shaped like FastAPI's validation errors:
     GET /games?player=%ff     -> 422 loc ["query", "player"]
     POST /tournaments {"name": "a\\u0000"}  -> 422 loc ["body", "name"]
 
-Request bodies other than multipart uploads (the checkpoint route bounds its own) are read here
-up to `max_body_bytes` as they arrive, chunked or not: beyond it, a 413 before the rest is read.
+Request bodies are read here up to `max_body_bytes` as they arrive, chunked or not: beyond it, a
+413 before the rest is read. The one exception is a multipart body sent to an upload route
+(`upload_paths`: the checkpoint route, which bounds its own as it streams it to disk); a
+multipart body sent anywhere else is bounded like any other (FastAPI would have buffered it whole
+before the route's token check). JSON nested deeper than MAX_JSON_DEPTH is a 422.
 
 The common case costs one `in` test per string: a path or query string without `%` is plain
 ASCII that h11/httptools already checked.
@@ -19,12 +22,14 @@ ASCII that h11/httptools already checked.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from starlette.routing import BaseRoute, Match
+
+from arena.db.storable import NUL_MESSAGE as _NUL_MESSAGE
+from arena.db.storable import string_problem  # shared with gRPC; re-exported here
 
 __all__ = ["InputGuard", "string_problem"]
 
@@ -34,18 +39,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and surrogates (unpaired, once decoded)
-_NUL_MESSAGE = "contains a NUL character, which cannot be stored"
-_SURROGATE_MESSAGE = "contains an unpaired surrogate, which is not valid Unicode"
 _UTF8_MESSAGE = "is not valid UTF-8"
-
-
-def string_problem(text: str) -> str | None:
-    """Why `text` cannot be stored in PostgreSQL text (NUL, a lone surrogate); None if it can."""
-    found = _UNSTORABLE.search(text)
-    if found is None:
-        return None
-    return _NUL_MESSAGE if found.group() == "\x00" else _SURROGATE_MESSAGE
+MAX_JSON_DEPTH = 64  # arrays and objects within each other; no request of ours needs more than a few
 
 
 def _bytes_problem(raw: bytes) -> str | None:
@@ -79,10 +74,12 @@ class InputGuard:
 
     `routes` (the app's, read at each refusal) name the path parameter a bad path segment fills."""
 
-    def __init__(self, app: Callable, *, max_body_bytes: int, routes: Sequence[BaseRoute] = ()):
+    def __init__(self, app: Callable, *, max_body_bytes: int, routes: Sequence[BaseRoute] = (),
+                 upload_paths: frozenset[str] = frozenset()):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.routes = routes
+        self.upload_paths = upload_paths  # route paths (templates) that take a multipart upload
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,8 +88,10 @@ class InputGuard:
         try:
             self._check_path(scope)
             self._check_query(scope["query_string"])
-            if scope["method"] in _BODY_METHODS and not _is_multipart(scope):
-                receive = await self._checked_body(scope, receive)
+            if scope["method"] in _BODY_METHODS:
+                multipart = _is_multipart(scope)
+                if not (multipart and self._is_upload(scope)):
+                    receive = await self._checked_body(scope, receive, json=not multipart)
         except _Refused as refused:
             await _send_json(send, refused.status, {"detail": refused.detail})
             return
@@ -108,15 +107,24 @@ class InputGuard:
 
     def _path_parameter(self, scope: Scope) -> list[str]:
         """The name of the path parameter that holds the bad text, when a route matches."""
+        route, child = self._route(scope)
+        for name, value in child.get("path_params", {}).items():
+            # A decoder gives U+FFFD for bytes that are not UTF-8.
+            if isinstance(value, str) and (string_problem(value) or "\ufffd" in value):
+                return [name]
+        return []
+
+    def _is_upload(self, scope: Scope) -> bool:
+        route, _ = self._route(scope)
+        return getattr(route, "path", None) in self.upload_paths
+
+    def _route(self, scope: Scope) -> tuple[BaseRoute | None, dict]:
+        """The route that fully matches `scope` (path and method) and what it matched; (None, {})."""
         for route in _flat(self.routes):
             match, child = route.matches(scope)
             if match is Match.FULL:
-                for name, value in child.get("path_params", {}).items():
-                    # A decoder gives U+FFFD for bytes that are not UTF-8.
-                    if isinstance(value, str) and (string_problem(value) or "\ufffd" in value):
-                        return [name]
-                break
-        return []
+                return route, child
+        return None, {}
 
     @staticmethod
     def _check_query(query: bytes) -> None:
@@ -132,9 +140,9 @@ class InputGuard:
 
     # ------------------------------------------------------------------ body
 
-    async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
-        """Read the whole body (at most max_body_bytes), check it, and hand the app a `receive`
-        that replays it."""
+    async def _checked_body(self, scope: Scope, receive: Receive, *, json: bool = True) -> Receive:
+        """Read the whole body (at most max_body_bytes), check it (as JSON if `json`), and hand
+        the app a `receive` that replays it."""
         limit = self.max_body_bytes
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -152,7 +160,8 @@ class InputGuard:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        _check_json(body)
+        if json:
+            _check_json(body)
         return _replay(body, None, receive)
 
 
@@ -176,6 +185,8 @@ def _check_json(body: bytes) -> None:
         return  # JSON can hold NUL or a surrogate only escaped (a raw NUL is not JSON at all)
     try:
         document = json.loads(text)
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError:
         return  # not JSON: the route's own parsing answers 422 saying so
     for loc, value in _strings(document, ["body"]):
@@ -184,16 +195,23 @@ def _check_json(body: bytes) -> None:
 
 
 def _strings(value: Any, loc: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
-    """Every string in a JSON document (keys too), with where it is."""
+    """Every string in a JSON document (keys too), with where it is; 422 past MAX_JSON_DEPTH."""
     if isinstance(value, str):
         yield loc, value
-    elif isinstance(value, dict):
+        return
+    if len(loc) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    if isinstance(value, dict):
         for key, item in value.items():
             yield [*loc, key], key
             yield from _strings(item, [*loc, key])
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _strings(item, [*loc, index])
+
+
+def _too_deep() -> _Refused:
+    return _invalid(["body"], f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def _too_large(limit: int) -> _Refused:

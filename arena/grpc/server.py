@@ -16,6 +16,10 @@ Every call passes its metadata and the scope it needs to one function, `authoriz
 scope)` (`arena.grpc.access`): by default the HTTP API's rules, bearer tokens for writes
 (`submit`) and for reads when `Settings.api_public_reads` is false. `serve(..., open_writes=True)`
 accepts writes without a token; a server behind its own authentication asks for it.
+
+A client never sees an exception's text: ids outside the tables' range and strings PostgreSQL
+cannot hold are INVALID_ARGUMENT naming the field, a database outage UNAVAILABLE, anything else
+INTERNAL with an id that the server's log holds with the traceback (as the HTTP API's 500).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from datetime import datetime, timedelta
@@ -38,6 +43,8 @@ from arena.context import ArenaContext
 from arena.db import condition_queries, lookup
 from arena.db.connection import database_url, make_engine, session_factory, session_scope
 from arena.db.models import FinishedGame, Player, Tournament
+from arena.db.outage import is_database_outage
+from arena.db.storable import json_string_problem, string_problem
 from arena.import_roots import NotImportableError
 from arena.leaderboards import Leaderboard
 from arena.scheduling import parse_config
@@ -59,6 +66,9 @@ DEFAULT_POLL_S = 0.5
 VISIBILITY_LAG = timedelta(seconds=60)
 WATCH_BATCH = 500  # games read per poll; a long backlog streams over several polls
 ENDED = ("finished", "cancelled")
+# Worded as the HTTP API's opaque 500 and 503 (arena.api.errors), which gRPC does not import.
+INTERNAL_ERROR = "internal error {error_id} (the server's log has the details)"
+DATABASE_DOWN = "the database did not answer; try again shortly"
 
 
 class _Abort(Exception):
@@ -69,6 +79,28 @@ class _Abort(Exception):
 
 def _invalid(field: str, message: str) -> _Abort:
     return _Abort(grpc.StatusCode.INVALID_ARGUMENT, f"{field}: {message}")
+
+
+def _check_id(field: str, value: int) -> None:
+    """INVALID_ARGUMENT for an id outside the tables' key range (the HTTP API's, lookup.MAX_DB_ID)."""
+    if not 0 <= value <= lookup.MAX_DB_ID:
+        raise _invalid(field, f"{value} is not an id (ids are 0 to {lookup.MAX_DB_ID})")
+
+
+def _check_string(field: str, value: str) -> None:
+    """INVALID_ARGUMENT for a string PostgreSQL text cannot hold (the HTTP API's check)."""
+    if (problem := string_problem(value)) is not None:
+        raise _invalid(field, problem)
+
+
+def _unexpected(exc: Exception, method: str) -> _Abort:
+    """UNAVAILABLE for a database outage, else INTERNAL with an id; the details go to the log only."""
+    if is_database_outage(exc):
+        log.warning("%s: database error: %s", method, exc)
+        return _Abort(grpc.StatusCode.UNAVAILABLE, DATABASE_DOWN)
+    error_id = uuid.uuid4().hex[:16]
+    log.error("error %s answering %s", error_id, method, exc_info=exc)
+    return _Abort(grpc.StatusCode.INTERNAL, INTERNAL_ERROR.format(error_id=error_id))
 
 
 def _check_condition(condition: str | None) -> None:
@@ -148,7 +180,10 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                     self._check(context, "read")
                 return method(self, request, context)
             except _Abort as exc:
-                context.abort(exc.code, exc.message)
+                abort = exc
+            except Exception as exc:  # noqa: BLE001 -- grpcio would send str(exc): SQL, paths
+                abort = _unexpected(exc, method.__name__)
+            context.abort(abort.code, abort.message)
         unary.__name__, unary.__doc__ = method.__name__, method.__doc__
         return unary
 
@@ -165,11 +200,15 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                     raise _Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, self.streams.refusal(context.peer()))
                 context.add_callback(release)
                 yield from method(self, request, context)
+                return
             except _Abort as exc:
-                context.abort(exc.code, exc.message)
+                abort = exc
+            except Exception as exc:  # noqa: BLE001 -- grpcio would send str(exc): SQL, paths
+                abort = _unexpected(exc, method.__name__)
             finally:
                 if release is not None:
                     release()
+            context.abort(abort.code, abort.message)
         stream.__name__, stream.__doc__ = method.__name__, method.__doc__
         return stream
 
@@ -188,6 +227,8 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
 
     def _register_checkpoint(self, request, context):
         token_id = self._check_write(context)
+        _check_string("path", request.path)
+        _check_string("name", request.name)
         if not request.path.strip():
             raise _invalid("path", "must not be empty")
         if request.name and not request.name.strip():
@@ -219,12 +260,20 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
             data = json.loads(request.config_json)
         except json.JSONDecodeError as exc:
             raise _invalid("config_json", f"not JSON: {exc}") from None
+        except RecursionError:
+            raise _invalid("config_json", "arrays and objects nested too deeply") from None
+        except ValueError:  # an integer past Python's digit limit (its text names the setting)
+            raise _invalid("config_json", "a number has too many digits") from None
         if not isinstance(data, dict):
             raise _invalid("config_json", "must be a JSON object (the fields of TournamentConfig)")
+        if (found := json_string_problem(data)) is not None:
+            raise _invalid(".".join(map(str, ("config_json", *found[0]))), found[1])
         try:
             config = parse_config(data)
         except pydantic.ValidationError as exc:
             raise _Abort(grpc.StatusCode.INVALID_ARGUMENT, _validation_message("config_json", exc)) from None
+        except RecursionError:
+            raise _invalid("config_json", "arrays and objects nested too deeply") from None
         # A session create_and_dispatch may commit: the tournament before its first games are sent.
         with session_factory(self.db_engine)() as session:
             if session.scalar(select(Tournament.id).where(Tournament.name == config.name)) is not None:
@@ -269,6 +318,10 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                                                  for c in board.conditions])
 
     def _get_leaderboard(self, request, context):
+        if request.HasField("tournament_id"):
+            _check_id("tournament_id", request.tournament_id)
+        if request.HasField("condition"):
+            _check_string("condition", request.condition)
         return self._leaderboard(request.tournament_id if request.HasField("tournament_id") else None,
                                  request.condition if request.HasField("condition") else None)
 
@@ -303,6 +356,10 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
 
     def _watch_games(self, request, context) -> Iterator[arena_pb2.Game]:
         has_tournament = request.HasField("tournament_id")
+        if has_tournament:
+            _check_id("tournament_id", request.tournament_id)
+        _check_id("after_game_id", request.after_game_id)  # 0: not given
+        _check_string("player", request.player)
         if request.until_finished and not has_tournament:
             raise _invalid("until_finished", "needs tournament_id")
         seen: dict[int, datetime] = {}  # games sent within VISIBILITY_LAG of the newest sent
@@ -360,6 +417,10 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
     def _watch_ratings(self, request, context) -> Iterator[arena_pb2.Leaderboard]:
         if not request.tournament_id:
             raise _invalid("tournament_id", "required")
+        _check_id("tournament_id", request.tournament_id)
+        _check_string("player", request.player)
+        if request.HasField("condition"):
+            _check_string("condition", request.condition)
         if request.until_player_games < 0:
             raise _invalid("until_player_games", "must not be negative")
         if request.until_player_games and not request.player:

@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "MAX_ABS_ELO",
     "PENTANOMIAL_SCORES",
     "TRINOMIAL_SCORES",
     "SprtResult",
@@ -70,6 +71,9 @@ TRINOMIAL_SCORES = np.array([0.0, 0.5, 1.0])
 #: Per-game score of each pentanomial category: pair totals 0, 1/2, 1, 3/2, 2 divided by 2.
 PENTANOMIAL_SCORES = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 
+# Bound on |elo0|, |elo1|: beyond it 10**(elo/400) overflows or a score rounds to 0 or 1 and the
+# LLR turns NaN (checked finite over the range in tests/arena/scheduling/test_sprt_bounds.py).
+MAX_ABS_ELO = 1000.0
 _REGULARIZE_EPS = 1e-3  # Fishtest's `regularize`
 _MAX_STEPS = 200  # safeguarded Newton: typically under 10 steps
 
@@ -118,6 +122,9 @@ def _check_params(elo0: float, elo1: float, alpha: float, beta: float) -> None:
     for name, value in (("elo0", elo0), ("elo1", elo1), ("alpha", alpha), ("beta", beta)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ValueError(f"{name} must be a finite real number, got {value!r}")
+    for name, value in (("elo0", elo0), ("elo1", elo1)):
+        if abs(value) > MAX_ABS_ELO:
+            raise ValueError(f"{name} must lie within [-{MAX_ABS_ELO:g}, {MAX_ABS_ELO:g}] Elo, got {value}")
     if not elo1 > elo0:
         raise ValueError(f"elo1 must be greater than elo0, got elo0={elo0}, elo1={elo1}")
     for name, value in (("alpha", alpha), ("beta", beta)):

@@ -19,7 +19,6 @@ once, at validation, so the stored form is explicit.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping
 from typing import Annotated, Literal, Self
 
@@ -34,6 +33,7 @@ from pydantic import (
     model_validator,
 )
 
+from arena.ratings.sprt import MAX_ABS_ELO
 from search_workers.schemas import MAX_VISITS, PLAYER_NAME_PATTERN, GameSettings, PlayerName, Visits
 
 from .errors import SchedulingError
@@ -183,6 +183,8 @@ class _TournamentBase(GameSettings):
         return list(self.participants)
 
 
+# SPRT hypotheses in Elo: finite and within what arena.ratings.sprt computes without overflow or NaN.
+SprtElo = Annotated[float, Field(ge=-MAX_ABS_ELO, le=MAX_ABS_ELO, allow_inf_nan=False)]
 GamesPerPairing = Annotated[int, Field(ge=2, le=100_000)]  # even: colour-swapped pairs
 BatchPairs = Annotated[int, Field(ge=1, le=100_000)]  # pairs scheduled per batch
 
@@ -268,8 +270,8 @@ class SprtConfig(_TournamentBase):
     format: Literal["sprt"] = "sprt"
     candidates: list[str]  # exactly one: the candidate; the other participant is the baseline
     batch_pairs: BatchPairs = 8
-    elo0: float = 0.0  # H0: the candidate is not better than this (Elo)
-    elo1: float = 10.0  # H1: the candidate is at least this much better
+    elo0: SprtElo = 0.0  # H0: the candidate is not better than this (Elo)
+    elo1: SprtElo = 10.0  # H1: the candidate is at least this much better
     alpha: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05  # false-accept rate
     beta: Annotated[float, Field(gt=0.0, lt=0.5)] = 0.05  # false-reject rate
     max_games: Annotated[int, Field(ge=2, le=10_000_000)] = 2000  # stop undecided after this many
@@ -283,9 +285,6 @@ class SprtConfig(_TournamentBase):
             raise ValueError(f"candidates: sprt takes exactly one candidate, got {len(self.candidates)}")
         if not self.elo1 > self.elo0:
             raise ValueError(f"elo1: must be greater than elo0, got elo0={self.elo0}, elo1={self.elo1}")
-        for field in ("elo0", "elo1"):
-            if not math.isfinite(getattr(self, field)):
-                raise ValueError(f"{field}: must be finite")
         _check_even("max_games", self.max_games)
 
     @property

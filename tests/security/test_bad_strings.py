@@ -120,3 +120,35 @@ def test_no_bad_string_anywhere_is_a_5xx(client, headers) -> None:  # noqa: F811
                     assert response.status_code < 500, (path, query, response.text)
                     assert response.status_code == 422, (path, query, response.text)
     assert calls > 40
+
+
+def test_a_multipart_body_to_a_route_without_uploads_is_bounded(settings, headers, engine) -> None:  # noqa: F811
+    """A multipart Content-Type used to let any body past the guard's limit, and FastAPI buffered
+    it whole before the route checked the token: unbounded memory for a client with no token."""
+    before = _tournaments(engine)
+    body = b"--zz\r\n" + b"x" * 8000 + b"\r\n--zz--\r\n"
+    multipart = {"Content-Type": "multipart/form-data; boundary=zz"}
+    with app_with(settings, api_max_json_bytes=4096) as small:
+        routes = [("/tournaments", {}), ("/tournaments/kept/cancel", headers["admin"]),
+                  ("/tournaments", headers["submit"])]
+        answers = [small.post(path, content=body, headers={**auth, **multipart}) for path, auth in routes]
+        chunked = small.post("/tournaments", content=iter([body[:3000], body[3000:]]), headers=multipart)
+        small_form = small.post("/tournaments", content=b"--zz\r\n\r\n--zz--\r\n",
+                                headers={**headers["submit"], **multipart})
+    for response in (*answers, chunked):
+        assert response.status_code == 413 and "ARENA_API_MAX_JSON_BYTES" in response.json()["detail"], response.text
+    assert 400 <= small_form.status_code < 500, small_form.text  # within the limit: the route's own refusal
+    assert _tournaments(engine) == before
+
+
+@pytest.mark.parametrize("depth", [65, 50_000])
+def test_json_nested_too_deep_is_422_and_stores_nothing(client, headers, engine, depth) -> None:  # noqa: F811
+    """50,000 levels with a \\u escape raised RecursionError in the guard's parse: a 500."""
+    before = _tournaments(engine)
+    nested = "[" * depth + '"\\u0041"' + "]" * depth
+    body = json.dumps(tournament_config("deep"))[:-1] + f', "padding": {nested}}}'
+    response = client.post("/tournaments", content=body, headers={**headers["submit"],
+                                                                     "Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert "nested deeper than 64" in response.json()["detail"][0]["msg"]
+    assert _tournaments(engine) == before
