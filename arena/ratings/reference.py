@@ -26,7 +26,8 @@ set of x where the checkpoint is not distinguishable from the curve at 95%, |d(x
 refinement of the crossing.  Only inside the ladder's range: when that set reaches the lowest or
 the top rung, the bound is reported as open ("<=1", ">=10"), and a rating above the top rung or
 below the lowest one gives no point estimate, only "above the top rung" and the bound the data
-support. Nothing is ever extrapolated beyond the rungs.
+support ("not distinguishable from the top rung", with the signed Elo interval to it, when that
+interval holds 0). Nothing is ever extrapolated beyond the rungs.
 """
 
 from __future__ import annotations
@@ -81,7 +82,8 @@ class RelativeElo:
 @dataclass(frozen=True)
 class Equivalent:
     """Where a rating lies on the ladder. `value` is None outside the ladder's range (`position`
-    "above" or "below"); `low`/`high` None: the interval reaches past that end of the ladder."""
+    "above" or "below": where the point estimate lies, even when its interval reaches inside);
+    `low`/`high` None: the interval reaches past that end of the ladder."""
 
     rung_param: Parameter
     value: float | None
@@ -212,15 +214,20 @@ def _outside(ladder: Ladder, curve: _Curve, d: np.ndarray, sd: np.ndarray, low: 
     inside the ladder the data still allow, if any. No value is invented past the end rung."""
     end = -1 if above else 0
     gap, z = abs(d[end]), Z95 * sd[end]
-    rung = _phrase(ladder, ladder.value(curve.xs[end]))
-    beyond = f"by {gap:.0f} Elo [{max(gap - z, 0.0):.0f}, {gap + z:.0f}]"
+    rung = f"{'top' if above else 'lowest'} rung of {ladder.name} ({_phrase(ladder, ladder.value(curve.xs[end]))})"
+    if gap - z > 0.0:
+        where = f"{'above' if above else 'below'} the {rung} by {gap:.0f} Elo [{gap - z:.0f}, {gap + z:.0f}]"
+    else:
+        # The interval holds 0: the player may be on the ladder's side of that rung, so it must not
+        # read "above" ("below"); the signed interval relative to the rung says how far either way.
+        where = f"not distinguishable from the {rung}: {d[end]:+.0f} Elo [{d[end] - z:+.0f}, {d[end] + z:+.0f}]"
     if above:
         bound = "" if low is None else f"; at least {_phrase(ladder, ladder.value(low))}"
         return Equivalent(ladder.parameter, None, None if low is None else ladder.value(low), None, "above",
-                          f"above the top rung of {ladder.name} ({rung}) {beyond}{bound}")
+                          where + bound)
     bound = "" if high is None else f"; at most {_phrase(ladder, ladder.value(high))}"
     return Equivalent(ladder.parameter, None, None, None if high is None else ladder.value(high), "below",
-                      f"below the lowest rung of {ladder.name} ({rung}) {beyond}{bound}")
+                      where + bound)
 
 
 def _crossing(grid: np.ndarray, g: np.ndarray, i: int, j: int) -> float:

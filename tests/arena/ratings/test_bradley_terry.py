@@ -231,3 +231,62 @@ def test_plain_mle_rejects_disconnected_groups_plainly() -> None:
     games += [GameResult("x", "y", "x"), GameResult("y", "x", "y")] * 3
     with pytest.raises(RatingInputError, match="does not exist"):
         compute_ratings(games, prior_games=0.0)
+
+
+def _trio() -> list[PairCounts]:
+    """A small connected pool with some draws: a, b, c, 10 games per ordered pair."""
+    return [PairCounts(x, y, 5, 4, 1) for x in "abc" for y in "abc" if x != y]
+
+
+def test_newcomer_with_two_draws_gets_an_interval_like_one_win_one_loss() -> None:
+    # Each colour of a swapped pair is its own one-game cell: weighting a cell by its own draws gave
+    # a drawn one-game cell no variance at all, and the newcomer 0 +- 0 Elo to its opponent.
+    drew = compute_ratings(_trio() + [PairCounts("x", "a", 0, 0, 1), PairCounts("a", "x", 0, 0, 1)])
+    split = compute_ratings(_trio() + [PairCounts("x", "a", 1, 0, 0), PairCounts("a", "x", 1, 0, 0)])
+    (d_drew, se_drew), (d_split, se_split) = drew.difference("x", "a"), split.difference("x", "a")
+    assert drew.flags["x"] is None and split.flags["x"] is None
+    assert abs(d_drew) < 1e-6 and abs(d_split) < 1e-6
+    assert math.isfinite(se_drew) and se_drew > 100.0  # two games cannot place a player within +-200 Elo
+    assert 0.8 < se_drew / se_split < 1.25
+
+
+def test_pool_of_only_draws_keeps_finite_nonzero_intervals() -> None:
+    ratings = compute_ratings([PairCounts("x", "a", 0, 0, 1), PairCounts("a", "x", 0, 0, 1)])
+    diff, se = ratings.difference("x", "a")
+    assert abs(diff) < 1e-6 and math.isfinite(se) and se > 50.0
+
+
+def test_draws_change_only_the_intervals_not_the_ratings() -> None:
+    # The same black scores, once as draws and once as half as many wins each way: equal estimates.
+    drawn = compute_ratings(_trio() + [PairCounts("x", "a", 1, 1, 2)])
+    decisive = compute_ratings(_trio() + [PairCounts("x", "a", 2, 2, 0)])
+    for p in "abcx":
+        assert drawn.elo[p] == pytest.approx(decisive.elo[p], abs=1e-6)
+    assert drawn.stderr["x"] < decisive.stderr["x"]  # a draw's score varies less than a decisive game's
+
+
+def test_interval_coverage_of_a_newcomer_with_two_games_and_many_draws() -> None:
+    """A newcomer 100 Elo above p0 plays it twice (one game each colour) in a 4-player pool with 30%
+    draws between equals.  Each cell's own draws gave coverage 0.88 here (drawn one-game cells weigh
+    nothing, so intervals collapse); the pool's draw rate gives ~1.0.  300 pools, ~210 of them with
+    the newcomer rated by its games (unflagged): the binomial sd of the coverage is ~0.015 at 0.95."""
+    rng = np.random.default_rng(20260517)
+    names = ["p0", "p1", "p2", "p3", "x"]
+    truth = np.array([0.0, -100.0, 100.0, 50.0, 100.0])
+    pairs = [(i, j) for i in range(4) for j in range(i + 1, 4) for _ in range(5)] + [(4, 0)]
+    black = np.array([b for i, j in pairs for b in (i, j)])
+    white = np.array([w for i, j in pairs for w in (j, i)])
+    hits = counted = 0
+    for _ in range(300):
+        counts = np.zeros((5, 5, 3), dtype=int)
+        np.add.at(counts, (black, white, play_games(truth, black, white, rng, draw_rate=0.3)), 1)
+        ratings = compute_ratings(pair_counts(names, counts), players=names, anchor="p0")
+        if ratings.flags["x"]:
+            continue  # unbeaten or winless: rated by the prior, not the games
+        diff, se = ratings.difference("x", "p0")
+        assert se > 0.0
+        counted += 1
+        hits += abs(diff - 100.0) <= 1.959963984540054 * se
+    print(f"\nnewcomer coverage {hits / counted:.3f} over {counted}")
+    assert counted > 150
+    assert hits / counted >= 0.92

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arena.ratings import RatingInputError, compute_ratings
+from arena.ratings import RatingInputError, Ratings, compute_ratings
 from arena.ratings.reference import Ladder, Rung, equivalent_strength, ladder_curve, relative_elo
 from arena.ratings.simulate import pair_counts, play_games
 
@@ -128,3 +128,36 @@ def test_non_monotone_rungs_are_pooled_and_too_few_rungs_give_none() -> None:
     assert equivalent_strength(ratings, "p", lonely) is None
     with pytest.raises(RatingInputError):
         equivalent_strength(ratings, "nobody", ladder)
+
+
+def _hand_fit(elo: dict[str, float], se: dict[str, float]) -> Ratings:
+    """A fit with given ratings and independent stderrs (rungs "l1", "l2" at levels 1, 2)."""
+    players = tuple(elo)
+    return Ratings(elo=elo, stderr=se, players=players, covariance=np.diag([se[p] ** 2 for p in players]),
+                   colour_advantage_elo=0.0, colour_advantage_stderr=0.0, games=0, anchor=None, anchor_elo=0.0,
+                   prior_games=0.0, iterations=0)
+
+
+HAND_LADDER = Ladder(name="gnugo", parameter="level", rungs=(Rung("l1", 1.0), Rung("l2", 2.0)), reference_point="l1")
+
+
+@pytest.mark.parametrize("above", [True, False])
+def test_just_beyond_an_end_rung_is_not_called_beyond_it(above: bool) -> None:
+    # 30 Elo past the end rung, sd of the gap 50: the 95% interval [-68, +128] holds 0. The text used to
+    # clip its lower end to 0 ("above ... by 30 Elo [0, 128]"), claiming what the data do not say.
+    sign = 1.0 if above else -1.0
+    elo = {"l1": 0.0, "l2": 100.0, "p": 130.0 if above else -30.0}
+    eq = equivalent_strength(_hand_fit(elo, {"l1": 30.0, "l2": 30.0, "p": 40.0}), "p", HAND_LADDER)
+    rung = "top rung of gnugo (level 2.0)" if above else "lowest rung of gnugo (level 1.0)"
+    assert eq.position == ("above" if above else "below") and eq.value is None
+    assert eq.text.startswith(f"not distinguishable from the {rung}: {sign * 30:+.0f} Elo [")
+    lo, hi = sign * 30.0 - 1.959963984540054 * 50.0, sign * 30.0 + 1.959963984540054 * 50.0
+    assert f"[{lo:+.0f}, {hi:+.0f}]" in eq.text and lo < 0.0 < hi
+    assert "above the" not in eq.text and "below the" not in eq.text
+
+
+def test_clearly_beyond_an_end_rung_says_so_with_its_interval() -> None:
+    eq = equivalent_strength(_hand_fit({"l1": 0.0, "l2": 100.0, "p": 400.0}, {"l1": 30.0, "l2": 30.0, "p": 40.0}),
+                             "p", HAND_LADDER)
+    assert eq.position == "above"
+    assert eq.text == "above the top rung of gnugo (level 2.0) by 300 Elo [202, 398]"
