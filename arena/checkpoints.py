@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from arena.checkpoint_store import Admission, StoredCheckpoint, admit_checkpoint
 from arena.context import ArenaContext
 from arena.db import repository
+from arena.db.storable import json_string_problem
 from arena.db.models import Checkpoint
 from arena.enrolment import EnrolmentError, enrol, load_template
 from arena.settings import Settings
@@ -93,6 +94,10 @@ def register_checkpoint_file(session: Session, path: str | Path, *, context: Are
         raise ValueError("name: must not be empty")
     loaded = admit_checkpoint(path, admission=admission, roots=roots)
     check_name(session, name or loaded.manifest.name, loaded.sha256)
+    # Before anything is stored: PostgreSQL's jsonb refuses NUL and lone surrogates, and a manifest
+    # read from an import root (the CLI, gRPC) has passed no HTTP check.
+    if (found := json_string_problem(loaded.manifest.model_dump(mode="json"))) is not None:
+        raise CheckpointError(f"manifest {'.'.join(map(str, found[0])) or 'key'}: {found[1]}")
     return _record(session, context.store.store(loaded), name=name, context=context, token_id=token_id)
 
 

@@ -15,7 +15,8 @@ Nothing is ever unpickled as an arbitrary Python object. The weights are read on
 loaded from those same bytes, so the file checked against `weights_sha256` is the one loaded.
 Native checkpoints (safetensors, state_dict) are data: their architecture is measured on torch's
 meta device (against the caller's `NetworkLimits`) and their tensors checked against it
-(`models.weights`; a safetensors file from its header alone) before a network is built. Every
+(`models.weights`; a safetensors file from its header alone, a state dict's zip entries before
+torch.load, which would inflate compressed ones in full) before a network is built. Every
 checkpoint then plays a test forward on positions of each of its board sizes (`verify=True`, in a
 worker thread with a time limit when asked), which catches NaN/inf outputs and contract violations.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import logging
 import os
 import pickle
 import re
@@ -61,11 +63,21 @@ from .manifest import (
     validate_manifest,
 )
 from .network import NetworkConfig, NetworkLimits, PolicyValueNet, meta_network
-from .weights import check_tensors, describe_tensors, max_weights_bytes, safetensors_header
+from .weights import (
+    NOT_A_STATE_DICT,
+    ZIP_SIGNATURE,
+    check_tensors,
+    describe_tensors,
+    max_weights_bytes,
+    safetensors_header,
+    stored_archive,
+)
 
 __all__ = ["CheckpointError", "CheckpointManifest", "ExecutableFormatError", "LimitExceededError", "LoadedCheckpoint",
            "NetworkLimits", "OnnxModule", "load_checkpoint", "locate_checkpoint", "register_checkpoint",
            "sample_positions", "save_checkpoint", "sha256_file", "verify_module", "verify_within"]
+
+log = logging.getLogger(__name__)
 
 VALUE_TOLERANCE = 1e-4  # tanh in float32 never leaves [-1, 1]; other exports may round a little
 TEST_POSITIONS_PER_SIZE = 3
@@ -223,12 +235,19 @@ def _read_safetensors(data: bytes, source: str) -> Mapping[str, torch.Tensor]:
     try:
         return safetensors.torch.load(data)
     except Exception as exc:  # noqa: BLE001 -- SafetensorError, or a dtype this torch lacks
-        raise CheckpointError(f"{source}: not a valid safetensors file: {str(exc)[:200]}") from None
+        # The library's text is for the server's log, not for whoever sent the file.
+        log.info("%s: safetensors refused the weights: %s: %s", source, type(exc).__name__, exc)
+        raise CheckpointError(f"{source}: not a valid safetensors file: its tensors cannot be read as its header "
+                              f"describes them") from None
 
 
-def _read_state_dict(data: bytes, source: str) -> Mapping[str, Any]:
+def _read_state_dict(data: bytes, expected: Mapping[str, torch.Tensor], source: str) -> Mapping[str, Any]:
+    # torch.load reads a file starting with a zip signature with its zip reader, which inflates
+    # compressed entries in full: it gets a checked copy (nothing compressed, nothing over the
+    # bound). Anything else is torch's legacy format, which has no compression.
+    archive = stored_archive(data, expected, source) if data.startswith(ZIP_SIGNATURE) else io.BytesIO(data)
     try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        obj = torch.load(archive, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # torch's own message advises retrying with weights_only=False: never repeat that.
         found = re.search(r"GLOBAL ([\w.]+)", str(exc))
@@ -236,8 +255,8 @@ def _read_state_dict(data: bytes, source: str) -> Mapping[str, Any]:
         raise CheckpointError(f"{source}: the file contains objects other than tensors{what} and was not "
                               f"loaded; nothing in it was executed") from None
     except Exception as exc:  # noqa: BLE001 -- any failure of a foreign file is a refusal
-        raise CheckpointError(f"{source}: not a readable PyTorch state dict: {type(exc).__name__}: "
-                              f"{str(exc)[:200]}") from None
+        log.info("%s: torch.load refused the state dict: %s: %s", source, type(exc).__name__, exc)
+        raise CheckpointError(f"{source}: {NOT_A_STATE_DICT}") from None
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("state_dict", "model"):  # training scripts often save {"model": ..., "step": ...}
             if isinstance(obj.get(key), Mapping):
@@ -436,7 +455,7 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
         check_tensors(safetensors_header(data, weights_source), expected, weights_source)
         module = _native_module(_read_safetensors(data, weights_source), config, expected, weights_source)
     elif manifest.format == "state_dict":
-        module = _native_module(_read_state_dict(data, weights_source), config, expected, weights_source)
+        module = _native_module(_read_state_dict(data, expected, weights_source), config, expected, weights_source)
     elif manifest.format == "torchscript":
         module = _read_torchscript(data, device, weights_source)
     else:

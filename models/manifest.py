@@ -33,6 +33,9 @@ NATIVE_FORMATS = ("safetensors", "state_dict")
 EXECUTABLE_FORMATS = frozenset({"torchscript", "onnx"})
 # A manifest is a few kB; the cap keeps a hostile file from eating memory before validation.
 MAX_MANIFEST_BYTES = 4 << 20
+# Arrays and objects within each other, the manifest's own object counting 1: metadata needs a few
+# levels, and deeper ones exhaust recursive readers (json, pydantic, PostgreSQL's jsonb).
+MAX_JSON_DEPTH = 32
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -210,10 +213,32 @@ def describe_validation_error(error: ValidationError, source: str) -> Checkpoint
     return CheckpointError(f"{source}: " + "; ".join(parts))
 
 
+def json_too_deep(value: Any, max_depth: int = MAX_JSON_DEPTH) -> tuple[str | int, ...] | None:
+    """Where parsed JSON `value` first nests arrays and objects more than `max_depth` deep (`value`
+    itself is level 1), else None. Iterative, so a deep value cannot exhaust the stack here."""
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        loc, item = stack.pop()
+        if isinstance(item, dict):
+            children = item.items()
+        elif isinstance(item, list):
+            children = enumerate(item)
+        else:
+            continue
+        if len(loc) >= max_depth:
+            return loc
+        stack.extend(((*loc, key), child) for key, child in children)
+    return None
+
+
 def validate_manifest(data: Any, source: str = "manifest") -> CheckpointManifest:
     """A CheckpointManifest from a JSON-shaped dict, or a CheckpointError naming the fields."""
     if not isinstance(data, dict):
         raise CheckpointError(f"{source}: a manifest must be a JSON object, got {type(data).__name__}")
+    deep = json_too_deep(data)
+    if deep is not None:
+        raise CheckpointError(f"{source}: manifest field {_location(deep[:1])}: nests arrays and objects more than "
+                              f"{MAX_JSON_DEPTH} levels deep")
     try:
         return CheckpointManifest.model_validate(data)
     except ValidationError as exc:
@@ -251,6 +276,9 @@ def read_manifest(path: str | Path, *, source: str | None = None) -> CheckpointM
                           parse_constant=_no_constants)
     except CheckpointError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{source}: manifest nests arrays and objects too deeply to read (more than "
+                              f"{MAX_JSON_DEPTH} levels are refused)") from None
     except UnicodeDecodeError as exc:
         raise CheckpointError(f"{source}: manifest is not valid UTF-8 (at byte {exc.start})") from None
     except json.JSONDecodeError as exc:

@@ -11,7 +11,9 @@ worker thread so the event loop keeps answering while the checkpoint is hashed, 
 safetensors or state-dict weights of a server-known architecture within the configured limits
 only (TorchScript/ONNX are 415: they run code when loaded, only an operator registers them with
 the CLI). A refused checkpoint leaves nothing in the store or the database, and refusals name
-files by their names only.
+files by their names only. The InputGuard does not read multipart bodies, so the manifest's
+strings (keys too) and the `name` field get its storability check here, with a bound on nesting,
+before anything is loaded or stored.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from arena.checkpoint_store import Admission
 from arena.checkpoints import CheckpointNameTaken, register_checkpoint_file
 from arena.db import checkpoint_queries, condition_queries
 from arena.db.models import Checkpoint
+from arena.db.storable import json_string_problem, string_problem
 from arena.import_roots import NotImportableError
 from models.checkpoint import CheckpointError, ExecutableFormatError
+from models.manifest import MAX_JSON_DEPTH, json_too_deep
 
 from ..deps import ContextDep, ReadAccess, SessionDep, SettingsDep, WriteAccess, unprocessable
 from ..uploads import Field as UploadField
@@ -114,11 +118,23 @@ def _arrange_upload(folder: Path, parts: dict[str, Path | bytes]) -> tuple[Path,
             raise unprocessable(("body", "name"), "must be UTF-8 text") from None
         if not name.strip():
             raise unprocessable(("body", "name"), "must be a non-empty string")
+        if (problem := string_problem(name)) is not None:
+            raise unprocessable(("body", "name"), problem)
     try:
         data = json.loads(parts["manifest"].read_bytes())
         weights_file = data["weights_file"]
+    except RecursionError:
+        raise unprocessable(("body", "manifest"), f"nests arrays and objects too deeply (more than {MAX_JSON_DEPTH} "
+                                                  f"levels are refused)") from None
     except (ValueError, KeyError, TypeError):
         raise unprocessable(("body", "manifest"), "not a checkpoint manifest (JSON with weights_file)") from None
+    # The InputGuard does not read multipart bodies: the manifest's strings are checked here, before
+    # anything is stored (PostgreSQL's jsonb refuses NUL and lone surrogates).
+    if (deep := json_too_deep(data)) is not None:
+        raise unprocessable(("body", "manifest", *deep[:1]), f"nests arrays and objects more than {MAX_JSON_DEPTH} "
+                                                            f"levels deep")
+    if (found := json_string_problem(data)) is not None:
+        raise unprocessable(("body", "manifest", *found[0]), found[1])
     if not isinstance(weights_file, str) or not _FILE_NAME.fullmatch(weights_file) or weights_file.endswith(".json"):
         raise unprocessable(("body", "manifest", "weights_file"), "must be a plain file name")
     stem = data.get("name") if isinstance(data.get("name"), str) and _FILE_NAME.fullmatch(data["name"]) else "upload"
