@@ -61,15 +61,17 @@ class LeaderboardCache:
         with self._lock:
             fitting = self._fitting.setdefault(key, threading.Lock())
         with fitting:
-            entry = self.lookup(key)
-            if entry is None:
-                board = fit()
-                entry = CachedLeaderboard(board, board.as_dict())
+            try:
+                entry = self.lookup(key)
+                if entry is None:
+                    board = fit()
+                    entry = CachedLeaderboard(board, board.as_dict())
+                    with self._lock:
+                        self.fits += 1
+                        self._entries[key] = entry
+                        while len(self._entries) > self.maxsize:
+                            self._entries.popitem(last=False)
+            finally:  # a fit that raised too: a key of every failed fit was kept for good
                 with self._lock:
-                    self.fits += 1
-                    self._entries[key] = entry
-                    while len(self._entries) > self.maxsize:
-                        self._entries.popitem(last=False)
-            with self._lock:
-                self._fitting.pop(key, None)
+                    self._fitting.pop(key, None)
         return entry
