@@ -107,12 +107,15 @@ def leaderboard(
 def print_leaderboard(console: Console, board: Leaderboard) -> None:
     from rich.table import Table
 
+    from arena.ratings.estimability import flag_legend, flagged_interval
+
     ratings = board.ratings
     anchor = board.parameters.get("anchor")
     relative = f"{anchor} = {board.parameters['anchor_elo']:g}" if anchor else "pool mean = 0"
     table = Table(title=f"Elo over {board.game_set.games} games under {board.condition} ({relative}; "
                         f"game set {board.game_set.sha256[:12]})")
-    headers = ["#", "player", "Elo", "95% CI", "± se"]
+    flagged = any(s.flag for s in board.standings)
+    headers = ["#", "player", *(["flag"] if flagged else []), "Elo", "95% CI", "± se"]
     boot = ratings.bootstrap_ci is not None
     if boot:
         headers.append("bootstrap 95%")
@@ -121,14 +124,19 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
         if header == "player":
             table.add_column(header, **NAME_COLUMN)
         else:
-            table.add_column(header, justify="left" if header == "W-L-D" else "right")
+            table.add_column(header, justify="left" if header in ("W-L-D", "flag") else "right")
     for rank, s in enumerate(board.standings, 1):
-        row = [str(rank), s.name, _elo(s.elo), _interval(s.lo, s.hi), f"{s.stderr:.0f}"]
+        # One-sided where the prior alone sets the other end, and then no ± either.
+        one_sided = s.flag in ("unbeaten", "winless") and s.lo < s.hi
+        row = [str(rank), s.name, *([s.flag or ""] if flagged else []), _elo(s.elo),
+               flagged_interval(s.flag, s.lo, s.hi), "" if one_sided else f"{s.stderr:.0f}"]
         if boot:
             row.append(_interval(s.bootstrap_lo, s.bootstrap_hi))
         row += [str(s.games), f"{s.wins}-{s.losses}-{s.draws}", "" if s.score is None else f"{100 * s.score:.1f}%"]
         table.add_row(*row)
     console.print(table)
+    for flag, text in flag_legend(s.flag for s in board.standings).items():
+        console.print(f"{flag}: {text}", highlight=False)
     others = [f"{c.condition} ({c.games} games)" for c in board.conditions if c.condition != board.condition]
     if others:
         console.print(f"other conditions (--condition): {'; '.join(others)}")
@@ -162,10 +170,13 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
         previous = None
         for player, point in points:
             gain = ""
-            if previous is not None:
+            if previous is not None and not ratings.comparable(player, previous):
+                gain = "not comparable"  # no games link the two: the prior alone would give a difference
+            elif previous is not None:
                 diff, se = ratings.difference(player, previous)
                 gain = f"{diff:+.0f} ± {1.96 * se:.0f}"
-            curve.add_row(str(point.visits), player, _elo(point.elo), _interval(point.lo, point.hi), gain)
+            curve.add_row(str(point.visits), player, _elo(point.elo),
+                          flagged_interval(ratings.flags.get(player), point.lo, point.hi), gain)
             previous = player
         console.print(curve)
 

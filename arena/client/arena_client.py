@@ -135,7 +135,8 @@ class ArenaClient:
                         min_games: int | None = None, until_finished: bool = True, condition: str | None = None,
                         timeout: float | None = None) -> RatingWait:
         """Wait on WatchRatings until `player`'s standing meets every condition given (its 95%
-        interval's half-width at most `max_ci_half_width` Elo, at least `min_games` rated games):
+        interval's half-width at most `max_ci_half_width` Elo, and not flagged as set by the prior
+        rather than the games; at least `min_games` rated games):
         reason "condition"; or, with `until_finished`, until the tournament has ended first:
         reason "finished". After `timeout` seconds: DeadlineExceeded, whose `last` is the last
         leaderboard received."""
@@ -144,8 +145,11 @@ class ArenaClient:
 
         def met(board: Leaderboard) -> bool:
             standing = board.standing(player)
-            return standing is not None and (max_ci_half_width is None or standing.ci_half_width <= max_ci_half_width) \
-                and (min_games is None or standing.games >= min_games)
+            # A flagged rating's interval is the fit's prior, not the games' (an unbeaten 8-0 reads
+            # 341 +- 326): never narrow enough, however narrow it reads.
+            narrow = max_ci_half_width is None or (standing is not None and standing.flag is None
+                                                   and standing.ci_half_width <= max_ci_half_width)
+            return standing is not None and narrow and (min_games is None or standing.games >= min_games)
 
         # Only a games-only wait can let the server end the stream; the client checks every snapshot.
         server_games = min_games if max_ci_half_width is None and min_games is not None else 0

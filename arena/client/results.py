@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from arena.grpc.generated import arena_pb2
@@ -92,6 +92,9 @@ class Standing:
     score: float  # (wins + draws / 2) / games
     relative_elo: RelativeElo | None = None  # None: no reference ladder, or its reference has no games here
     equivalent: EquivalentStrength | None = None
+    # None: the games rate the player; else "unbeaten", "winless", "separated" or "disconnected" (the prior
+    # set part of elo and of the interval: Leaderboard.flag_legend says which)
+    flag: str | None = None
 
     @property
     def ci_half_width(self) -> float:
@@ -112,7 +115,8 @@ class Standing:
                                             text=e.text)
         return cls(name=message.name, elo=message.elo, ci_low=message.ci_low, ci_high=message.ci_high,
                    stderr=message.stderr, games=message.games, wins=message.wins, losses=message.losses,
-                   draws=message.draws, score=message.score, relative_elo=relative, equivalent=equivalent)
+                   draws=message.draws, score=message.score, relative_elo=relative, equivalent=equivalent,
+                   flag=_optional(message, "flag"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class Leaderboard:
     standings: tuple[Standing, ...]
     condition: str | None  # the rating pool; None: no games at all
     conditions: tuple[ConditionGames, ...]  # every pool with its games, most games first
+    flag_legend: dict[str, str] = field(default_factory=dict)  # each Standing.flag present: what it means
 
     def standing(self, player: str) -> Standing | None:
         """The player's standing; None when it has no rated game here."""
@@ -150,7 +155,8 @@ class Leaderboard:
                    tournament_status=message.tournament_status or None, game_set_sha256=message.game_set_sha256,
                    games=message.games, standings=tuple(Standing.from_proto(p) for p in message.players),
                    condition=_optional(message, "condition"),
-                   conditions=tuple(ConditionGames(condition=c.condition, games=c.games) for c in message.conditions))
+                   conditions=tuple(ConditionGames(condition=c.condition, games=c.games) for c in message.conditions),
+                   flag_legend=dict(message.flag_legend))
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ from arena.db.outage import is_database_outage
 from arena.db.storable import json_string_problem, string_problem
 from arena.import_roots import NotImportableError
 from arena.leaderboards import Leaderboard
+from arena.ratings.estimability import flag_legend
 from arena.scheduling import parse_config
 from arena.settings import Settings
 from arena.tournament_creation import create_and_dispatch
@@ -125,6 +126,14 @@ def _validation_message(field: str, exc: pydantic.ValidationError) -> str:
             message = rest
         parts.append(f"{'.'.join(location)}: {message}")
     return "; ".join(parts)
+
+
+def _standings(board: Leaderboard) -> list[arena_pb2.PlayerStanding]:
+    """The board's rows, best first; `flag` absent where the games alone rate the player."""
+    return [arena_pb2.PlayerStanding(name=s.name, elo=s.elo, ci_low=s.lo, ci_high=s.hi, stderr=s.stderr, games=s.games,
+                                     wins=s.wins, losses=s.losses, draws=s.draws, score=s.score or 0.0, flag=s.flag,
+                                     **_reference_fields(board, s.name))
+            for s in board.standings]
 
 
 def _reference_fields(board: Leaderboard, name: str) -> dict:
@@ -307,13 +316,10 @@ class ArenaServicer(arena_pb2_grpc.ArenaServicer):
                 board = self.context.leaderboards.get(session, tournament_id=tournament_id, condition=condition).board
             except lookup.LookupFailedError as exc:
                 raise _Abort(grpc.StatusCode.NOT_FOUND, str(exc)) from None
-        players = [arena_pb2.PlayerStanding(name=s.name, elo=s.elo, ci_low=s.lo, ci_high=s.hi, stderr=s.stderr,
-                                            games=s.games, wins=s.wins, losses=s.losses, draws=s.draws,
-                                            score=s.score or 0.0, **_reference_fields(board, s.name))
-                   for s in board.standings]
         return arena_pb2.Leaderboard(tournament_id=tournament_id, tournament_status=status,
                                      game_set_sha256=board.game_set.sha256, games=board.game_set.games,
-                                     players=players, condition=board.condition,
+                                     players=_standings(board), condition=board.condition,
+                                     flag_legend=flag_legend(s.flag for s in board.standings),
                                      conditions=[arena_pb2.ConditionGames(condition=c.condition, games=c.games)
                                                  for c in board.conditions])
 

@@ -23,6 +23,7 @@ from arena.db.condition_queries import ConditionGames, choose_condition, rating_
 from arena.db.models import Checkpoint, Player
 from arena.db.rating_inputs import RatedGameSet, rated_game_set
 from arena.ratings import HeadToHead, PairCounts, Ratings, VisitsPoint, compute_ratings, elo_vs_visits, head_to_head
+from arena.ratings.estimability import flag_legend
 from arena.ratings.reference import Equivalent, Ladder, RelativeElo, equivalent_strength, relative_elo
 
 from .policy import RatingPolicy
@@ -98,6 +99,7 @@ class Leaderboard:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: what `arena leaderboard --json` prints and the API returns."""
         ratings = self.ratings
+        flags = {s.name: s.flag for s in self.standings}
         out: dict[str, Any] = {
             "condition": self.condition,
             "conditions": [c.as_dict() for c in self.conditions],
@@ -108,8 +110,10 @@ class Leaderboard:
                          "bootstrap_ci95": None if s.bootstrap_lo is None else [s.bootstrap_lo, s.bootstrap_hi],
                          "games": s.games, "wins": s.wins, "losses": s.losses, "draws": s.draws,
                          "score": s.score, "flag": s.flag} for s in self.standings],
+            "flag_legend": flag_legend(flags.values()),
             "head_to_head": [],
-            "visits_curves": {ckpt: [{"player": player, "visits": p.visits, "elo": p.elo, "ci95": [p.lo, p.hi]}
+            "visits_curves": {ckpt: [{"player": player, "visits": p.visits, "elo": p.elo, "ci95": [p.lo, p.hi],
+                                      "flag": flags.get(player)}
                                      for player, p in points] for ckpt, points in self.visits_curves.items()},
         }
         if ratings is not None:
@@ -122,7 +126,7 @@ class Leaderboard:
                 "a": a, "b": b, "wins": r.wins, "losses": r.losses, "draws": r.draws, "score": r.score,
                 "elo_diff": r.elo_diff, "ci95": [r.elo_lo, r.elo_hi], "adjusted": r.adjusted,
                 "model_elo_diff": r.model_elo_diff, "model_elo_stderr": r.model_elo_stderr,
-                "likelihood_of_superiority": r.likelihood_of_superiority})
+                "likelihood_of_superiority": r.likelihood_of_superiority, "model_note": r.model_note})
         return out
 
     def _reference_dict(self, out: dict[str, Any]) -> None:
@@ -209,10 +213,15 @@ def _reference_scale(ratings: Ratings, ladder: Ladder | None) -> dict[str, Any]:
     this pool has the reference point and two rungs."""
     if ladder is None:
         return {}
-    relative = ({name: relative_elo(ratings, name, ladder.reference_point) for name in ratings.players}
+    # Not placed where no games link a player to the scale: the prior alone would place it.
+    relative = ({name: relative_elo(ratings, name, ladder.reference_point) for name in ratings.players
+                 if ratings.comparable(name, ladder.reference_point)}
                 if ladder.reference_point in ratings.elo else {})
+    rungs = [r.player for r in ladder.rungs if r.player in ratings.elo]
     equivalents = {}
     for name in ratings.players:
+        if not all(ratings.comparable(name, rung) for rung in rungs):
+            continue
         eq = equivalent_strength(ratings, name, ladder)
         if eq is None:
             break  # fewer than two rungs in this pool: nobody can be placed
@@ -264,6 +273,7 @@ class StepPoint:
     lo: float  # 95% interval
     hi: float
     games: int
+    flag: str | None = None  # as PlayerStanding.flag: an unbeaten checkpoint's hi is the prior's
 
 
 def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoint]:
@@ -275,6 +285,6 @@ def elo_vs_step(session: Session, board: Leaderboard, run: str) -> list[StepPoin
                            .where(Checkpoint.run_name == run))
     points = [StepPoint(checkpoint=cname, checkpoint_id=cid, training_step=step, player=pname,
                         elo=standings[pname].elo, lo=standings[pname].lo, hi=standings[pname].hi,
-                        games=standings[pname].games)
+                        games=standings[pname].games, flag=standings[pname].flag)
               for pname, cid, cname, step in rows if pname in standings]
     return sorted(points, key=lambda p: (p.training_step is None, p.training_step or 0, p.player))

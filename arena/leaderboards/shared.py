@@ -63,7 +63,7 @@ def ratings_to_json(ratings: Ratings) -> dict[str, Any]:
         "covariance": ratings.covariance.tolist(), "colour_advantage_elo": ratings.colour_advantage_elo,
         "colour_advantage_stderr": ratings.colour_advantage_stderr, "games": ratings.games, "anchor": ratings.anchor,
         "anchor_elo": ratings.anchor_elo, "prior_games": ratings.prior_games, "iterations": ratings.iterations,
-        "flags": ratings.flags,
+        "flags": ratings.flags, "components": ratings.components,
         "bootstrap_ci": None if ratings.bootstrap_ci is None else {k: list(v) for k, v in ratings.bootstrap_ci.items()},
         "bootstrap_colour_ci": None if ratings.bootstrap_colour_ci is None else list(ratings.bootstrap_colour_ci),
     }
@@ -79,6 +79,7 @@ def ratings_from_json(data: dict[str, Any]) -> Ratings:
         colour_advantage_stderr=float(data["colour_advantage_stderr"]), games=int(data["games"]),
         anchor=data["anchor"], anchor_elo=float(data["anchor_elo"]), prior_games=float(data["prior_games"]),
         iterations=int(data["iterations"]), flags=dict(data["flags"]),
+        components={k: int(v) for k, v in data["components"].items()},
         bootstrap_ci=None if boot is None else {k: (float(v[0]), float(v[1])) for k, v in boot.items()},
         bootstrap_colour_ci=None if colour is None else (float(colour[0]), float(colour[1])),
     )

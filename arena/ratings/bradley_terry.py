@@ -123,6 +123,8 @@ class Ratings:
     iterations: int
     # per player: None when the games alone rate it, else why the prior had to (see estimability)
     flags: dict[str, str | None] = field(default_factory=dict)
+    # per player: its connected component of the games (0: the reference one; see estimability)
+    components: dict[str, int] = field(default_factory=dict)
     bootstrap_ci: dict[str, tuple[float, float]] | None = field(default=None, repr=False)
     bootstrap_colour_ci: tuple[float, float] | None = field(default=None, repr=False)
 
@@ -155,6 +157,11 @@ class Ratings:
         var = c[i, i] + c[j, j] - 2.0 * c[i, j]
         return (self.elo[a] - self.elo[b], math.sqrt(max(var, 0.0)))
 
+    def comparable(self, a: str, b: str) -> bool:
+        """Whether some chain of games links a and b: else their difference is the prior's alone."""
+        self._index(a), self._index(b)
+        return self.components.get(a, 0) == self.components.get(b, 0)
+
     def likelihood_of_superiority(self, a: str, b: str) -> float:
         """Phi(diff / se): the (approximate posterior) probability that a is stronger than b."""
         diff, se = self.difference(a, b)
@@ -181,13 +188,14 @@ class _Pool:
     draws: np.ndarray
     flags: tuple[str | None, ...]  # per player, from `estimability`
     contrasts: np.ndarray  # [q, n] rows whose differences get the virtual drawn games
+    components: tuple[int, ...]  # per player, from `estimability`
 
 
 def _make_pool(players: tuple[str, ...], black: np.ndarray, white: np.ndarray, games: np.ndarray,
                wins_black: np.ndarray, draws: np.ndarray) -> _Pool:
     score = wins_black + 0.5 * draws
     est = estimability(len(players), black, white, games, score)
-    return _Pool(players, black, white, games, score, wins_black, draws, est.flags, est.contrasts)
+    return _Pool(players, black, white, games, score, wins_black, draws, est.flags, est.contrasts, est.components)
 
 
 def _build_pool(
@@ -459,6 +467,7 @@ def compute_ratings(
         prior_games=prior,
         iterations=iterations,
         flags=dict(zip(pool.players, pool.flags)),
+        components=dict(zip(pool.players, pool.components)),
         bootstrap_ci=boot_ci,
         bootstrap_colour_ci=boot_colour,
     )

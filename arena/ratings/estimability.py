@@ -26,23 +26,54 @@ a whole and never touches a difference the data determine):
   component: the only thing that can place a group no game connects, said weakly.
 
 Players of the main groups get no prior at all: their ratings are the plain MLE.
+
+`components` labels each player's connected component (0: the reference one): ratings of two
+players in different components are not comparable, whatever interval the prior gives them.
+`FLAG_TEXT`, `flag_legend` and `flagged_interval` say the flags to a reader (CLI, web, gRPC clients).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FLAGS", "Estimability", "estimability"]
+__all__ = ["FLAGS", "FLAG_TEXT", "INCOMPARABLE", "Estimability", "estimability", "flag_legend", "flagged_interval"]
 
 FLAGS = ("unbeaten", "winless", "separated", "disconnected")
+# What each flag means for the rating shown, for people (one text for every face).
+FLAG_TEXT = {
+    "unbeaten": "never dropped a point to the rest: only a lower bound is known (its upper end is the prior's)",
+    "winless": "never took a point from the rest: only an upper bound is known (its lower end is the prior's)",
+    "separated": "linked to the rest only through unbeaten or winless groups: its interval is the prior's",
+    "disconnected": "no game path to the main group: not comparable with it; its place is the prior's",
+}
+# Why a pair gets no model difference or likelihood of superiority.
+INCOMPARABLE = "in different components of the comparison graph: no games link them, so the data say nothing"
+
+
+def flag_legend(flags: Iterable[str | None]) -> dict[str, str]:
+    """{flag: its meaning} for the flags present, in FLAGS order."""
+    present = set(flags)
+    return {f: FLAG_TEXT[f] for f in FLAGS if f in present}
+
+
+def flagged_interval(flag: str | None, lo: float, hi: float) -> str:
+    """A 95% interval as text: one-sided for an unbeaten ("> lo") or winless ("< hi") player, whose
+    other end only the prior sets; "[lo, hi]" otherwise, and for the anchor (lo == hi: fixed by definition)."""
+    if flag == "unbeaten" and lo < hi:
+        return f"> {lo:+.0f}"
+    if flag == "winless" and lo < hi:
+        return f"< {hi:+.0f}"
+    return f"[{lo:+.0f}, {hi:+.0f}]"
 
 
 @dataclass(frozen=True, eq=False)
 class Estimability:
     flags: tuple[str | None, ...]  # per player: None (rated by the data alone) or one of FLAGS
     contrasts: np.ndarray  # [q, n] rows c (sum 0) whose c . r each get the virtual drawn games
+    components: tuple[int, ...] = ()  # per player: its connected component, 0 the reference one
 
 
 def _strong_components(n: int, succ: list[list[int]]) -> list[int]:
@@ -133,4 +164,7 @@ def estimability(n: int, black: np.ndarray, white: np.ndarray, games: np.ndarray
                 rows.append(row)
                 flags[p] = "disconnected"
     contrasts = np.array(rows) if rows else np.zeros((0, n))
-    return Estimability(tuple(flags), contrasts)
+    # Relabelled: 0 the reference component, then the others in order of their first player.
+    order = [reference] + [c for c in dict.fromkeys(int(w) for w in weak) if c != reference]
+    relabel = {c: k for k, c in enumerate(order)}
+    return Estimability(tuple(flags), contrasts, tuple(relabel[int(w)] for w in weak))

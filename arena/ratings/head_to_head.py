@@ -14,7 +14,9 @@ game), one virtual win and one virtual loss are added before computing estimate 
 estimate is then finite and shrunk towards 0, the interval wide.
 
 With a `Ratings` fit given, each record also carries the model's difference r_a - r_b, its
-standard error from the fit's covariance, and the likelihood of superiority.
+standard error from the fit's covariance, and the likelihood of superiority; all three are None,
+with `model_note` saying why, when no chain of games links a and b (`Ratings.comparable`): the
+prior alone would set them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .bradley_terry import ELO_PER_NAT, Z95, Ratings
+from .estimability import INCOMPARABLE
 from .records import GameResult, PairCounts, RatingInputError, as_pair_counts
 
 __all__ = ["HeadToHead", "PairRecord", "VisitsPoint", "elo_vs_visits", "head_to_head", "score_elo_interval"]
@@ -72,6 +75,7 @@ class PairRecord:
     model_elo_diff: float | None = None
     model_elo_stderr: float | None = None
     likelihood_of_superiority: float | None = None
+    model_note: str | None = None  # why the model fields are None though a fit was given
 
     @property
     def games(self) -> int:
@@ -137,11 +141,13 @@ def head_to_head(
             else:
                 diff = lo = hi = score = None
                 adjusted = False
-            model = se = los = None
-            if ratings is not None:
+            model = se = los = note = None
+            if ratings is not None and not ratings.comparable(a, b):
+                note = INCOMPARABLE
+            elif ratings is not None:
                 model, se = ratings.difference(a, b)
                 los = ratings.likelihood_of_superiority(a, b)
-            records[(a, b)] = PairRecord(a, b, w, l, d, score, diff, lo, hi, adjusted, model, se, los)
+            records[(a, b)] = PairRecord(a, b, w, l, d, score, diff, lo, hi, adjusted, model, se, los, note)
     return HeadToHead(players, records)
 
 

@@ -84,6 +84,9 @@ class PlayerRating:
     # point and equivalent strength on the ladder; None without a ladder or when the pool cannot place it.
     relative_elo: dict[str, Any] | None = None
     equivalent: dict[str, Any] | None = None
+    # As the leaderboard's: "unbeaten", "winless", "disconnected"... when the fit's prior, not the
+    # games, sets the number (an 8-0 record's upper end is invented); None: rated by the games.
+    flag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,7 +248,7 @@ def get_checkpoint(ref: str, session: SessionDep, request: Request) -> Checkpoin
             if p in standings:
                 s = standings[p]
                 ratings.append(PlayerRating(name=p, condition=condition, elo=s.elo, ci95=[s.lo, s.hi], games=s.games,
-                                            **board.reference_of(p)))
+                                            flag=s.flag, **board.reference_of(p)))
                 rated.add(p)
     ratings += [PlayerRating(name=p, condition=None, elo=None, ci95=None, games=0) for p in players if p not in rated]
     return CheckpointDetail(checkpoint=checkpoint_queries.checkpoint_summary(session, row.id),

@@ -26,6 +26,7 @@ from arena.db import checkpoint_queries, condition_queries, tournament_queries
 from arena.leaderboards import (CachedLeaderboard, LeaderboardKey, LeaderboardService, StepPoint,
                                 leaderboard_key_params, leaderboard_key_statement)
 from arena.leaderboards import elo_vs_step as step_points  # the route below is named elo_vs_step
+from arena.ratings.estimability import flag_legend
 from arena.settings import Settings
 
 from ..deps import ReadAccess, check_read, in_session, with_session
@@ -161,7 +162,8 @@ async def head_to_head(request: Request) -> Response:
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
 async def elo_vs_visits(request: Request) -> Response:
     board = await _lean_board(request)
-    return json_response({**_pool(board.data), "visits_curves": board.data["visits_curves"]})
+    return json_response({**_pool(board.data), "visits_curves": board.data["visits_curves"],
+                          "flag_legend": board.data["flag_legend"]})
 
 
 # Not a lean route (its path names the run): the board's query is documented as FastAPI does.
@@ -175,4 +177,6 @@ async def elo_vs_step(run: str, request: Request, query: Annotated[BoardQuery, Q
             raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no checkpoint of run {run!r} is registered")
         return step_points(session, board.board, run)
 
-    return json_response({"run": run, **_pool(board.data), "points": await in_session(request, points)})
+    found = await in_session(request, points)
+    return json_response({"run": run, **_pool(board.data), "points": found,
+                          "flag_legend": flag_legend(p.flag for p in found)})

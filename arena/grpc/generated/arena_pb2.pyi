@@ -60,7 +60,7 @@ class GetLeaderboardRequest(_message.Message):
     def __init__(self, tournament_id: _Optional[int] = ..., condition: _Optional[str] = ...) -> None: ...
 
 class PlayerStanding(_message.Message):
-    __slots__ = ("name", "elo", "ci_low", "ci_high", "stderr", "games", "wins", "losses", "draws", "score", "relative_elo", "equivalent")
+    __slots__ = ("name", "elo", "ci_low", "ci_high", "stderr", "games", "wins", "losses", "draws", "score", "relative_elo", "equivalent", "flag")
     NAME_FIELD_NUMBER: _ClassVar[int]
     ELO_FIELD_NUMBER: _ClassVar[int]
     CI_LOW_FIELD_NUMBER: _ClassVar[int]
@@ -73,6 +73,7 @@ class PlayerStanding(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     RELATIVE_ELO_FIELD_NUMBER: _ClassVar[int]
     EQUIVALENT_FIELD_NUMBER: _ClassVar[int]
+    FLAG_FIELD_NUMBER: _ClassVar[int]
     name: str
     elo: float
     ci_low: float
@@ -85,7 +86,8 @@ class PlayerStanding(_message.Message):
     score: float
     relative_elo: RelativeElo
     equivalent: EquivalentStrength
-    def __init__(self, name: _Optional[str] = ..., elo: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., stderr: _Optional[float] = ..., games: _Optional[int] = ..., wins: _Optional[int] = ..., losses: _Optional[int] = ..., draws: _Optional[int] = ..., score: _Optional[float] = ..., relative_elo: _Optional[_Union[RelativeElo, _Mapping]] = ..., equivalent: _Optional[_Union[EquivalentStrength, _Mapping]] = ...) -> None: ...
+    flag: str
+    def __init__(self, name: _Optional[str] = ..., elo: _Optional[float] = ..., ci_low: _Optional[float] = ..., ci_high: _Optional[float] = ..., stderr: _Optional[float] = ..., games: _Optional[int] = ..., wins: _Optional[int] = ..., losses: _Optional[int] = ..., draws: _Optional[int] = ..., score: _Optional[float] = ..., relative_elo: _Optional[_Union[RelativeElo, _Mapping]] = ..., equivalent: _Optional[_Union[EquivalentStrength, _Mapping]] = ..., flag: _Optional[str] = ...) -> None: ...
 
 class RelativeElo(_message.Message):
     __slots__ = ("reference_point", "elo", "ci_low", "ci_high", "stderr")
@@ -118,7 +120,14 @@ class EquivalentStrength(_message.Message):
     def __init__(self, rung_param: _Optional[str] = ..., value: _Optional[float] = ..., low: _Optional[float] = ..., high: _Optional[float] = ..., position: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class Leaderboard(_message.Message):
-    __slots__ = ("tournament_id", "tournament_status", "game_set_sha256", "games", "players", "condition", "conditions")
+    __slots__ = ("tournament_id", "tournament_status", "game_set_sha256", "games", "players", "condition", "conditions", "flag_legend")
+    class FlagLegendEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TOURNAMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TOURNAMENT_STATUS_FIELD_NUMBER: _ClassVar[int]
     GAME_SET_SHA256_FIELD_NUMBER: _ClassVar[int]
@@ -126,6 +135,7 @@ class Leaderboard(_message.Message):
     PLAYERS_FIELD_NUMBER: _ClassVar[int]
     CONDITION_FIELD_NUMBER: _ClassVar[int]
     CONDITIONS_FIELD_NUMBER: _ClassVar[int]
+    FLAG_LEGEND_FIELD_NUMBER: _ClassVar[int]
     tournament_id: int
     tournament_status: str
     game_set_sha256: str
@@ -133,7 +143,8 @@ class Leaderboard(_message.Message):
     players: _containers.RepeatedCompositeFieldContainer[PlayerStanding]
     condition: str
     conditions: _containers.RepeatedCompositeFieldContainer[ConditionGames]
-    def __init__(self, tournament_id: _Optional[int] = ..., tournament_status: _Optional[str] = ..., game_set_sha256: _Optional[str] = ..., games: _Optional[int] = ..., players: _Optional[_Iterable[_Union[PlayerStanding, _Mapping]]] = ..., condition: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[ConditionGames, _Mapping]]] = ...) -> None: ...
+    flag_legend: _containers.ScalarMap[str, str]
+    def __init__(self, tournament_id: _Optional[int] = ..., tournament_status: _Optional[str] = ..., game_set_sha256: _Optional[str] = ..., games: _Optional[int] = ..., players: _Optional[_Iterable[_Union[PlayerStanding, _Mapping]]] = ..., condition: _Optional[str] = ..., conditions: _Optional[_Iterable[_Union[ConditionGames, _Mapping]]] = ..., flag_legend: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ConditionGames(_message.Message):
     __slots__ = ("condition", "games")

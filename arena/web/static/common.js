@@ -60,7 +60,23 @@ const fmt = {
     return s >= 3600 ? `${Math.floor(s / 3600)}h ${Math.floor(s % 3600 / 60)}m` : s >= 60 ? `${Math.floor(s / 60)}m ${s % 60}s` : `${s}s`;
   },
   time: (iso) => (iso ? new Date(iso).toLocaleString() : "—"),
+  // A 95% interval; one-sided where the games bound only one end (the prior sets the other).
+  // The anchor's (lo == hi) is fixed by definition: never one-sided.
+  interval: (flag, lo, hi) => (lo < hi && flag === "unbeaten" ? `> ${fmt.elo(lo)}`
+                               : lo < hi && flag === "winless" ? `< ${fmt.elo(hi)}` : `[${fmt.elo(lo)}, ${fmt.elo(hi)}]`),
 };
+
+// A player's estimability flag (arena.ratings.estimability) as a marker, its meaning on hover.
+function flagMark(flag, legend) {
+  return flag ? el("span", {class: "flag", "data-flag": flag, title: legend?.[flag] ?? flag}, flag) : "";
+}
+
+// One line per flag present: what it means for the numbers shown.
+function flagLegend(legend) {
+  const entries = Object.entries(legend || {});
+  return entries.length ? el("ul", {class: "flag-legend muted"},
+    ...entries.map(([flag, text]) => el("li", {}, el("b", {}, flag), ": " + text))) : "";
+}
 
 function param(name) { return new URLSearchParams(location.search).get(name); }
 
@@ -76,7 +92,8 @@ function table(columns, rows) {
 
 const PALETTE = ["#2f6fdf", "#d9480f", "#2b8a3e", "#ae3ec9", "#e67700", "#0b7285", "#c2255c", "#5f3dc4"];
 
-// An interval plot: series [{name, points: [{x, y, lo, hi, label}]}], x numeric (log scale if asked).
+// An interval plot: series [{name, points: [{x, y, lo, hi, label, flag?, note?}]}], x numeric (log scale if
+// asked). A flagged point is hollow with a dashed interval: the prior set part of it (`note` says how).
 function intervalChart(series, {xLabel = "", yLabel = "Elo", logX = false, width = 640, height = 300} = {}) {
   const pad = {l: 56, r: 140, t: 12, b: 40};
   const all = series.flatMap((s) => s.points);
@@ -106,10 +123,13 @@ function intervalChart(series, {xLabel = "", yLabel = "Elo", logX = false, width
     svg.append(el("svg:polyline", {fill: "none", stroke: colour, "stroke-width": 2,
                                    points: pts.map((p) => `${X(p.x)},${Y(p.y)}`).join(" ")}));
     for (const p of pts) {
-      const g = el("svg:g", {class: "point", "data-series": s.name, "data-x": p.x, "data-elo": p.y.toFixed(1)},
-        el("svg:line", {x1: X(p.x), x2: X(p.x), y1: Y(p.lo), y2: Y(p.hi), stroke: colour, "stroke-width": 1.5}),
-        el("svg:circle", {cx: X(p.x), cy: Y(p.y), r: 4, fill: colour}),
-        el("svg:title", {}, `${p.label || s.name}: ${Math.round(p.y)} [${Math.round(p.lo)}, ${Math.round(p.hi)}]`));
+      const g = el("svg:g", {class: "point", "data-series": s.name, "data-x": p.x, "data-elo": p.y.toFixed(1),
+                             "data-flag": p.flag || null},
+        el("svg:line", {x1: X(p.x), x2: X(p.x), y1: Y(p.lo), y2: Y(p.hi), stroke: colour, "stroke-width": 1.5,
+                        "stroke-dasharray": p.flag ? "3 3" : null}),
+        el("svg:circle", {cx: X(p.x), cy: Y(p.y), r: 4, fill: p.flag ? "#fff" : colour, stroke: colour}),
+        el("svg:title", {}, `${p.label || s.name}: ${Math.round(p.y)} ${fmt.interval(p.flag, p.lo, p.hi)}` +
+                            (p.flag ? ` (${p.flag}: ${p.note || ""})` : "")));
       svg.append(g);
     }
     svg.append(el("svg:text", {x: width - pad.r + 10, y: pad.t + 14 + 16 * k, fill: colour}, s.name));

@@ -46,23 +46,27 @@ function renderStandings(target, board) {
   }
   const lo = Math.min(...players.map((p) => p.ci95[0])), hi = Math.max(...players.map((p) => p.ci95[1]));
   const W = 240, X = (v) => 6 + (v - lo) / Math.max(hi - lo, 1) * (W - 12);
+  // Dashed where the prior set part of the interval (a flagged player).
   const interval = (p) => el("svg:svg", {width: W, height: 14, class: "interval"},
-    el("svg:line", {x1: X(p.ci95[0]), x2: X(p.ci95[1]), y1: 7, y2: 7, stroke: "#2f6fdf", "stroke-width": 2}),
-    el("svg:circle", {cx: X(p.elo), cy: 7, r: 4, fill: "#1d2330"}));
+    el("svg:line", {x1: X(p.ci95[0]), x2: X(p.ci95[1]), y1: 7, y2: 7, stroke: "#2f6fdf", "stroke-width": 2,
+                    "stroke-dasharray": p.flag ? "4 3" : null}),
+    el("svg:circle", {cx: X(p.elo), cy: 7, r: 4, fill: p.flag ? "#fff" : "#1d2330", stroke: "#1d2330"}));
   const colour = board.colour_advantage;
   target.replaceChildren(
     el("h2", {}, `Leaderboard — ${board.condition}, ${board.game_set.games} games`),
     table([
       ["#", (p) => players.indexOf(p) + 1, "num"],
       ["Player", (p) => el("a", {href: "/web/games?player=" + encodeURIComponent(p.name), class: "player"}, p.name)],
+      ["", (p) => flagMark(p.flag, board.flag_legend), "flag-cell"],
       ["Elo", (p) => fmt.elo(p.elo), "num elo"],
-      ["95% interval", (p) => `[${fmt.elo(p.ci95[0])}, ${fmt.elo(p.ci95[1])}]`, "num ci"],
+      ["95% interval", (p) => fmt.interval(p.flag, p.ci95[0], p.ci95[1]), "num ci"],
       ["", interval],
       ["Games", (p) => p.games, "num"],
       ["W–L–D", (p) => `${p.wins}–${p.losses}–${p.draws}`, "num"],
       ["Score", (p) => fmt.pct(p.score), "num"],
       ...referenceColumns(board),
     ], players),
+    flagLegend(board.flag_legend),
     el("p", {class: "muted"}, "Maximum-likelihood Elo (Bradley–Terry) with Hessian 95% intervals; " +
        (colour ? `first-move advantage ${fmt.elo(colour.elo)} Elo [${fmt.elo(colour.ci95[0])}, ${fmt.elo(colour.ci95[1])}].` : "")));
 }

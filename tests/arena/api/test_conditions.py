@@ -128,6 +128,9 @@ def test_a_checkpoint_shows_its_rating_in_every_pool(client, stored) -> None:  #
     players = client.get("/checkpoints/ckB").json()["players"]
     assert {(p["condition"], p["games"]) for p in players} == {(NINE, 5), (BIG, 2), (KOMI, 2)}
     assert all(p["name"] == "ckB" and p["elo"] is not None for p in players)
+    for p in players:  # the estimability flag of each pool's leaderboard, where the number comes from
+        board = client.get("/ratings/leaderboard", params={"condition": p["condition"]}).json()
+        assert "flag" in p and p["flag"] == next(s["flag"] for s in board["players"] if s["name"] == "ckB")
 
 
 @pytest.fixture(scope="module")

@@ -186,6 +186,9 @@ def test_ratings(client, tournament) -> None:
     assert [(p["checkpoint"], p["player"]) for p in steps] == [
         (read_manifest(OLD).name, "old@4"), (new, f"{new}@4v"), (new, f"{new}@8v")]
     assert steps[0]["training_step"] < steps[1]["training_step"]
+    # Each point carries its player's estimability flag, as the leaderboard's row does, with the legend.
+    everyone = {p["name"]: p["flag"] for p in client.get("/ratings/leaderboard").json()["players"]}
+    assert {p["player"]: p["flag"] for p in steps} == {p["player"]: everyone[p["player"]] for p in steps}
     assert client.get("/ratings/runs/no-such-run/elo-vs-step").status_code == 404
     # A checkpoint shows the ratings of the players it plays as.
     detail = client.get(f"/checkpoints/{new}").json()

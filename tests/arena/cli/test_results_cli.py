@@ -150,6 +150,13 @@ def test_leaderboard_of_all_games_with_an_anchor_and_the_tables(cli, engine) -> 
     best = max(ratings.elo, key=ratings.elo.get)
     lo, hi = ratings.ci95(best)
     assert f"{ratings.elo[best]:+.0f}" in text and f"[{lo:+.0f}, {hi:+.0f}]" in text
+    # ckB won both its games: flagged; as the anchor its interval stays [1000, 1000]. Unanchored, it is one-sided
+    # (the prior's upper end is not shown), and a legend line says why.
+    assert ratings.flags["ckB"] == "unbeaten" and "unbeaten: never dropped a point" in text
+    pooled = cli("leaderboard").stdout
+    low = fitted(engine)[1].ci95("ckB")[0]
+    row = next(line for line in pooled.splitlines() if " ckB " in line)
+    assert "unbeaten" in row and f"> {low:+.0f}" in row and "[" not in row
 
     unknown = cli("leaderboard", "--anchor", "nobody")
     assert unknown.exit_code == 2 and "unknown anchor player 'nobody'" in unknown.output

@@ -187,13 +187,17 @@ def test_wait_for_rating_ends_on_its_conditions(arena, candidate, opponent, engi
     assert isinstance(by_games.standing, Standing)
     assert (by_games.standing.games, by_games.standing.wins, by_games.standing.score) == (2, 2, 1.0)
     # Two wins in two games: an interval far wider than 1 Elo; the tournament's end ends the wait.
-    assert by_games.standing.ci_half_width > 1.0
-    _record(engine, tid, 2, winner=winner)
+    assert by_games.standing.ci_half_width > 1.0 and by_games.standing.flag == "unbeaten"
+    # Unbeaten, its interval is the fit's prior, not the games': no width, however wide, ends the wait.
+    with pytest.raises(DeadlineExceeded):
+        arena.wait_for_rating(tid, me.name, max_ci_half_width=10_000, until_finished=False, timeout=1.0)
+    _record(engine, tid, 2)  # Black wins both of a colour-swapped pair: one win, one loss
     with session_scope(engine) as session:
         assert advance(session, tid) == "finished"
     finished = arena.wait_for_rating(tid, me.name, max_ci_half_width=1.0, timeout=10)
     assert (finished.reason, finished.met, finished.leaderboard.tournament_status) == ("finished", False, "finished")
     assert finished.standing.games == 4 and finished.leaderboard.standings[0].name == me.name
+    assert finished.standing.flag is None  # 3-1: rated by the games
     # A half-width the four games do reach.
     wide = finished.standing.ci_half_width + 1.0
     assert arena.wait_for_rating(tid, me.name, max_ci_half_width=wide, until_finished=False, timeout=10).met

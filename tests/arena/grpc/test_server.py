@@ -117,6 +117,8 @@ def test_schedule_dispatch_and_leaderboard_on_recorded_results(stub, checkpoints
     best, worst = board.players
     assert (best.games, best.wins, best.score, worst.wins) == (4, 4, 1.0, 0)
     assert best.ci_low < best.elo < best.ci_high and best.elo > worst.elo
+    # 4-0: the games bound only one end of each rating (arena.ratings.estimability)
+    assert (best.flag, worst.flag) == ("unbeaten", "winless") and set(board.flag_legend) == {"unbeaten", "winless"}
     assert board.HasField("tournament_id")
     overall = stub.GetLeaderboard(arena_pb2.GetLeaderboardRequest())
     assert not overall.HasField("tournament_id") and overall.games >= 4

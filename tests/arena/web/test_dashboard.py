@@ -166,7 +166,16 @@ def test_leaderboard_shows_the_apis_elo_intervals_and_head_to_head(base_url, bro
     for row, player in zip(rows, board["players"]):
         assert row.find_element(By.CSS_SELECTOR, "td.elo").text == str(js_round(player["elo"]))
         lo, hi = player["ci95"]
-        assert row.find_element(By.CSS_SELECTOR, "td.ci").text == f"[{js_round(lo)}, {js_round(hi)}]"
+        # One-sided where the games bound one end only (arena.ratings.estimability), with the flag as a marker.
+        flag = player["flag"]
+        expected = {"unbeaten": f"> {js_round(lo)}", "winless": f"< {js_round(hi)}"}.get(
+            flag, f"[{js_round(lo)}, {js_round(hi)}]")
+        assert row.find_element(By.CSS_SELECTOR, "td.ci").text == expected
+        marks = row.find_elements(By.CSS_SELECTOR, "span.flag")
+        assert [(m.text, m.get_attribute("title")) for m in marks] == (
+            [(flag, board["flag_legend"][flag])] if flag else [])
+    legend = browser.find_elements(By.CSS_SELECTOR, "#standings .flag-legend li")
+    assert [li.text for li in legend] == [f"{flag}: {text}" for flag, text in board["flag_legend"].items()]
     cells = browser.find_elements(By.CSS_SELECTOR, "#head-to-head g.cell")
     assert len(cells) == 2 * len(board["head_to_head"]) == 6
     for record in board["head_to_head"]:
@@ -182,6 +191,31 @@ def test_leaderboard_shows_the_apis_elo_intervals_and_head_to_head(base_url, bro
     screenshot(browser, "leaderboard")
 
 
+def test_flagged_players_get_a_marker_a_legend_and_one_sided_intervals(base_url, browser) -> None:
+    """The page's own renderers on a board with an unbeaten and a winless player (real games may have none)."""
+    By = load(browser, base_url + "/", "leaderboard")
+    legend = {"unbeaten": "only a lower bound", "winless": "only an upper bound"}
+    row = {"games": 8, "wins": 0, "losses": 0, "draws": 0, "score": 0.5, "stderr": 100, "bootstrap_ci95": None}
+    board = {"condition": "c", "game_set": {"games": 8}, "colour_advantage": None, "reference": None,
+             "flag_legend": legend, "head_to_head": [], "conditions": [],
+             "players": [dict(row, name="top", elo=300, ci95=[40.4, 700], flag="unbeaten"),
+                         dict(row, name="mid", elo=0, ci95=[-90, 90], flag=None),
+                         dict(row, name="low", elo=-300, ci95=[-700, -40.6], flag="winless")]}
+    browser.execute_script("const t = document.createElement('section'); t.id = 'flag-test';"
+                           "document.body.append(t); renderStandings(t, arguments[0]);"
+                           "t.append(intervalChart([{name: 's', points: [{x: 1, y: 300, lo: 40, hi: 700, flag: "
+                           "'unbeaten', note: 'why'}, {x: 2, y: 0, lo: -90, hi: 90}]}]));", board)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#flag-test tbody tr")
+    assert [r.find_element(By.CSS_SELECTOR, "td.ci").text for r in rows] == ["> 40", "[-90, 90]", "< -41"]
+    marks = [[(m.text, m.get_attribute("title")) for m in r.find_elements(By.CSS_SELECTOR, "span.flag")] for r in rows]
+    assert marks == [[("unbeaten", legend["unbeaten"])], [], [("winless", legend["winless"])]]
+    assert [li.text for li in browser.find_elements(By.CSS_SELECTOR, "#flag-test .flag-legend li")] == [
+        f"{k}: {v}" for k, v in legend.items()]
+    points = browser.find_elements(By.CSS_SELECTOR, "#flag-test g.point")
+    assert [p.get_attribute("data-flag") for p in points] == ["unbeaten", None]
+    assert points[0].find_element(By.CSS_SELECTOR, "line").get_attribute("stroke-dasharray") == "3 3"
+
+
 def test_runs_page_draws_elo_vs_step_and_elo_vs_visits(base_url, browser, played) -> None:
     steps = api(base_url, f"/ratings/runs/{played['run']}/elo-vs-step")["points"]
     curves = api(base_url, "/ratings/elo-vs-visits")["visits_curves"]
@@ -189,6 +223,9 @@ def test_runs_page_draws_elo_vs_step_and_elo_vs_visits(base_url, browser, played
     run = browser.find_element(By.CSS_SELECTOR, f'#elo-vs-step .run[data-run="{played["run"]}"]')
     drawn = {(g.get_attribute("data-x"), g.get_attribute("data-elo")) for g in run.find_elements(By.CSS_SELECTOR, "g.point")}
     assert drawn == {(str(p["training_step"]), f'{p["elo"]:.1f}') for p in steps} and len(steps) == 3
+    flagged = {(g.get_attribute("data-x"), g.get_attribute("data-flag"))
+               for g in run.find_elements(By.CSS_SELECTOR, "g.point")}
+    assert flagged == {(str(p["training_step"]), p["flag"]) for p in steps}  # hollow, dashed: the prior's part
     assert list(curves) == ["s002000"]
     points = browser.find_elements(By.CSS_SELECTOR, '#elo-vs-visits g.point[data-series="s002000"]')
     assert sorted(int(g.get_attribute("data-x")) for g in points) == [4, 16]
