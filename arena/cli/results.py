@@ -137,6 +137,11 @@ def print_leaderboard(console: Console, board: Leaderboard) -> None:
     console.print(table)
     for flag, text in flag_legend(s.flag for s in board.standings).items():
         console.print(f"{flag}: {text}", highlight=False)
+    anchor_flag = ratings.flags.get(anchor) if anchor else None
+    if anchor_flag:  # every rating above is relative to a place the prior sets
+        console.print(f"warning: the anchor {anchor} is {anchor_flag}, so every Elo and interval relative to it "
+                      f"rests on the fit's prior; anchor on a player the games rate (or the pool mean)",
+                      highlight=False)
     others = [f"{c.condition} ({c.games} games)" for c in board.conditions if c.condition != board.condition]
     if others:
         console.print(f"other conditions (--condition): {'; '.join(others)}")

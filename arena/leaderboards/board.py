@@ -213,10 +213,14 @@ def _reference_scale(ratings: Ratings, ladder: Ladder | None) -> dict[str, Any]:
     this pool has the reference point and two rungs."""
     if ladder is None:
         return {}
-    # Not placed where no games link a player to the scale: the prior alone would place it.
-    relative = ({name: relative_elo(ratings, name, ladder.reference_point) for name in ratings.players
-                 if ratings.comparable(name, ladder.reference_point)}
-                if ladder.reference_point in ratings.elo else {})
+    # Not placed where no games link a player to the scale: the prior alone would place it. Nor
+    # anyone when the reference point itself is flagged (a rung that lost every game): its place is
+    # the prior's, so every Elo relative to it would be too, with intervals that miss (a true gap of
+    # 900 Elo read 412, and 20% of the 95% intervals covered it).
+    point = ladder.reference_point
+    placed = point in ratings.elo and ratings.flags.get(point) is None
+    relative = ({name: relative_elo(ratings, name, point) for name in ratings.players
+                 if ratings.comparable(name, point)} if placed else {})
     rungs = [r.player for r in ladder.rungs if r.player in ratings.elo]
     equivalents = {}
     for name in ratings.players:

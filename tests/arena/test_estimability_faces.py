@@ -13,11 +13,13 @@ from arena.cli.results import print_leaderboard
 from arena.client.results import Leaderboard as ClientLeaderboard
 from arena.db.rating_inputs import RatedGameSet
 from arena.grpc.server import _standings
-from arena.leaderboards import build_leaderboard, elo_vs_step
+from arena.leaderboards import RatingPolicy, build_leaderboard, elo_vs_step
+from arena.leaderboards.board import _reference_scale
 from arena.leaderboards.shared import ratings_from_json, ratings_to_json
 from arena.grpc.generated import arena_pb2
 from arena.ratings import GameResult, aggregate, compute_ratings, head_to_head
 from arena.ratings.estimability import FLAG_TEXT, INCOMPARABLE, flag_legend, flagged_interval
+from arena.ratings.reference import Ladder, Rung
 
 # "champ" wins all 8 of its games; a, b, c beat each other; x and y play only each other.
 GAMES = ([GameResult("champ", o, "champ") for o in "abc" for _ in range(2)] + [GameResult("a", "champ", "champ")] * 2
@@ -102,3 +104,24 @@ class _Rows:
 def test_step_points_carry_the_flag() -> None:
     points = elo_vs_step(_Rows(), _board(), "run")
     assert [(p.player, p.flag) for p in points] == [("a", None), ("champ", "unbeaten")]
+
+
+def test_a_flagged_reference_point_places_nobody_on_the_relative_scale() -> None:
+    """A reference rung that lost every game sits where the prior puts it: Elo relative to it
+    would be the prior's too (a true gap of 900 Elo read 412, its 95% intervals covering 20%)."""
+    ratings = compute_ratings(GAMES + [GameResult("a", "floor", "a"), GameResult("floor", "a", "a")])
+    assert ratings.flags["floor"] == "winless" and ratings.flags["a"] is None
+    ladder = Ladder(name="gnugo", parameter="level", rungs=(Rung("floor", 1.0), Rung("a", 5.0)),
+                    reference_point="floor")
+    assert _reference_scale(ratings, ladder)["relative"] == {}
+    rated_point = Ladder(name="gnugo", parameter="level", rungs=ladder.rungs, reference_point="a")
+    assert set(_reference_scale(ratings, rated_point)["relative"]) == {"a", "b", "c", "champ", "floor"}
+
+
+def test_the_cli_warns_when_the_anchor_is_flagged() -> None:
+    counts = aggregate(GAMES)
+    game_set = RatedGameSet(counts=counts, games=len(GAMES), sha256=hashlib.sha256(b"anchor").hexdigest())
+    board = build_leaderboard(game_set, condition="9x9 chinese komi 7.5", policy=RatingPolicy(anchor="champ"))
+    out = io.StringIO()
+    print_leaderboard(Console(file=out, width=200), board)
+    assert "warning: the anchor champ is unbeaten" in out.getvalue()
