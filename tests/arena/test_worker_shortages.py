@@ -45,7 +45,7 @@ def _block(engine, participants: list[dict], *, games: int, engines: dict, name:
     return payloads[0]
 
 
-def _play(db_url: str, payload: dict, tmp_path: Path, *, pool=None, **context) -> tuple[object, DatabaseSink]:  # noqa: F811
+def _play(db_url: str, payload: dict, tmp_path: Path, *, pool=None, **context):  # noqa: F811
     """The block's result, or the error it raised; `pool`: the worker's engine pool (else its own)."""
     sink = DatabaseSink(db_url)
     tasks.configure(tasks.WorkerContext(sink=sink, checkpoint_root=tmp_path, worker_name="shortage-test",
@@ -60,27 +60,28 @@ def _play(db_url: str, payload: dict, tmp_path: Path, *, pool=None, **context) -
         sink.close()
 
 
-def _games(engine, payload: dict) -> list[ScheduledGame]:  # noqa: F811
+def _rows(engine, payload: dict, key) -> list:  # noqa: F811
+    """The rows whose `key` column is one of the block's scheduled game ids, detached."""
     ids = [g["scheduled_game_id"] for g in payload["games"]]
     with session_scope(engine) as session:
-        games = list(session.scalars(select(ScheduledGame).where(ScheduledGame.id.in_(ids))))
-        session.expunge_all()
-        return games
-
-
-def _stored(engine, payload: dict) -> list[FinishedGame]:  # noqa: F811
-    ids = [g["scheduled_game_id"] for g in payload["games"]]
-    with session_scope(engine) as session:
-        rows = list(session.scalars(select(FinishedGame).where(FinishedGame.scheduled_game_id.in_(ids))))
+        rows = list(session.scalars(select(key.class_).where(key.in_(ids))))
         session.expunge_all()
         return rows
 
 
-def test_triton_away_past_its_wait_gives_the_games_back_without_an_attempt(engine, db_url, tmp_path) -> None:  # noqa: F811
+def _games(engine, payload: dict) -> list[ScheduledGame]:  # noqa: F811
+    return _rows(engine, payload, ScheduledGame.id)
+
+
+def _stored(engine, payload: dict) -> list[FinishedGame]:  # noqa: F811
+    return _rows(engine, payload, FinishedGame.scheduled_game_id)
+
+
+def test_triton_away_past_its_wait_gives_the_games_back(engine, db_url, tmp_path) -> None:  # noqa: F811
     with session_scope(engine) as session:
         names = register_demo_checkpoints(session, store=tmp_path)
-    payload = _block(engine, [{"name": n, "kind": "checkpoint", "ref": n, "visits": 8} for n in names], games=2, engines={},
-                     name="triton-away")
+    players = [{"name": n, "kind": "checkpoint", "ref": n, "visits": 8} for n in names]
+    payload = _block(engine, players, games=2, engines={}, name="triton-away")
     outcome, _ = _play(db_url, payload, tmp_path, engines={}, triton_url=f"127.0.0.1:{free_port()}",
                        triton_wait_s=1.0)
     assert isinstance(outcome, TritonUnavailableError), outcome  # the task fails: nothing pretends it played
@@ -107,7 +108,7 @@ def test_a_block_plays_no_more_games_at_once_than_its_engines_can_seat(engine, d
     assert len(stored) == 8 and not [r for r in reasons if "busy" in r or "start" in r], reasons
 
 
-def test_a_pool_that_stays_exhausted_gives_the_games_back_instead_of_forfeiting(engine, db_url, tmp_path) -> None:  # noqa: F811
+def test_an_exhausted_pool_gives_the_games_back_unforfeited(engine, db_url, tmp_path) -> None:  # noqa: F811
     engines = {name: fake_spec(name=name) for name in ("xa", "xb")}
     participants = [{"name": n, "kind": "engine", "ref": n} for n in engines]
     payload = _block(engine, participants, games=2, engines=engines, name="no-engine")

@@ -17,12 +17,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from arena.api import create_app
+from sqlalchemy import func, select
+
 from arena.db.connection import session_scope
+from arena.db.models import Checkpoint
 from arena.settings import Settings
 from arena.tokens import SCOPES, create_token
 from tests.arena.db.conftest import admin_url, db_url, engine  # noqa: F401 -- a fresh database per module
 
-__all__ = ["ENGINE_PAIR", "admin_url", "app_with", "client", "db_url", "engine", "headers", "settings", "tokens",
+__all__ = ["ENGINE_PAIR", "admin_url", "app_with", "client", "db_url", "engine", "headers", "settings",
+           "stored_checkpoints", "tokens",
            "tournament_config"]
 
 # Two engines that the workers would run (nothing runs them here: blocks go to a list).
@@ -80,3 +84,11 @@ def tokens(engine) -> dict[str, str]:  # noqa: F811
 def headers(tokens: dict[str, str]) -> dict[str, dict[str, str]]:
     """The Authorization header of each scope's token, by scope."""
     return {scope: {"Authorization": f"Bearer {token}"} for scope, token in tokens.items()}
+
+
+def stored_checkpoints(engine, settings: Settings) -> tuple[int, list[str]]:  # noqa: F811
+    """(checkpoint rows, folders in the checkpoint store): what a refused upload must leave as it was."""
+    with session_scope(engine) as session:
+        count = session.scalar(select(func.count()).select_from(Checkpoint))
+    root = settings.checkpoint_root()
+    return count, sorted(p.name for p in root.iterdir()) if root.is_dir() else []

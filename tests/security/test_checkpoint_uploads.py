@@ -20,7 +20,7 @@ import grpc
 import pytest
 import safetensors.torch
 import torch
-from sqlalchemy import func, select
+from sqlalchemy import select
 from torch import nn
 
 import models.checkpoint
@@ -35,7 +35,7 @@ from models.demo import demo_manifests
 from models.manifest import read_manifest
 from models.network import NetworkConfig, PolicyValueNet
 from tests.security.arena_app import (  # noqa: F401 -- fixtures
-    admin_url, app_with, client, db_url, engine, headers, settings, tokens)
+    admin_url, app_with, client, db_url, engine, headers, settings, stored_checkpoints, tokens)
 
 SECRET = b"SECRET-BYTES-of-a-server-file-0123456789"
 
@@ -66,11 +66,7 @@ class FileReader(_FileModule):
         return torch.zeros(0, int(data[0])), torch.zeros(features.shape[0])
 
 
-def _state(engine, settings) -> tuple[int, list[str]]:  # noqa: F811
-    with session_scope(engine) as session:
-        count = session.scalar(select(func.count()).select_from(Checkpoint))
-    root = settings.checkpoint_root()
-    return count, sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+_state = stored_checkpoints
 
 
 def _upload(client, manifest: Path, headers: dict, weights: Path | None = None, **data):  # noqa: F811

@@ -19,29 +19,23 @@ from pathlib import Path
 
 import pytest
 import torch
-from sqlalchemy import func, select
 
 from arena.checkpoint_store import Admission
 from arena.checkpoints import register_checkpoint_file
 from arena.context import ArenaContext
 from arena.db.connection import session_scope
-from arena.db.models import Checkpoint
 from models.checkpoint import CheckpointError, load_checkpoint, register_checkpoint, save_checkpoint
 from models.manifest import MAX_JSON_DEPTH, read_manifest
 from models.network import NetworkConfig, PolicyValueNet
 from tests.security.arena_app import (  # noqa: F401 -- fixtures
-    admin_url, app_with, client, db_url, engine, headers, settings, tokens)
+    admin_url, app_with, client, db_url, engine, headers, settings, stored_checkpoints, tokens)
 
 TINY = NetworkConfig(blocks=1, channels=8, value_hidden=8)
 LIBRARY_TEXT = ("miniz", "PytorchStreamReader", "zip archive", "Safetensor", "MetadataIncompleteBuffer",
                 "Traceback", "/tmp")
 
 
-def _state(engine, settings) -> tuple[int, list[str]]:  # noqa: F811
-    with session_scope(engine) as session:
-        count = session.scalar(select(func.count()).select_from(Checkpoint))
-    root = settings.checkpoint_root()
-    return count, sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+_state = stored_checkpoints
 
 
 def _upload(client, manifest: Path, headers: dict, manifest_bytes: bytes | None = None, **data):  # noqa: F811
@@ -200,12 +194,7 @@ def test_a_plain_state_dict_still_loads(tmp_path) -> None:
 def test_unreadable_state_dict_refusal_names_no_library_internals(client, headers, engine, settings,  # noqa: F811
                                                                    tmp_path, weights) -> None:
     manifest = _register_weights(tmp_path, "garbage", weights)
-    before = _state(engine, settings)
-    response = _upload(client, manifest, headers["submit"])
-    assert response.status_code == 422, response.text
-    assert "not a readable torch state_dict archive" in _msg(response)
-    assert not any(text in response.text for text in LIBRARY_TEXT), response.text
-    assert _state(engine, settings) == before
+    _refused_without_internals(client, headers, engine, settings, manifest, "not a readable torch state_dict archive")
 
 
 def test_unreadable_safetensors_refusal_names_no_library_internals(client, headers, engine, settings,  # noqa: F811
@@ -216,10 +205,14 @@ def test_unreadable_safetensors_refusal_names_no_library_internals(client, heade
     weights.write_bytes(weights.read_bytes()[:-64])  # the header promises bytes that are not there
     manifest = register_checkpoint(weights, format="safetensors", architecture=TINY, board_sizes=[9],
                                    training_step=0, run_name="hostile", verify=False)
+    _refused_without_internals(client, headers, engine, settings, manifest, "not a valid safetensors file")
+
+
+def _refused_without_internals(client, headers, engine, settings, manifest: Path, message: str) -> None:  # noqa: F811
     before = _state(engine, settings)
     response = _upload(client, manifest, headers["submit"])
     assert response.status_code == 422, response.text
-    assert "not a valid safetensors file" in _msg(response)
+    assert message in _msg(response)
     assert not any(text in response.text for text in LIBRARY_TEXT), response.text
     assert _state(engine, settings) == before
 
@@ -320,7 +313,7 @@ def _register_directly(engine, settings, manifest: Path):  # noqa: F811
         return register_checkpoint_file(session, manifest, context=context, admission=Admission.network(settings))
 
 
-def test_an_unstorable_manifest_string_is_refused_before_storing_on_every_path(engine, settings, tmp_path) -> None:  # noqa: F811
+def test_unstorable_manifest_strings_are_refused_on_every_path(engine, settings, tmp_path) -> None:  # noqa: F811
     """Past the HTTP checks (the CLI, gRPC's import paths): refused before anything is stored,
     instead of PostgreSQL refusing the row with the folder already in the store."""
     manifest = _valid(tmp_path, "insert", 16)

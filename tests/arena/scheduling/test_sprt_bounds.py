@@ -41,8 +41,9 @@ def test_the_bounds_themselves_are_accepted_and_elo1_must_exceed_elo0() -> None:
         parse_config(_sprt(elo0=5, elo1=5))
 
 
-@pytest.mark.parametrize("elos", list(itertools.combinations(
-    [-MAX_ABS_ELO, -999.999, -400.0, 0.0, 1e-9, 400.0, 999.999, MAX_ABS_ELO], 2)))
+# The extremes the bounds allow: widest, narrowest at either end, narrowest in the middle.
+@pytest.mark.parametrize("elos", [(-MAX_ABS_ELO, MAX_ABS_ELO), (-MAX_ABS_ELO, -999.999), (999.999, MAX_ABS_ELO),
+                                  (0.0, 1e-9), (-400.0, 400.0)])
 def test_the_llr_is_finite_for_any_accepted_hypotheses(elos: tuple[float, float]) -> None:
     elo0, elo1 = elos
     # Lopsided and empty-category counts up to ten million pairs: the extremes of the MLE.
