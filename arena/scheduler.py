@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -256,7 +255,7 @@ class LocalWorkers:
                 continue
             young = time.monotonic() - self._started[i] < self.YOUNG_S
             self._young_exits[i] = self._young_exits[i] + 1 if young else 0
-            where = f" (its log: {self.log_path})" if self.log_path else ""
+            where = f" (its log: {self.log_path}, older lines in {self.log_path}.1)" if self.log_path else ""
             if self._young_exits[i] >= self.MAX_YOUNG_EXITS:
                 raise LocalWorkersFailed(f"local worker {i} exited {self._young_exits[i]} times in a row within "
                                          f"{self.YOUNG_S:.0f} s of starting, last with exit code "
@@ -272,9 +271,15 @@ class LocalWorkers:
         if not self.log_path:
             return
         try:
-            if os.path.getsize(self.log_path) <= self.MAX_LOG_BYTES:
+            size = os.path.getsize(self.log_path)
+            if size <= self.MAX_LOG_BYTES:
                 return
-            shutil.copyfile(self.log_path, f"{self.log_path}.1")
+            # Only the bytes there when it was measured: lines appended between the copy and the
+            # truncation are lost either way, and this keeps that window to one copy's time.
+            with open(self.log_path, "rb") as source, open(f"{self.log_path}.1", "wb") as old:
+                while size > 0 and (chunk := source.read(min(size, 1 << 20))):
+                    old.write(chunk)
+                    size -= len(chunk)
             os.truncate(self.log_path, 0)
         except OSError as exc:  # a log that cannot be rotated must not stop the tournament
             log.warning("could not rotate %s: %s", self.log_path, exc)

@@ -386,11 +386,15 @@ def games_at_once(payload: BlockPayload, ctx: WorkerContext) -> int | None:
     processes can seat. A game holds its engine seats until it ends, and the referee's engine too
     while scoring; games that each held one engine and waited for a second would hold the whole
     pool between them and wait until EnginePoolExhausted (measured: 16 games, 16 processes)."""
-    engine_players = sum(not isinstance(p, CheckpointPlayer) for p in payload.players)
-    per_game = min(engine_players, 2) + (payload.referee is not None)
-    if per_game == 0:
+    seats = min(sum(not isinstance(p, CheckpointPlayer) for p in payload.players), 2)
+    if seats == 0:  # networks only: a game takes the referee alone, at its end, and holds nothing meanwhile
         return ctx.concurrency
-    seated = max(1, ctx.max_engine_processes // per_game)
+    per_game = seats + (payload.referee is not None)
+    if per_game > ctx.max_engine_processes:
+        raise BlockTooLargeError(f"block of tournament {payload.tournament_id}: a game needs {per_game} engine "
+                                 f"processes at once, more than this worker's {ctx.max_engine_processes} "
+                                 f"(ARENA_MAX_ENGINE_PROCESSES)")
+    seated = ctx.max_engine_processes // per_game
     return min(ctx.concurrency or seated, seated)
 
 
@@ -423,6 +427,7 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     payload = BlockPayload.model_validate(raw)
     ctx = context()
     check_memory(payload, ctx)
+    at_once = games_at_once(payload, ctx)  # before any claim, as the memory check: a refusal holds nothing
     watch = _StatusWatch(ctx.sink, payload.tournament_id, ctx.cancel_check_s)
     if watch.cancelled():
         log.info("tournament %s is cancelled: not playing its block of %d games", payload.tournament_id,
@@ -471,7 +476,7 @@ def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
             games = [BlockGame(black=seats[g.black], white=seats[g.white], opening=tuple(g.opening),
                                key=g.scheduled_game_id, seed=g.seed) for g in todo]
             play_games(games, board_size=payload.board_size, rules=payload.game_rules(),
-                       move_limit=payload.move_limit, concurrency=games_at_once(payload, ctx),
+                       move_limit=payload.move_limit, concurrency=at_once,
                        referee=_referee(payload), on_finished=store, on_move=held.progressed)
         except (EvaluatorUnavailableError, EnginePoolExhausted) as exc:
             # What this worker needs is away (Triton past ARENA_TRITON_WAIT_S) or busy: not the

@@ -13,7 +13,9 @@ Request bodies are read here up to `max_body_bytes` as they arrive, chunked or n
 413 before the rest is read. The one exception is a multipart body sent to an upload route
 (`upload_paths`: the checkpoint route, which bounds its own as it streams it to disk); a
 multipart body sent anywhere else is bounded like any other (FastAPI would have buffered it whole
-before the route's token check). JSON nested deeper than MAX_JSON_DEPTH is a 422.
+before the route's token check). A body the guard parses (one with a `\\u` escape or a NUL, which
+is when JSON can hold an unstorable string) and finds nested deeper than MAX_JSON_DEPTH is a 422;
+other deep bodies get FastAPI's own 4xx when it parses them.
 
 The common case costs one `in` test per string: a path or query string without `%` is plain
 ASCII that h11/httptools already checked.

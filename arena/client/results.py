@@ -90,7 +90,8 @@ class Standing:
     losses: int
     draws: int
     score: float  # (wins + draws / 2) / games
-    relative_elo: RelativeElo | None = None  # None: no reference ladder, or its reference has no games here
+    # None: no ladder; or its reference point has no games here, is flagged, or is not linked to the player
+    relative_elo: RelativeElo | None = None
     equivalent: EquivalentStrength | None = None
     # None: the games rate the player; else "unbeaten", "winless", "separated" or "disconnected" (the prior
     # set part of elo and of the interval: Leaderboard.flag_legend says which)

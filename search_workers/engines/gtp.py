@@ -294,7 +294,7 @@ class GtpClient:
         while view:
             # Read while writing: an engine blocked on a full stdout would stop reading stdin.
             readable, writable, _ = select.select([self._out], [self._in], [], self._left(deadline))
-            if not readable and not writable or time.monotonic() >= deadline:
+            if not readable and not writable or not writable and time.monotonic() >= deadline:
                 self._fail(GtpTimeout, f"engine not reading commands within {timeout:g} s ({shown!r}...)")
             if readable:
                 self._fill(f"writing {shown!r}")
@@ -326,12 +326,14 @@ class GtpClient:
                 block, self._buffer = self._buffer[:end], self._buffer[end + 2:]
                 break
             scanned = len(self._buffer)
-            # The deadline holds while output keeps coming too: an engine that writes without end
-            # is as late as one that writes nothing.
+            # Checked after every read, not only when nothing comes: an engine that writes without
+            # end is as late as one that writes nothing. (Checked before the next read, after the
+            # buffer was searched: an answer that arrived in time is taken however late we woke.)
+            if time.monotonic() >= deadline:
+                self._timeout(command, timeout)
             readable, _, _ = select.select([self._out], [], [], self._left(deadline))
-            if not readable or time.monotonic() >= deadline:
-                self._fail(GtpTimeout, f"no complete response to {command!r} within {timeout:g} s"
-                                       f" (so far: {self._buffer[:200]!r})")
+            if not readable:
+                self._timeout(command, timeout)
             self._fill(f"answering {command!r}")
         text = block.decode("utf-8", errors="replace")
         status, rest = text[0], text[1:]
@@ -341,6 +343,10 @@ class GtpClient:
         if rest[:digits] != str(cid):
             self._fail(GtpProtocolError, f"response id {rest[:digits]!r} does not match command id {cid} ({command!r})")
         return GtpResponse(ok=status == "=", text=rest[digits:].strip())
+
+    def _timeout(self, command: str, timeout: float) -> NoReturn:
+        self._fail(GtpTimeout, f"no complete response to {command!r} within {timeout:g} s"
+                               f" (so far: {self._buffer[:200]!r})")
 
     @staticmethod
     def _left(deadline: float) -> float:

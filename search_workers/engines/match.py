@@ -12,7 +12,10 @@ processes) answer `genmove` in a thread pool meanwhile, one engine process per g
 A game ends by two passes, a resignation, the move limit, or a forfeit: an engine that plays an
 illegal move or fails beyond its restarts loses with the reason recorded. A game ended by
 passes is scored by the referee when one is given (dead stones settled by an engine such as
-GNU Go), else by strict Tromp-Taylor; the method is kept with the outcome.
+GNU Go), else by strict Tromp-Taylor; the method is kept with the outcome (a referee that fails
+leaves Tromp-Taylor). The one exception to all of this is a worker whose engine pool has no
+process free (EnginePoolExhausted): its shortage, not a player's, so `play_games` raises it and
+the caller gives the unfinished games back.
 """
 
 from __future__ import annotations
@@ -149,7 +152,9 @@ def play_games(games: Sequence[BlockGame], *, board_size: int, rules: Rules, mov
     `on_finished(outcome)` is called as each game ends (in this thread), so the caller can
     store it at once. Exceptions from it propagate: the block stops and what was stored stays.
     `on_move()` is called after every move played (in this thread; keep it cheap): the worker's
-    sign that the block is not stuck (search_workers.leases).
+    sign that the block is not stuck (search_workers.leases). Raises EnginePoolExhausted when an
+    engine seat or the referee finds no free engine process (games not yet finished are lost to
+    this call: the caller plays them again).
     """
     if not games:
         return []
@@ -384,7 +389,7 @@ def _prepare_engines(game: _Game, colors: list[Color]) -> None:
             engine = game.seat(color).checkout()
             game.engines[color] = engine
             engine.new_game(game.state)
-        except Exception as exc:  # any failure to start forfeits the game for that side
+        except Exception as exc:  # a failure to start forfeits the game for that side (but see engine_done)
             raise _EngineStartError(color, exc) from exc
 
 

@@ -52,9 +52,7 @@ DEFAULT_INFLIGHT = 4  # concurrent requests per evaluator: enough to overlap tra
 MAX_BACKOFF_S = 2.0  # the longest pause between two tries while waiting out an outage (wait_s)
 
 # gRPC status codes (as tritonclient spells them) that mean "no server there right now".
-# A server that does not answer within the call's deadline (hung, or stopped with SIGSTOP) is
-# as good as away: retried within wait_s like one that refuses the connection.
-_UNAVAILABLE = ("StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED")
+_UNAVAILABLE = ("StatusCode.UNAVAILABLE",)
 # What a server that is up but does not hold the model answers an inference with (it restarted
 # without it, or it was unloaded): the model must be loaded again, then the request retried.
 _MODEL_MISSING = ("unknown model", "is not found", "not ready", "no available versions", "is not loaded")
@@ -82,7 +80,7 @@ class TritonEvaluatorError(RuntimeError):
 
 
 class TritonUnavailableError(TritonEvaluatorError, EvaluatorUnavailableError):
-    """No server answered at the URL (or none within the deadline), even after the retries."""
+    """No server answered at the URL, even after the retries."""
 
 
 class TritonModelError(TritonEvaluatorError):
@@ -311,8 +309,8 @@ class TritonEvaluator:
             for i, call in pending:
                 # The client_timeout fires the callback; the extra wait only guards a lost callback.
                 if not call.done.wait(self.timeout_s + 5.0):
-                    raise TritonUnavailableError(f"no answer from {self.url} for {self._model_label()} "
-                                                 f"within {self.timeout_s + 5.0:.1f}s")
+                    raise TritonEvaluatorError(f"no answer from {self.url} for {self._model_label()} "
+                                               f"within {self.timeout_s + 5.0:.1f}s")
                 if call.error is not None:
                     gone = self._reload is not None and _is_model_missing(call.error)
                     if not gone and not _is_unavailable(call.error):

@@ -14,6 +14,7 @@ on a fresh PostgreSQL database:
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -106,6 +107,21 @@ def test_a_block_plays_no_more_games_at_once_than_its_engines_can_seat(engine, d
     stored = _stored(engine, payload)
     reasons = [g.model_versions.get("reason") or "" for g in stored]
     assert len(stored) == 8 and not [r for r in reasons if "busy" in r or "start" in r], reasons
+
+
+def test_games_at_once_counts_only_what_a_game_holds(engine, tmp_path) -> None:  # noqa: F811
+    engines = {name: fake_spec(name=name) for name in ("ga", "gb")}
+    raw = _block(engine, [{"name": n, "kind": "engine", "ref": n} for n in engines], games=4, engines=engines,
+                 name="at-once")
+    context = tasks.WorkerContext(sink=None, checkpoint_root=tmp_path, engines=engines, max_engine_processes=6,
+                                  concurrency=32)
+    refereed = tasks.BlockPayload.model_validate({**raw, "referee": "ga"})
+    assert tasks.games_at_once(refereed, context) == 2  # two engines and the referee a game
+    networks = tasks.BlockPayload.model_validate({**raw, "referee": "ga", "players": [
+        {"name": p["name"], "kind": "checkpoint", "sha256": "0" * 64, "search": {"visits": 8}} for p in raw["players"]]})
+    assert tasks.games_at_once(networks, context) == 32  # the referee alone, at a game's end: no cap
+    with pytest.raises(tasks.BlockTooLargeError, match="needs 3 engine processes"):
+        tasks.games_at_once(refereed, dataclasses.replace(context, max_engine_processes=2))
 
 
 def test_an_exhausted_pool_gives_the_games_back_unforfeited(engine, db_url, tmp_path) -> None:  # noqa: F811
