@@ -117,8 +117,9 @@ def test_games_at_once_counts_only_what_a_game_holds(engine, tmp_path) -> None: 
                                   concurrency=32)
     refereed = tasks.BlockPayload.model_validate({**raw, "referee": "ga"})
     assert tasks.games_at_once(refereed, context) == 2  # two engines and the referee a game
-    networks = tasks.BlockPayload.model_validate({**raw, "referee": "ga", "players": [
-        {"name": p["name"], "kind": "checkpoint", "sha256": "0" * 64, "search": {"visits": 8}} for p in raw["players"]]})
+    checkpoints = [{"name": p["name"], "kind": "checkpoint", "sha256": "0" * 64, "search": {"visits": 8}}
+                   for p in raw["players"]]
+    networks = tasks.BlockPayload.model_validate({**raw, "referee": "ga", "players": checkpoints})
     assert tasks.games_at_once(networks, context) == 32  # the referee alone, at a game's end: no cap
     with pytest.raises(tasks.BlockTooLargeError, match="needs 3 engine processes"):
         tasks.games_at_once(refereed, dataclasses.replace(context, max_engine_processes=2))
