@@ -31,7 +31,8 @@ from urllib.parse import unquote_to_bytes
 from starlette.routing import BaseRoute, Match
 
 from arena.db.storable import NUL_MESSAGE as _NUL_MESSAGE
-from arena.db.storable import string_problem  # shared with gRPC; re-exported here
+from arena.db.storable import json_string_problem, string_problem  # shared with gRPC; re-exported
+from models.manifest import json_too_deep
 
 __all__ = ["InputGuard", "string_problem"]
 
@@ -191,25 +192,10 @@ def _check_json(body: bytes) -> None:
         raise _too_deep() from None
     except ValueError:
         return  # not JSON: the route's own parsing answers 422 saying so
-    for loc, value in _strings(document, ["body"]):
-        if (problem := string_problem(value)) is not None:
-            raise _invalid(loc, problem)
-
-
-def _strings(value: Any, loc: list[str | int]) -> Iterator[tuple[list[str | int], str]]:
-    """Every string in a JSON document (keys too), with where it is; 422 past MAX_JSON_DEPTH."""
-    if isinstance(value, str):
-        yield loc, value
-        return
-    if len(loc) > MAX_JSON_DEPTH:
+    if json_too_deep(document, MAX_JSON_DEPTH) is not None:
         raise _too_deep()
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield [*loc, key], key
-            yield from _strings(item, [*loc, key])
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, [*loc, index])
+    if (found := json_string_problem(document)) is not None:
+        raise _invalid(["body", *found[0]], found[1])
 
 
 def _too_deep() -> _Refused:

@@ -65,6 +65,7 @@ def test_cancel_with_nul_changes_nothing(client, headers, engine) -> None:  # no
     ("name", "\ud800", ["body", "name"]),
     ("participants", [{"name": "e1", "kind": "engine", "ref": "e\x001"}, {"name": "e2", "kind": "engine", "ref": "e2"}],
      ["body", "participants", 0, "ref"]),
+    ("padding", {"k\x00": 1}, ["body", "padding"]),  # a key: named by where its object is
 ])
 def test_bad_string_in_a_json_body_is_422_and_stores_nothing(client, headers, engine, field, value, loc) -> None:  # noqa: F811
     before = _tournaments(engine)
