@@ -33,6 +33,8 @@ from arena.settings import Settings, get_settings
 from .deps import check_read
 from .errors import ErrorGuard, add_database_handlers, unavailable_app
 from .guard import InputGuard
+from .lean import dispatch_first
+from .names import NameBook
 from .reads import ReadPool
 from .routers import checkpoints, engines, export, games, health, ratings, stats, tournaments, web, workers
 
@@ -76,10 +78,12 @@ def create_app(settings: Settings | None = None, *, extra_routers: Sequence[APIR
     app.state.settings = settings
     app.state.sessions = session_factory(engine)
     app.state.reads = reads
+    app.state.names = NameBook(reads)
     app.state.context = context
     ratings.attach_state(app.state, settings, context.leaderboards)
     for router in [*ROUTERS, *extra_routers]:
         app.include_router(router)
+    dispatch_first(app, [*ROUTERS, *extra_routers])  # the hot GETs, before FastAPI's routing (arena.api.lean)
     # Inside the metrics middleware, so that refusals are counted too.
     app.add_middleware(InputGuard, max_body_bytes=settings.api_max_json_bytes, routes=app.router.routes,
                        upload_paths=frozenset({checkpoints.router.prefix}))  # POST /checkpoints streams its own

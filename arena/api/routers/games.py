@@ -27,7 +27,7 @@ from arena.db import game_queries, lookup, tournament_queries
 
 from ..deps import ReadAccess, SessionDep, check_read, in_session, unprocessable
 from ..encoding import json_response
-from ..lean import openapi_extra, parse_query
+from ..lean import lean, openapi_extra, parse_query
 
 # Read access is checked per route: the list is a lean route (arena.api.lean), without dependencies.
 router = APIRouter(prefix="/games", tags=["games"])
@@ -43,8 +43,7 @@ _MICROSECOND = timedelta(microseconds=1)
 GameId = Annotated[int, Path(ge=1, le=lookup.MAX_DB_ID, description="A finished game's id.")]
 
 
-_SUMMARY_FIELDS = tuple(f.name for f in dataclasses.fields(game_queries.GameSummary))  # the rows' columns
-_FINISHED_AT = _SUMMARY_FIELDS.index("finished_at")
+_FINISHED_AT = game_queries.GAME_ID_COLUMNS.index("finished_at")  # in the rows of game_ids_statement
 
 
 # The provenance keys a client may see (search_workers.tasks.finished_record writes them). An
@@ -126,6 +125,7 @@ class GameQuery(BaseModel):
 
 @router.get("", summary="Finished games, newest id first (in a time window: newest finish first), filtered, one page at a time", response_model=GamePage,
             openapi_extra=openapi_extra(GameQuery))
+@lean
 async def list_games(request: Request) -> Response:
     # A lean route on the hot read path (arena.api.lean, arena.api.reads): one query, the
     # tournament resolved inside it.
@@ -139,7 +139,7 @@ async def list_games(request: Request) -> Response:
     filters = game_queries.GameFilter(player=query.player, opponent=query.opponent, tournament=query.tournament,
                                       result=query.result, since=query.since, until=query.until)
     try:
-        statement, params = game_queries.games_statement(filters, before=before, limit=query.limit + 1)
+        statement, params = game_queries.game_ids_statement(filters, before=before, limit=query.limit + 1)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         raise unprocessable(("query", field), message) from None
@@ -151,11 +151,11 @@ async def list_games(request: Request) -> Response:
     mark = None
     if more:  # the page's last game: its id, and its finish time in a time window's order
         mark = game_queries.PageMark.after(rows[-1][0], rows[-1][_FINISHED_AT], timed=filters.timed)
-    # A GamePage, straight from the rows: orjson writes what FastAPI would for GameSummary objects
-    # (UTC times as read, see arena.api.reads) without making them. PostgreSQL could build the
-    # JSON itself, but that costs it three times what orjson takes here, on a host where it and
-    # the API share the CPU.
-    return json_response({"games": [dict(zip(_SUMMARY_FIELDS, row)) for row in rows],
+    # A GamePage, straight from the rows, named from the process's book (arena.api.names): orjson
+    # writes what FastAPI would for GameSummary objects (UTC times as read, see arena.api.reads)
+    # without making them. PostgreSQL could build the JSON itself, but that costs it three times
+    # what orjson takes here, on a host where it and the API share the CPU.
+    return json_response({"games": await request.app.state.names.name_games(rows),
                           "next_cursor": None if mark is None else encode_cursor(mark)})
 
 

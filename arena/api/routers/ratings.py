@@ -31,7 +31,7 @@ from arena.settings import Settings
 
 from ..deps import ReadAccess, check_read, in_session, with_session
 from ..encoding import encode, json_response
-from ..lean import openapi_extra, parse_query
+from ..lean import lean, openapi_extra, parse_query
 
 # Read access is checked per route: the leaderboard routes are lean (arena.api.lean), without dependencies.
 router = APIRouter(prefix="/ratings", tags=["ratings"])
@@ -147,12 +147,14 @@ def _pool(data: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("/leaderboard", summary="Elo with 95% intervals, head-to-head, Elo vs visits",
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+@lean
 async def leaderboard(request: Request) -> Response:
     return json_response((await _lean_board(request)).encoded(encode))
 
 
 @router.get("/head-to-head", summary="Every pair that met: record, Elo difference, likelihood of superiority",
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+@lean
 async def head_to_head(request: Request) -> Response:
     board = await _lean_board(request)
     return json_response({**_pool(board.data), "head_to_head": board.data["head_to_head"]})
@@ -160,6 +162,7 @@ async def head_to_head(request: Request) -> Response:
 
 @router.get("/elo-vs-visits", summary="Elo against search visits, per checkpoint with a visits ladder",
             response_model=dict[str, Any], openapi_extra=openapi_extra(BoardQuery))
+@lean
 async def elo_vs_visits(request: Request) -> Response:
     board = await _lean_board(request)
     return json_response({**_pool(board.data), "visits_curves": board.data["visits_curves"],

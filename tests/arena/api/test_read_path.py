@@ -87,6 +87,25 @@ def test_lean_routes_document_and_validate_their_query(client) -> None:
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "condition"]
 
 
+def test_lean_routes_are_dispatched_before_fastapis_routing(client, loaded) -> None:
+    """The lean GETs are answered by their dispatch routes (arena.api.lean.dispatch_first), first
+    in the app's routes, labelled in the request metrics with their path template; another
+    method on their path is still a 405, and a path they do not match reaches FastAPI's routes."""
+    from arena.api.lean import DispatchRoute
+
+    dispatched = [route for route in client.app.router.routes if isinstance(route, DispatchRoute)]
+    assert {route.path for route in dispatched} == {"/games", "/ratings/leaderboard", "/ratings/head-to-head",
+                                                    "/ratings/elo-vs-visits"}
+    assert client.app.router.routes[:len(dispatched)] == dispatched
+    assert client.get("/games", params={"limit": 1, "tournament": loaded.tournaments[0]}).status_code == 200
+    assert client.get("/games", params={"tournament": "no such tournament"}).status_code == 404
+    assert client.post("/games", json={}).status_code == 405
+    assert client.get("/games/1").status_code == 200  # FastAPI's route, after the dispatch ones
+    text = client.get("/metrics").text
+    assert 'arena_http_requests_total{method="GET",route="/games",status="200"}' in text
+    assert 'arena_http_requests_total{method="GET",route="/games",status="404"}' in text
+
+
 def test_reads_survive_the_server_dropping_their_connections(client, loaded, engine) -> None:  # noqa: F811
     """Every pooled read connection killed by the server (as a restart does): the next reads
     are answered, on new connections, without an error."""
@@ -208,3 +227,52 @@ def test_a_leaderboard_key_past_half_its_age_is_refreshed_in_the_background() ->
         assert recent.get(("t", None), refresh) is None and len(reads) == 1
 
     asyncio.run(scenario())
+
+
+def test_the_name_book_reads_each_name_once_and_stays_bounded(db_url, loaded) -> None:  # noqa: F811
+    """Game pages are named from the API's book (arena.api.names): a page of unseen players and
+    tournaments costs one read, a page of known ones none; past its bound the book keeps only
+    the page's names; an id the database does not hold is an error, not a wrong name."""
+    from arena.api.names import NameBook
+
+    class CountingReads(ReadPool):
+        reads = 0
+
+        async def fetch(self, statement, params):
+            if statement is not ids:
+                CountingReads.reads += 1
+            return await super().fetch(statement, params)
+
+    ids, params = game_queries.game_ids_statement(game_queries.GameFilter(), limit=40)
+    named, _ = game_queries.games_statement(game_queries.GameFilter(), limit=40)
+
+    async def run():
+        reads = CountingReads(db_url, max_size=2)
+        book = NameBook(reads, max_names=6)
+        try:
+            rows = await reads.fetch(ids, params)
+            expected = await reads.fetch(named, params)
+            first = await book.name_games(rows)
+            after_first = CountingReads.reads
+            again = await book.name_games(rows)
+            after_again = CountingReads.reads
+            # A page with one player the book lacks: past its bound, the book keeps only what
+            # that page needed, and still names the page whole.
+            seen = set(book.players)
+            unseen = next(name for name in loaded.players if name not in set(book.players.values()))
+            [lone] = await reads.fetch(*game_queries.game_ids_statement(
+                game_queries.GameFilter(player=unseen), limit=1))
+            lone_named = await book.name_games([lone])
+            kept = set(book.players)
+            with pytest.raises(LookupError, match="does not hold"):
+                await book.name_games([(1, rows[0][1], 10**9, rows[0][3], "B+R", 0, 0.0, rows[0][-1])])
+            return expected, first, after_first, again, after_again, seen, lone, lone_named, kept
+        finally:
+            await reads.close()
+
+    expected, first, after_first, again, after_again, seen, lone, lone_named, kept = asyncio.run(run())
+    assert [tuple(game.values()) for game in first] == [tuple(row) for row in expected] and again == first
+    assert after_first == 2 and after_again == 2  # one read for the first page (and the named one), none again
+    assert len(seen) > 6  # so the next read passes the bound of 6
+    assert kept == {lone[2], lone[3]} and lone_named[0]["id"] == lone[0]
+    assert CountingReads.reads == 5  # + the lone page, its names, the unknown id's
