@@ -5,10 +5,9 @@ A request through the synchronous path (FastAPI's thread pool, an ORM session, a
 checkout with its ping, BEGIN ... ROLLBACK) costs about four round trips and a thread switch
 under the GIL: about 1,000 requests a second for `SELECT 1` on two cores, against about
 3,500 this way. The SQL is the same: the statements come from `arena.db.game_queries`
-(`game_ids_statement`, named by `arena.api.names`) and `arena.leaderboards` (`leaderboard_key_statement`), are compiled once per
-shape for psycopg, and
-run in autocommit on a psycopg `AsyncConnectionPool`, where the server prepares them once per
-connection.
+(`game_ids_statement`, named by `arena.api.names`) and `arena.leaderboards`
+(`leaderboard_key_statement`), are compiled once per shape for psycopg, and run in autocommit on
+a psycopg `AsyncConnectionPool`, where the server prepares them once per connection.
 
     reads = ReadPool(url)                   # on app.state; opened by the app's lifespan
     rows = await reads.fetch(statement, params)
