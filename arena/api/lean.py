@@ -14,8 +14,8 @@ for the one that matches), and handles the request through its dependency and te
 layers even for an endpoint with none. `dispatch_first` puts a plain Starlette route for each
 lean endpoint before all the app's routes: the same endpoint, the app's exception handlers, and
 the FastAPI route beside it for /docs. A leaderboard from the cache then cost the API process
-0.10 ms instead of 0.16-0.28, a game page 0.59-0.66 ms instead of 0.74-0.95 (both the database
-read and the routing in; docs/benchmarks.md).
+0.07-0.10 ms of CPU instead of 0.16-0.17 (0.22-0.28 before game pages were also named in the
+process), a game page 0.53-0.56 ms instead of 0.74-0.81 (docs/benchmarks.md, "2026-12-07, day").
 
     @router.get("", response_model=Page, openapi_extra=openapi_extra(PageQuery))
     @lean
@@ -52,8 +52,14 @@ def lean(endpoint: E) -> E:
 
 
 class DispatchRoute(Route):
-    """A plain Starlette route for a lean endpoint. It names itself as the scope's route, as
-    FastAPI's do, so that request metrics are labelled with its path template."""
+    """A plain Starlette route for a lean GET endpoint. It names itself as the scope's route, as
+    FastAPI's do, so that request metrics are labelled with its path template, and answers GET
+    only, as its FastAPI route did (Starlette would add HEAD: a 200 and a database read for a
+    body thrown away, and a 405's Allow header in set order)."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], *, name: str | None = None) -> None:
+        super().__init__(path, endpoint, methods=["GET"], name=name)
+        self.methods = {"GET"}
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -65,9 +71,17 @@ class DispatchRoute(Route):
 def dispatch_first(app: FastAPI, routers: Iterable[APIRouter]) -> list[DispatchRoute]:
     """Put a `DispatchRoute` before `app`'s routes for every `lean` endpoint of `routers`
     (already included in `app`, whose FastAPI routes stay for OpenAPI); the routes put."""
-    routes = [DispatchRoute(route.path, route.endpoint, methods=sorted(route.methods or ()), name=route.name)
-              for router in routers for route in router.routes
-              if isinstance(route, APIRoute) and getattr(route.endpoint, _LEAN, False)]
+    routes = []
+    for router in routers:
+        for route in router.routes:
+            if not (isinstance(route, APIRoute) and getattr(route.endpoint, _LEAN, False)):
+                continue
+            # The dispatch route runs the endpoint alone: a dependency (the read-access check of a
+            # router's `dependencies=[ReadAccess]`) would be skipped, so a lean route has none.
+            if route.dependencies or route.methods != {"GET"}:
+                raise ValueError(f"lean route {route.path}: GET only, without dependencies "
+                                 f"(it checks access itself with check_read)")
+            routes.append(DispatchRoute(route.path, route.endpoint, name=route.name))
     app.router.routes[0:0] = routes
     return routes
 

@@ -65,8 +65,9 @@ class NameBook:
         missing_tournaments = {row[_TOURNAMENT] for row in rows} - tournaments.keys()
         if missing_players or missing_tournaments:
             found_players, found_tournaments = await self._read(missing_players, missing_tournaments)
-            # This page's names whatever another request did to the book meanwhile (see _read).
-            players, tournaments = {**self.players, **found_players}, {**self.tournaments, **found_tournaments}
+            # The book as it was before the read, and what the read found: every name of this page,
+            # even if the book was emptied meanwhile (by this read or another request's, see _bounded).
+            players, tournaments = {**players, **found_players}, {**tournaments, **found_tournaments}
         # A dict display: twice as fast as dict(zip(SUMMARY_FIELDS, ...)), its keys checked above.
         return [{"id": game_id, "tournament_id": tournament_id, "tournament": tournaments[tournament_id],
                  "black": players[black], "white": players[white], "result": result, "move_count": moves,

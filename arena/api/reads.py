@@ -1,13 +1,15 @@
 """The API's asynchronous read path: the hot GET endpoints (game pages, cached leaderboards,
-`/healthz`) answer from the event loop with one round trip to PostgreSQL and no thread hop.
+`/healthz`) answer from the event loop with one round trip to PostgreSQL (a game page a second
+while the process learns player names, `arena.api.names`) and no thread hop.
 
 A request through the synchronous path (FastAPI's thread pool, an ORM session, a pool
 checkout with its ping, BEGIN ... ROLLBACK) costs about four round trips and a thread switch
 under the GIL: about 1,000 requests a second for `SELECT 1` on two cores, against about
-3,500 this way. The SQL is the same: the statements come from `arena.db.game_queries`
-(`game_ids_statement`, named by `arena.api.names`) and `arena.leaderboards`
-(`leaderboard_key_statement`), are compiled once per shape for psycopg, and run in autocommit on
-a psycopg `AsyncConnectionPool`, where the server prepares them once per connection.
+3,500 this way. The statements come from where the synchronous path's do:
+`arena.db.game_queries` (`game_ids_statement`: `games_statement` without the names, see
+`arena.api.names`) and `arena.leaderboards` (`leaderboard_key_statement`). They are compiled
+once per shape for psycopg and run in autocommit on a psycopg `AsyncConnectionPool`, where the
+server prepares them once per connection.
 
     reads = ReadPool(url)                   # on app.state; opened by the app's lifespan
     rows = await reads.fetch(statement, params)

@@ -262,7 +262,8 @@ def game_ids_statement(filters: GameFilter, *, before: PageMark | None = None,
     """`games_statement` without the names: rows of GAME_ID_COLUMNS, the tournament and players
     as ids, for a reader that names them from a cache of its own (the API's `arena.api.names`).
     Naming the rows in SQL joins three lookups per row, half of what PostgreSQL spends on a page:
-    0.8 ms against 0.43 for a player's first page of 100,000 games (docs/benchmarks.md)."""
+    0.85-1.10 ms against 0.42-0.44 for a player's first page of 100,000 games, prepared, one after
+    another (docs/benchmarks.md, "2026-12-07, day")."""
     return _game_ids_statement(_shape(filters, before, limit)), _game_params(filters, before)
 
 

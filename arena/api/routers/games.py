@@ -128,7 +128,8 @@ class GameQuery(BaseModel):
 @lean
 async def list_games(request: Request) -> Response:
     # A lean route on the hot read path (arena.api.lean, arena.api.reads): one query, the
-    # tournament resolved inside it.
+    # tournament resolved inside it; a second only for names the process has not seen yet
+    # (arena.api.names), and a session's only for the 404 of an unknown tournament.
     await check_read(request)
     query = parse_query(GameQuery, request)
     if query.opponent is not None and query.player is None:

@@ -99,11 +99,33 @@ def test_lean_routes_are_dispatched_before_fastapis_routing(client, loaded) -> N
     assert client.app.router.routes[:len(dispatched)] == dispatched
     assert client.get("/games", params={"limit": 1, "tournament": loaded.tournaments[0]}).status_code == 200
     assert client.get("/games", params={"tournament": "no such tournament"}).status_code == 404
-    assert client.post("/games", json={}).status_code == 405
+    for refused in (client.post("/games", json={}), client.head("/games"), client.head("/ratings/leaderboard")):
+        assert refused.status_code == 405 and refused.headers["allow"] == "GET"  # as their FastAPI routes
     assert client.get("/games/1").status_code == 200  # FastAPI's route, after the dispatch ones
     text = client.get("/metrics").text
     assert 'arena_http_requests_total{method="GET",route="/games",status="200"}' in text
     assert 'arena_http_requests_total{method="GET",route="/games",status="404"}' in text
+
+
+def test_a_lean_route_with_dependencies_is_refused() -> None:
+    """A dispatch route runs its endpoint alone: a lean route whose router adds a dependency (a
+    read-access check) would lose it, so building such an app fails."""
+    from fastapi import APIRouter, FastAPI, Request
+
+    from arena.api.deps import ReadAccess
+    from arena.api.lean import dispatch_first, lean
+
+    router = APIRouter(prefix="/x", dependencies=[ReadAccess])
+
+    @router.get("")
+    @lean
+    async def endpoint(request: Request) -> dict:
+        return {}
+
+    app = FastAPI()
+    app.include_router(router)
+    with pytest.raises(ValueError, match="lean route /x: GET only, without dependencies"):
+        dispatch_first(app, [router])
 
 
 def test_reads_survive_the_server_dropping_their_connections(client, loaded, engine) -> None:  # noqa: F811
@@ -258,21 +280,25 @@ def test_the_name_book_reads_each_name_once_and_stays_bounded(db_url, loaded) ->
             after_again = CountingReads.reads
             # A page with one player the book lacks: past its bound, the book keeps only what
             # that page needed, and still names the page whole.
+            # A page with one player the book lacks against one it knows: past its bound, the
+            # book keeps only the name it read, and still names the page whole.
             seen = set(book.players)
             unseen = next(name for name in loaded.players if name not in set(book.players.values()))
-            [lone] = await reads.fetch(*game_queries.game_ids_statement(
-                game_queries.GameFilter(player=unseen), limit=1))
+            candidates = await reads.fetch(*game_queries.game_ids_statement(
+                game_queries.GameFilter(player=unseen), limit=100))
+            lone = next(row for row in candidates if row[2] in seen or row[3] in seen)
             lone_named = await book.name_games([lone])
             kept = set(book.players)
             with pytest.raises(LookupError, match="does not hold"):
                 await book.name_games([(1, rows[0][1], 10**9, rows[0][3], "B+R", 0, 0.0, rows[0][-1])])
-            return expected, first, after_first, again, after_again, seen, lone, lone_named, kept
+            return expected, first, after_first, again, after_again, seen, unseen, lone, lone_named, kept
         finally:
             await reads.close()
 
-    expected, first, after_first, again, after_again, seen, lone, lone_named, kept = asyncio.run(run())
+    expected, first, after_first, again, after_again, seen, unseen, lone, lone_named, kept = asyncio.run(run())
     assert [tuple(game.values()) for game in first] == [tuple(row) for row in expected] and again == first
     assert after_first == 2 and after_again == 2  # one read for the first page (and the named one), none again
     assert len(seen) > 6  # so the next read passes the bound of 6
-    assert kept == {lone[2], lone[3]} and lone_named[0]["id"] == lone[0]
+    assert kept == {lone[2], lone[3]} - seen and len(kept) == 1
+    assert lone_named[0]["id"] == lone[0] and unseen in (lone_named[0]["black"], lone_named[0]["white"])
     assert CountingReads.reads == 5  # + the lone page, its names, the unknown id's
