@@ -208,10 +208,7 @@ def _game_ids_statement(shape: _GameQueryShape) -> Select:
     if len(branches) == 1:
         return branches[0]
     page = union_all(*branches).subquery("page")
-    query = select(*(page.c[name] for name in GAME_ID_COLUMNS))
-    query = (query.order_by(page.c.finished_at.desc(), page.c.id.desc()) if shape.timed
-             else query.order_by(page.c.id.desc()))
-    return query if shape.limit is None else query.limit(literal_column(str(int(shape.limit))))
+    return _in_list_order(select(*(page.c[name] for name in GAME_ID_COLUMNS)), page, shape)
 
 
 @functools.lru_cache(maxsize=256)
@@ -228,6 +225,11 @@ def _games_statement(shape: _GameQueryShape) -> Select:
              .join(Tournament, Tournament.id == page.c.tournament_id)
              .join(black, black.id == page.c.black_player_id)
              .join(white, white.id == page.c.white_player_id))
+    return _in_list_order(query, page, shape)
+
+
+def _in_list_order(query: Select, page: Any, shape: _GameQueryShape) -> Select:
+    """`query` over the merged branches `page`, in the list's order (`PageMark`), cut at the limit."""
     query = (query.order_by(page.c.finished_at.desc(), page.c.id.desc()) if shape.timed
              else query.order_by(page.c.id.desc()))
     return query if shape.limit is None else query.limit(literal_column(str(int(shape.limit))))
