@@ -20,6 +20,9 @@ def export(
     max_batch_size: Annotated[int, typer.Option(min=1, max=65536)] = 256,
     instances: Annotated[int, typer.Option(help="Model instances (per GPU for the gpu flavour).", min=1)] = 1,
     queue_delay_us: Annotated[int, typer.Option(help="Dynamic batcher's max queue delay.", min=0)] = 1000,
+    cpu_pass_rows: Annotated[int, typer.Option(
+        help="cpu flavour: rows per forward pass, larger merged batches run in pieces; 0 measures the "
+             "fastest when the model loads.", min=0, max=65536)] = 0,
     version: Annotated[int, typer.Option(min=1)] = 1,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing version.")] = False,
 ) -> None:
@@ -43,7 +46,7 @@ def export(
         spec = TritonModelSpec(name=name or loaded.manifest.name.replace(".", "_"), board_size=size,
                                max_batch_size=max_batch_size, preferred_batch_sizes=preferred,
                                max_queue_delay_microseconds=queue_delay_us, instance_count=instances,
-                               version=version)
+                               cpu_pass_rows=cpu_pass_rows, version=version)
         written = export_to_repository(loaded.module, spec, repository, flavours=flavours, overwrite=overwrite)
     except (ValueError, FileExistsError) as err:
         raise typer.BadParameter(str(err)) from None

@@ -4,6 +4,10 @@ CUDA with half precision when a GPU is present, the CPU in float32 otherwise. An
 cache answers repeated positions (transpositions, the same opening in many games) without a
 forward pass; it is keyed by a 128-bit hash of the exact network input, so a hit is always
 the very same input, never a position that merely looks alike.
+
+On the CPU a batch larger than the network's fastest batch (measured once per network shape in
+the process, `cpu_batches`) runs in equal pieces: a 19x19 block of 64 games past the cache's
+edge cost twice the CPU a row.
 """
 
 from __future__ import annotations
@@ -15,6 +19,12 @@ import numpy as np
 import torch
 
 from search_workers.search.evaluator import EvaluationError
+
+from .cpu_batches import CANDIDATE_ROWS, fastest_rows, forward_in_pieces
+
+# Rows per CPU forward pass, by (parameter shapes, board size, torch threads): measured once per
+# process for each network shape, however many evaluators (checkpoints) share it.
+_PASS_ROWS: dict[tuple, int] = {}
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -60,6 +70,7 @@ class TorchEvaluator:
         self._cache: OrderedDict[bytes, tuple[np.ndarray, float]] = OrderedDict()
         self.cache_hits = 0
         self.forward_positions = 0  # positions that went through the network
+        self.pass_rows: int | None = None  # CPU: set at the first batch larger than the smallest candidate
 
     def evaluate(self, features: np.ndarray, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if features.ndim != 4 or features.shape[2:] != (self.board_size, self.board_size):
@@ -93,12 +104,24 @@ class TorchEvaluator:
         with torch.inference_mode():
             x = torch.from_numpy(np.ascontiguousarray(features)).to(self.device, self.dtype, non_blocking=True)
             mask = torch.from_numpy(np.ascontiguousarray(legal)).to(self.device, non_blocking=True)
-            logits, value = self.module(x)
+            if self.device.type == "cpu" and x.shape[0] > CANDIDATE_ROWS[0]:
+                logits, value = forward_in_pieces(self.module, x, self._pass_rows(x.shape[1:]))
+            else:
+                logits, value = self.module(x)
             if not torch.isfinite(logits).all() or not torch.isfinite(value).all():
                 raise EvaluationError(f"{self.name}: the network returned NaN or infinity")
             policy = masked_softmax(logits, mask)
             self.forward_positions += features.shape[0]
             return policy.cpu().numpy(), value.float().clamp(-1.0, 1.0).cpu().numpy()
+
+    def _pass_rows(self, row_shape) -> int:
+        if self.pass_rows is None:
+            key = (tuple(tuple(p.shape) for p in self.module.parameters()), tuple(row_shape),
+                   torch.get_num_threads())
+            if key not in _PASS_ROWS:
+                _PASS_ROWS[key] = fastest_rows(self.module, tuple(row_shape), max_rows=CANDIDATE_ROWS[-1])
+            self.pass_rows = _PASS_ROWS[key]
+        return self.pass_rows
 
     def close(self) -> None:
         self._cache.clear()

@@ -91,3 +91,36 @@ def test_uniform_evaluator_obeys_the_contract() -> None:
     policy, value = UniformEvaluator(9).evaluate(features, legal)
     check_evaluation(policy, value, legal, source="uniform")
     assert np.allclose(policy[legal], np.repeat(1 / legal.sum(axis=1), legal.sum(axis=1)))
+
+
+def test_cpu_batches_past_the_fastest_size_run_in_pieces_with_the_same_answers(net: PolicyValueNet) -> None:
+    features, legal = positions(count=6)
+    features, legal = np.repeat(features, 40, axis=0), np.repeat(legal, 40, axis=0)  # 240 rows
+    evaluator = TorchEvaluator(net, board_size=9, device="cpu")
+    policy, value = evaluator.evaluate(features, legal)
+    assert evaluator.pass_rows is not None and 8 <= evaluator.pass_rows <= 512
+    evaluator.pass_rows = 7  # every batch in pieces: 240 rows as 35 passes of 6-7
+    pieces = evaluator.evaluate(features, legal)
+    np.testing.assert_allclose(pieces[0], policy, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(pieces[1], value, rtol=0, atol=1e-6)
+
+
+def test_the_fastest_cpu_batch_is_measured_once_per_network_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    from search_workers.evaluators import torch_evaluator
+
+    probes = []
+    monkeypatch.setattr(torch_evaluator, "_PASS_ROWS", {})
+    monkeypatch.setattr(torch_evaluator, "fastest_rows", lambda *a, **k: probes.append(a[1]) or 16)
+    features, legal = positions(count=6)
+    shape = NetworkConfig(blocks=1, channels=8, value_hidden=8)
+    first = TorchEvaluator(PolicyValueNet(shape).eval(), board_size=9, device="cpu")
+    first.evaluate(features, legal)
+    assert first.pass_rows is None and probes == []  # 6 rows: below every candidate size
+    big = (np.repeat(features, 4, axis=0), np.repeat(legal, 4, axis=0))
+    first.evaluate(*big)
+    second = TorchEvaluator(PolicyValueNet(shape).eval(), board_size=9, device="cpu")  # another checkpoint
+    second.evaluate(*big)
+    assert (first.pass_rows, second.pass_rows) == (16, 16) and probes == [(17, 9, 9)]
+    TorchEvaluator(PolicyValueNet(NetworkConfig(blocks=1, channels=16, value_hidden=8)).eval(), board_size=9,
+                   device="cpu").evaluate(*big)
+    assert len(probes) == 2  # another shape is measured for itself

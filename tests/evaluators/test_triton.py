@@ -31,8 +31,9 @@ from tests.support.triton import TritonServer, TritonServerError, find_triton, r
 
 BOARD = 9
 # A 10 ms queue delay lets the batcher merge concurrent requests even on a busy 2-core machine.
+# Forward passes of 16 rows: larger batches run in pieces, and must answer as one pass would.
 SPEC = TritonModelSpec("go9", BOARD, max_batch_size=64, preferred_batch_sizes=(16, 64),
-                       max_queue_delay_microseconds=10_000)
+                       max_queue_delay_microseconds=10_000, cpu_pass_rows=16)
 MODEL = SPEC.model_name("cpu")
 
 

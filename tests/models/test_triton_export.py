@@ -63,6 +63,7 @@ def test_both_flavours_share_everything_but_backend_and_device() -> None:
         assert not config.output[0].HasField("reshape") and not config.input[0].HasField("reshape")
     assert gpu.parameters["INFERENCE_MODE"].string_value == "true"
     assert cpu.parameters["TORCH_NUM_THREADS"].string_value == "0"
+    assert cpu.parameters["CPU_PASS_ROWS"].string_value == "0"  # measured when the instance loads
 
 
 def test_config_follows_the_board_size_and_planes() -> None:
@@ -82,6 +83,7 @@ def test_config_follows_the_board_size_and_planes() -> None:
     ({"preferred_batch_sizes": (64, 8)}, "preferred_batch_sizes"),
     ({"instance_count": 0}, "instance_count"),
     ({"version": 0}, "version"),
+    ({"cpu_pass_rows": -1}, "cpu_pass_rows"),
 ])
 def test_spec_rejects_bad_values(kwargs: dict, message: str) -> None:
     fields = {"name": "go9", "board_size": 9, **kwargs}
@@ -95,6 +97,9 @@ def test_python_model_uses_the_wire_names_and_compiles() -> None:
     for name in (INPUT_FEATURES, OUTPUT_POLICY_LOGITS, OUTPUT_VALUE):
         assert f'"{name}"' in source
     assert "torch.set_num_threads" in source and "inference_mode" in source
+    # The model process cannot import the project: the batch measuring is copied in whole.
+    assert "def fastest_rows(" in source and "def forward_in_pieces(" in source
+    assert "forward_in_pieces(self.module" in source
 
 
 @pytest.mark.filterwarnings("ignore:.*torch.jit.load:DeprecationWarning")

@@ -63,8 +63,13 @@ def test_models_export_writes_both_flavours(tmp_path) -> None:
     assert 'platform: "pytorch_libtorch"' in gpu and "dynamic_batching" in gpu
     assert 'backend: "python"' in cpu
     assert (tmp_path / "demo9" / "1" / "model.pt").is_file() and (tmp_path / "demo9_cpu" / "1" / "model.py").is_file()
+    assert 'key: "CPU_PASS_ROWS" value: { string_value: "0" }' in cpu  # measured when the model loads
     again = run_arena("models", "export", str(manifest), "--repository", str(tmp_path), "--name", "demo9")
     assert again.returncode != 0 and "exist" in again.stderr.lower()
+    pinned = run_arena("models", "export", str(manifest), "--repository", str(tmp_path / "pinned"), "--name",
+                       "demo9", "--flavour", "cpu", "--cpu-pass-rows", "48")
+    assert pinned.returncode == 0, pinned.stderr
+    assert 'string_value: "48"' in (tmp_path / "pinned" / "demo9_cpu" / "config.pbtxt").read_text()
 
 
 def test_models_export_refuses_a_board_size_the_network_does_not_play(tmp_path) -> None:
