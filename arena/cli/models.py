@@ -19,7 +19,8 @@ def export(
     flavour: Annotated[str, typer.Option(help="gpu (libtorch), cpu (Python backend) or both.")] = "both",
     max_batch_size: Annotated[int, typer.Option(min=1, max=65536)] = 256,
     instances: Annotated[int, typer.Option(help="Model instances (per GPU for the gpu flavour).", min=1)] = 1,
-    queue_delay_us: Annotated[int, typer.Option(help="Dynamic batcher's max queue delay.", min=0)] = 1000,
+    queue_delay_us: Annotated[int | None, typer.Option(
+        help="Dynamic batcher's max queue delay; default: registration's (TritonModelSpec).", min=0)] = None,
     cpu_pass_rows: Annotated[int, typer.Option(
         help="cpu flavour: rows per forward pass, larger merged batches run in pieces; 0 measures the "
              "fastest when the model loads.", min=0, max=65536)] = 0,
@@ -41,11 +42,14 @@ def export(
     if size not in loaded.board_sizes:
         raise typer.BadParameter(f"{loaded.manifest.name} plays {list(loaded.board_sizes)}, not {size}",
                                  param_hint="--board-size")
-    preferred = tuple(s for s in (16, 32, 64, 128, 256) if s <= max_batch_size) or (max_batch_size,)
+    # The batcher's policy is registration's own (TritonModelSpec's defaults, chosen with
+    # `arena bench triton --workers 4`; models/triton_export.py says why): no preferred sizes.
+    defaults = TritonModelSpec.__dataclass_fields__
+    delay = defaults["max_queue_delay_microseconds"].default if queue_delay_us is None else queue_delay_us
     try:
         spec = TritonModelSpec(name=name or loaded.manifest.name.replace(".", "_"), board_size=size,
-                               max_batch_size=max_batch_size, preferred_batch_sizes=preferred,
-                               max_queue_delay_microseconds=queue_delay_us, instance_count=instances,
+                               max_batch_size=max_batch_size, max_queue_delay_microseconds=delay,
+                               instance_count=instances,
                                cpu_pass_rows=cpu_pass_rows, version=version)
         written = export_to_repository(loaded.module, spec, repository, flavours=flavours, overwrite=overwrite)
     except (ValueError, FileExistsError) as err:

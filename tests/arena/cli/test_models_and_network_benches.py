@@ -10,6 +10,7 @@ import json
 import pytest
 
 from models.demo import newest_demo_manifest
+from models.triton_export import TritonModelSpec, render_config
 from tests.arena.cli.test_bench_and_demo import run_arena
 from tests.support.triton import require_triton
 
@@ -64,6 +65,9 @@ def test_models_export_writes_both_flavours(tmp_path) -> None:
     assert 'backend: "python"' in cpu
     assert (tmp_path / "demo9" / "1" / "model.pt").is_file() and (tmp_path / "demo9_cpu" / "1" / "model.py").is_file()
     assert 'key: "CPU_PASS_ROWS" value: { string_value: "0" }' in cpu  # measured when the model loads
+    # The batcher's policy is registration's (TritonModelSpec's defaults), not one of its own.
+    spec = TritonModelSpec(name="demo9", board_size=9)
+    assert render_config(spec, "gpu") == gpu and render_config(spec, "cpu") == cpu
     again = run_arena("models", "export", str(manifest), "--repository", str(tmp_path), "--name", "demo9")
     assert again.returncode != 0 and "exist" in again.stderr.lower()
     pinned = run_arena("models", "export", str(manifest), "--repository", str(tmp_path / "pinned"), "--name",
