@@ -160,7 +160,8 @@ def render_config(spec: TritonModelSpec, flavour: str) -> str:
 _PYTHON_MODEL = string.Template('''"""Triton Python-backend model: TorchScript policy-value network on CPU.
 
 Rendered by models/triton_export.py; tensor names from search_workers/evaluators/triton.py.
-Requests the dynamic batcher hands over together run as one forward pass.
+Requests the dynamic batcher hands over together run as one batch: one forward pass, or equal
+pieces of the CPU's fastest batch when they are more rows than that (cpu_batches below).
 """
 
 import ctypes
@@ -219,7 +220,7 @@ class TritonPythonModel:
         path = os.path.join(args["model_repository"], args["model_version"], "$model_file")
         self.module = torch.jit.load(path, map_location="cpu").eval()
         rows = int(config.get("parameters", {}).get("CPU_PASS_ROWS", {}).get("string_value", "0") or 0)
-        if rows <= 0:  # measured here, on the CPU and beside the load this instance will serve
+        if rows <= 0:  # measured here, on the CPU this instance runs on
             row_shape = [int(d) for d in config["input"][0]["dims"]]
             rows = fastest_rows(self.module, row_shape, max_rows=int(config["max_batch_size"]))
         self.pass_rows = rows

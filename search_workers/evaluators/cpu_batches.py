@@ -14,12 +14,13 @@ network's is not where its activations' bytes put it), so it is measured, not pr
 passes at each candidate size, smallest first, stopping past the edge or when the time budget is
 spent. A Triton server merging four workers' requests ran about a third of its rows in batches
 of 97-256 (`arena bench triton --workers 4`), past the demo network's edge on this CPU; an
-in-process worker's batch is its block of games (19x19 blocks of 64 are past the edge). Splitting such a batch into equal pieces no larger than the measured size gives
-the same outputs (the search rounds them, `round_outputs`) for less CPU.
+in-process worker's batch is its block of games (19x19 blocks of 64 are past the edge).
+Splitting such a batch into equal pieces no larger than the measured size gives the same outputs
+(the search rounds them, `round_outputs`) for less CPU.
 
-This file imports only torch and the standard library: the Triton Python-backend model
-(models/triton_export.py) carries a copy of its source, since a model process cannot import
-the project.
+This file imports only torch and the standard library, and must not start with
+`from __future__ import ...`: the Triton Python-backend model (models/triton_export.py) carries
+a copy of its source in the middle of its own, since a model process cannot import the project.
 """
 
 import math
@@ -27,21 +28,26 @@ import time
 
 import torch
 
-# Sizes tried, in order. Powers of two and the steps between: the edge is found within 50%.
+# Sizes tried, in order (and the largest batch allowed, when it falls between two of them).
 CANDIDATE_ROWS = (8, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512)
 PROBE_BUDGET_S = 0.5  # wall time of the measuring; the demo network needs about 0.15 s
 TIMED_PASSES = 3  # per size, after one untimed pass; the fastest counts (a preempted pass reads slow)
 PAST_THE_EDGE = 1.5  # a size this much dearer a row than the best so far: larger only get worse
 
 
-def fastest_rows(forward, row_shape, *, max_rows: int, dtype=torch.float32, budget_s: float = PROBE_BUDGET_S) -> int:
-    """The candidate size (at most `max_rows`) whose forward pass costs least a row, by wall time.
+def fastest_rows(forward, row_shape, *, max_rows: int, dtype=torch.float32,
+                 budget_s: float = PROBE_BUDGET_S) -> int:
+    """The batch size, among the candidates below `max_rows` and `max_rows` itself (at most the
+    last candidate), whose forward pass costs least a row by wall time; that largest size when
+    the time ran out before a second size was measured (no evidence for splitting).
 
     `forward(batch)` is the network; `row_shape` one row's shape (planes, N, N). The batch is the
     on-board plane alone, as for an empty board: a dense network's cost does not depend on the
-    values. A network too slow for the budget stops the search early, at the fastest size found."""
-    sizes = [rows for rows in CANDIDATE_ROWS if rows <= max_rows] or [max(1, max_rows)]
-    best_rows, best_cost = sizes[0], math.inf
+    values. The budget is checked after every pass: a network too slow for it stops the
+    measuring at the fastest size found so far."""
+    top = max(1, min(int(max_rows), CANDIDATE_ROWS[-1]))
+    sizes = [rows for rows in CANDIDATE_ROWS if rows < top] + [top]
+    best_rows, best_cost, measured = top, math.inf, 0
     deadline = time.perf_counter() + budget_s
     with torch.inference_mode():
         for rows in sizes:
@@ -52,14 +58,18 @@ def fastest_rows(forward, row_shape, *, max_rows: int, dtype=torch.float32, budg
             for _ in range(TIMED_PASSES):
                 start = time.perf_counter()
                 forward(batch)
-                cost = min(cost, (time.perf_counter() - start) / rows)
+                now = time.perf_counter()
+                cost = min(cost, (now - start) / rows)
+                if now > deadline:
+                    break
+            measured += 1
             if cost < best_cost:
                 best_rows, best_cost = rows, cost
             elif cost > PAST_THE_EDGE * best_cost:
                 break
             if time.perf_counter() > deadline:
                 break
-    return best_rows
+    return best_rows if measured > 1 else top
 
 
 def forward_in_pieces(forward, batch: torch.Tensor, rows: int):

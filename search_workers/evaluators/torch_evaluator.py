@@ -13,6 +13,7 @@ edge cost twice the CPU a row.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -22,9 +23,11 @@ from search_workers.search.evaluator import EvaluationError
 
 from .cpu_batches import CANDIDATE_ROWS, fastest_rows, forward_in_pieces
 
-# Rows per CPU forward pass, by (parameter shapes, board size, torch threads): measured once per
-# process for each network shape, however many evaluators (checkpoints) share it.
+# Rows per CPU forward pass, by network shape (its type and parameter shapes), input shape and
+# torch threads: measured once per process for each, however many evaluators (checkpoints) share
+# it. A module without parameters (an ONNX session's wrapper) has no shape to go by: its own.
 _PASS_ROWS: dict[tuple, int] = {}
+_PASS_ROWS_LOCK = threading.Lock()  # one measuring at a time: two at once would time each other
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -114,13 +117,21 @@ class TorchEvaluator:
             self.forward_positions += features.shape[0]
             return policy.cpu().numpy(), value.float().clamp(-1.0, 1.0).cpu().numpy()
 
+    def prepare(self, input_planes: int) -> None:
+        """Measure the CPU's fastest batch now rather than at the first large one (benchmarks
+        call this before timing). Nothing on a GPU."""
+        if self.device.type == "cpu":
+            self._pass_rows((input_planes, self.board_size, self.board_size))
+
     def _pass_rows(self, row_shape) -> int:
         if self.pass_rows is None:
-            key = (tuple(tuple(p.shape) for p in self.module.parameters()), tuple(row_shape),
+            shapes = tuple(tuple(p.shape) for p in self.module.parameters())
+            key = (type(self.module).__qualname__, shapes or id(self.module), tuple(row_shape),
                    torch.get_num_threads())
-            if key not in _PASS_ROWS:
-                _PASS_ROWS[key] = fastest_rows(self.module, tuple(row_shape), max_rows=CANDIDATE_ROWS[-1])
-            self.pass_rows = _PASS_ROWS[key]
+            with _PASS_ROWS_LOCK:
+                if key not in _PASS_ROWS:
+                    _PASS_ROWS[key] = fastest_rows(self.module, tuple(row_shape), max_rows=CANDIDATE_ROWS[-1])
+                self.pass_rows = _PASS_ROWS[key]
         return self.pass_rows
 
     def close(self) -> None:

@@ -124,3 +124,18 @@ def test_the_fastest_cpu_batch_is_measured_once_per_network_shape(monkeypatch: p
     TorchEvaluator(PolicyValueNet(NetworkConfig(blocks=1, channels=16, value_hidden=8)).eval(), board_size=9,
                    device="cpu").evaluate(*big)
     assert len(probes) == 2  # another shape is measured for itself
+
+    class Wrapped(torch.nn.Module):  # no parameters of its own, as an ONNX session's wrapper
+        def __init__(self, inner: torch.nn.Module):
+            super().__init__()
+            self.__dict__["inner"] = inner  # not registered: its parameters stay hidden
+
+        def forward(self, x):
+            return self.inner(x)
+
+    for _ in range(2):  # parameter-less modules cannot share by shape: each is measured for itself
+        TorchEvaluator(Wrapped(PolicyValueNet(shape).eval()), board_size=9, device="cpu").evaluate(*big)
+    assert len(probes) == 4
+    ready = TorchEvaluator(PolicyValueNet(shape).eval(), board_size=9, device="cpu")
+    ready.prepare(17)  # before any batch: benchmarks measure before they time
+    assert ready.pass_rows == 16 and len(probes) == 4
