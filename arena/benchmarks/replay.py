@@ -14,7 +14,6 @@ import time
 
 from search_workers.engines import BlockGame, MctsPlayer, paired_openings, play_games
 from search_workers.go import Rules
-from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.search import SearchConfig
 
 
@@ -29,7 +28,7 @@ def benchmark_replay(first, second, *, board_size: int = 9, games: int = 32, vis
                        seed=seed * 1_000_003 + i) for i in range(games)]
     for evaluator in (first, second):  # a CPU network's fastest batch, measured before the timing
         if hasattr(evaluator, "prepare"):
-            evaluator.prepare(NUM_FEATURE_PLANES)
+            evaluator.prepare()
     started = time.perf_counter()
     original = play_games(block, board_size=board_size, rules=rules)
     block_s = time.perf_counter() - started

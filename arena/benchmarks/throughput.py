@@ -19,7 +19,6 @@ import time
 
 from search_workers.engines import BlockGame, MctsPlayer, paired_openings, play_games
 from search_workers.go import Rules
-from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.search import SearchConfig
 
 
@@ -42,7 +41,7 @@ def benchmark_throughput(evaluators: dict, *, board_size: int = 9, visits: int =
     play_games(block[:2], board_size=board_size, rules=rules)  # compile or load kernels: not timed
     for evaluator in evaluators.values():  # and measure a CPU network's fastest batch: not timed either
         if hasattr(evaluator, "prepare"):
-            evaluator.prepare(NUM_FEATURE_PLANES)
+            evaluator.prepare()
 
     for evaluator in counted.values():
         evaluator.positions = evaluator.calls = 0

@@ -44,13 +44,11 @@ def export(
                                  param_hint="--board-size")
     # The batcher's policy is registration's own (TritonModelSpec's defaults, chosen with
     # `arena bench triton --workers 4`; models/triton_export.py says why): no preferred sizes.
-    defaults = TritonModelSpec.__dataclass_fields__
-    delay = defaults["max_queue_delay_microseconds"].default if queue_delay_us is None else queue_delay_us
+    batcher = {} if queue_delay_us is None else {"max_queue_delay_microseconds": queue_delay_us}
     try:
         spec = TritonModelSpec(name=name or loaded.manifest.name.replace(".", "_"), board_size=size,
-                               max_batch_size=max_batch_size, max_queue_delay_microseconds=delay,
-                               instance_count=instances,
-                               cpu_pass_rows=cpu_pass_rows, version=version)
+                               max_batch_size=max_batch_size, instance_count=instances,
+                               cpu_pass_rows=cpu_pass_rows, version=version, **batcher)
         written = export_to_repository(loaded.module, spec, repository, flavours=flavours, overwrite=overwrite)
     except (ValueError, FileExistsError) as err:
         raise typer.BadParameter(str(err)) from None

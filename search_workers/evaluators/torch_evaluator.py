@@ -19,6 +19,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
+from search_workers.go.features import NUM_FEATURE_PLANES
 from search_workers.search.evaluator import EvaluationError
 
 from .cpu_batches import CANDIDATE_ROWS, fastest_rows, forward_in_pieces
@@ -117,7 +118,7 @@ class TorchEvaluator:
             self.forward_positions += features.shape[0]
             return policy.cpu().numpy(), value.float().clamp(-1.0, 1.0).cpu().numpy()
 
-    def prepare(self, input_planes: int) -> None:
+    def prepare(self, input_planes: int = NUM_FEATURE_PLANES) -> None:
         """Measure the CPU's fastest batch now rather than at the first large one (benchmarks
         call this before timing). Nothing on a GPU."""
         if self.device.type == "cpu":

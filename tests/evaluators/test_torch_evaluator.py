@@ -137,5 +137,5 @@ def test_the_fastest_cpu_batch_is_measured_once_per_network_shape(monkeypatch: p
         TorchEvaluator(Wrapped(PolicyValueNet(shape).eval()), board_size=9, device="cpu").evaluate(*big)
     assert len(probes) == 4
     ready = TorchEvaluator(PolicyValueNet(shape).eval(), board_size=9, device="cpu")
-    ready.prepare(17)  # before any batch: benchmarks measure before they time
+    ready.prepare()  # before any batch: benchmarks measure before they time
     assert ready.pass_rows == 16 and len(probes) == 4
