@@ -398,9 +398,12 @@ def games_at_once(payload: BlockPayload, ctx: WorkerContext) -> int | None:
     return min(ctx.concurrency or seated, seated)
 
 
-def check_memory(payload: BlockPayload, ctx: WorkerContext) -> None:
-    """Raise BlockTooLargeError if the block's search trees would exceed the worker's budget."""
-    need = payload.search_bytes_at_once(ctx.concurrency)
+def check_memory(payload: BlockPayload, ctx: WorkerContext, at_once: int | None) -> None:
+    """Raise BlockTooLargeError if the search trees of `at_once` games of the block in play at once
+    (`games_at_once`; None: all) would exceed the worker's budget. Counted with the games the
+    block really plays at once: engine seats can hold it below the worker's concurrency, and a
+    block that fits that way was refused by a count of games that never ran together."""
+    need = payload.search_bytes_at_once(at_once)
     if ctx.memory_bytes is not None and need > ctx.memory_bytes:
         raise BlockTooLargeError(
             f"block of tournament {payload.tournament_id} ({len(payload.games)} games) needs "
@@ -426,8 +429,8 @@ def exit_stuck_process() -> None:
 def _play_block(raw: Mapping[str, Any], started: float) -> BlockResult:
     payload = BlockPayload.model_validate(raw)
     ctx = context()
-    check_memory(payload, ctx)
-    at_once = games_at_once(payload, ctx)  # before any claim, as the memory check: a refusal holds nothing
+    at_once = games_at_once(payload, ctx)  # both checks before any claim: a refusal holds nothing
+    check_memory(payload, ctx, at_once)
     watch = _StatusWatch(ctx.sink, payload.tournament_id, ctx.cancel_check_s)
     if watch.cancelled():
         log.info("tournament %s is cancelled: not playing its block of %d games", payload.tournament_id,

@@ -210,6 +210,41 @@ def test_a_worker_refuses_an_oversized_block_without_allocating(tmp_path, monkey
     assert "ARENA_WORKER_MEMORY_MB" in str(raised.value.reason)
 
 
+class _PastTheChecks(Exception):
+    pass
+
+
+class _CheckedSink(_Sink):
+    """The first thing a block asks after its checks is whether its tournament is cancelled."""
+
+    def tournament_status(self, tournament_id):
+        raise _PastTheChecks
+
+
+@pytest.mark.parametrize("engine_processes, accepted", [(2, True), (16, False)])
+def test_the_memory_check_counts_the_games_a_block_really_plays_at_once(tmp_path, engine_processes: int,
+                                                                         accepted: bool) -> None:
+    """A network against an engine plays no more games at once than the worker's engine processes
+    seat; the search memory is checked for those, not for the whole block (or its concurrency)."""
+    players = [{"kind": "checkpoint", "name": "net", "sha256": "a" * 64, "search": {"visits": 100_000}},
+               {"kind": "engine", "name": "gnugo", "engine": "gnugo"}]
+    payload = {"tournament_id": 1, "board_size": 9, "rules": "chinese", "komi": 7.5, "players": players,
+               "games": [{"scheduled_game_id": i + 1, "black": "net", "white": "gnugo", "seed": i} for i in range(32)]}
+    per_game, budget = BlockPayload.model_validate(payload).search_bytes_at_once(1), 1024 * MIB
+    assert 2 * per_game < budget < 16 * per_game  # 2 games at once fit, 16 do not
+    tasks.configure(tasks.WorkerContext(sink=_CheckedSink(), checkpoint_root=tmp_path, engines={},
+                                        memory_bytes=budget, max_engine_processes=engine_processes))
+    try:
+        if accepted:
+            with pytest.raises(_PastTheChecks):
+                tasks._play_block(payload, time.perf_counter())
+        else:
+            with pytest.raises(tasks.BlockTooLargeError, match="ARENA_WORKER_MEMORY_MB"):
+                tasks._play_block(payload, time.perf_counter())
+    finally:
+        tasks.configure(tasks.WorkerContext(sink=_Sink(), checkpoint_root=tmp_path, engines={}))
+
+
 def test_planning_a_large_tournament_leaves_the_event_loop_free(client, headers, engine) -> None:  # noqa: F811
     """Creation plans in the thread pool: /healthz keeps answering while 20,000 games are planned."""
     created: dict = {}
